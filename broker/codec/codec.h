@@ -1,0 +1,63 @@
+// The MQTT codec: a pure encoder/decoder for every 3.1.1 and 5.0 packet. No I/O, no
+// allocation beyond the decoded values (bounded by the frame's size). Thread-compatible:
+// free functions over caller-owned buffers.
+//
+// Framing: the transport accumulates bytes and calls PeekFrame until a whole frame is there,
+// then Decode(frame). Every malformed input is reported as a CodecError carrying the MQTT 5
+// reason code the broker sends in CONNACK/DISCONNECT (3.1.1 just closes the connection).
+#ifndef SLUICE_BROKER_CODEC_CODEC_H_
+#define SLUICE_BROKER_CODEC_CODEC_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "broker/codec/packets.h"
+
+namespace sluice::mqtt {
+
+inline constexpr uint32_t kMaxRemainingLength = 268'435'455;  // 4-byte varint maximum
+
+struct CodecError {
+  uint8_t reason_code = reason::kMalformedPacket;  // 0x81, 0x82, 0x84, 0x90, 0x95, ...
+  std::string message;  // human-readable, for logs and the reason string
+};
+
+struct FrameHeader {
+  uint8_t first_byte = 0;         // packet type << 4 | flags
+  uint32_t remaining_length = 0;
+  uint32_t header_size = 0;       // 2..5 bytes
+  uint32_t frame_size() const { return header_size + remaining_length; }
+  PacketType type() const { return static_cast<PacketType>(first_byte >> 4); }
+};
+
+enum class FrameStatus { kComplete, kNeedMore, kError };
+
+// Looks at the start of `buffer`. kComplete: *header describes a frame and buffer holds all
+// of it. kNeedMore: not enough bytes yet (header may be partially filled). kError: *error set
+// (bad remaining length encoding, packet type 0, or frame larger than max_packet_size, which
+// gives reason 0x95 before the body is buffered).
+FrameStatus PeekFrame(std::string_view buffer, uint32_t max_packet_size, FrameHeader* header,
+                      CodecError* error);
+
+// Decodes one whole frame (as delimited by PeekFrame). For CONNECT, `version` is ignored and
+// read from the packet; for every other packet it is the connection's negotiated version.
+// Validates fixed-header flags, UTF-8 strings (no U+0000, no surrogates), topic names,
+// property sets per packet type, duplicate properties, QoS and reserved bits, and that the
+// body is consumed exactly. Returns false and fills *error on any violation.
+bool Decode(std::string_view frame, Version version, Packet* out, CodecError* error);
+
+// Appends the encoding of `packet` for a connection of `version` to *out. 5.0-only fields
+// are omitted for 3.x. Never fails for values the decoder could produce; the caller keeps
+// strings under 65535 bytes.
+void Encode(const Packet& packet, Version version, std::string* out);
+
+// Size in bytes Encode would append (for maximum-packet-size checks without encoding).
+size_t EncodedSize(const Packet& packet, Version version);
+
+// UTF-8 per MQTT rules: well-formed, no U+0000, no surrogate code points.
+bool IsValidMqttUtf8(std::string_view s);
+
+}  // namespace sluice::mqtt
+
+#endif  // SLUICE_BROKER_CODEC_CODEC_H_
