@@ -1,0 +1,183 @@
+#include "broker/server/broker.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <thread>
+
+#include <boost/asio/post.hpp>
+
+#include "absl/hash/hash.h"
+#include "base/log.h"
+#include "base/strings.h"
+#include "broker/server/connection.h"
+#include "broker/topic/topic.h"
+
+namespace sluice::broker {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+Broker::Broker(BrokerConfig config) : config_(std::move(config)) {
+  uint32_t n = config_.threads > 0 ? static_cast<uint32_t>(config_.threads)
+                                   : std::max(1u, std::thread::hardware_concurrency());
+  for (uint32_t i = 0; i < n; ++i)
+    shards_.push_back(std::make_unique<Shard>(this, i, 0x5eed0000ULL + i));
+}
+
+Broker::~Broker() { Stop(); }
+
+uint32_t Broker::HomeShard(std::string_view client_id) const {
+  if (shards_.size() == 1) return 0;
+  return static_cast<uint32_t>(absl::Hash<absl::string_view>()(Av(client_id)) % shards_.size());
+}
+
+absl::Status Broker::Start() {
+  std::string host;
+  uint16_t port;
+  if (!SplitHostPort(config_.listen, &host, &port))
+    return absl::InvalidArgumentError("listen: expected HOST:PORT, got '" + config_.listen + "'");
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) return absl::InvalidArgumentError("listen: '" + host + "' is not an IP address");
+  tcp::endpoint endpoint(address, port);
+  acceptor_ = std::make_unique<tcp::acceptor>(shards_[0]->io());
+  acceptor_->open(endpoint.protocol(), ec);
+  if (!ec) acceptor_->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_->bind(endpoint, ec);
+  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    acceptor_.reset();
+    return absl::UnavailableError("cannot listen on " + config_.listen + ": " + ec.message());
+  }
+  for (auto& shard : shards_) shard->StartThread();
+  started_ = true;
+  asio::post(shards_[0]->io(), [this] { Accept(); });
+  SLOG(kInfo).Kv("listen", BoundAddress()).Kv("shards", shards_.size()) << "MQTT listener ready";
+  return absl::OkStatus();
+}
+
+std::string Broker::BoundAddress() const {
+  if (!acceptor_) return "";
+  boost::system::error_code ec;
+  auto ep = acceptor_->local_endpoint(ec);
+  if (ec) return "";
+  std::string addr = ep.address().to_string();
+  if (ep.address().is_v6()) addr = "[" + addr + "]";
+  return addr + ":" + std::to_string(ep.port());
+}
+
+void Broker::Accept() {
+  Shard* target = shards_[next_accept_shard_].get();
+  next_accept_shard_ = (next_accept_shard_ + 1) % shards_.size();
+  acceptor_->async_accept(target->io(), [this, target](const boost::system::error_code& ec,
+                                                       tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor_ || !acceptor_->is_open()) return;
+    if (ec) {
+      // Out of file descriptors and the like: refuse this one, keep serving the others.
+      SLOG(kWarn).Kv("error", ec.message()) << "accept failed";
+      BrokerStats::Inc(shards_[0]->stats().connect_refused);
+    } else {
+      asio::post(target->io(), [target, s = std::move(socket)]() mutable {
+        std::make_shared<Connection>(target, std::move(s))->Start();
+      });
+    }
+    Accept();
+  });
+}
+
+void Broker::Stop() {
+  if (!started_) return;
+  started_ = false;
+  asio::post(shards_[0]->io(), [this] {
+    boost::system::error_code ec;
+    acceptor_->close(ec);
+  });
+  // Each shard disconnects its clients (0x8B), cancels its timers and lets its io_context run
+  // out of work once the DISCONNECT packets are written; a shard still busy at the deadline
+  // (a client not reading) is stopped.
+  for (auto& shard : shards_) {
+    asio::post(shard->io(), [s = shard.get()] { s->Shutdown(); });
+    shard->ReleaseWork();
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  for (auto& shard : shards_) {
+    if (!shard->WaitFinished(deadline)) shard->StopIo();
+  }
+  for (auto& shard : shards_) shard->JoinThread();
+  acceptor_.reset();
+}
+
+void Broker::Broadcast(uint32_t origin, std::function<void(Shard&)> fn,
+                       std::function<void()> done) {
+  auto remaining = std::make_shared<std::atomic<uint32_t>>(static_cast<uint32_t>(shards_.size()));
+  auto fn_ptr = std::make_shared<std::function<void(Shard&)>>(std::move(fn));
+  auto done_ptr = std::make_shared<std::function<void()>>(std::move(done));
+  Shard* origin_shard = shards_[origin].get();
+  auto finish = [remaining, done_ptr, origin_shard](bool on_origin) {
+    if (remaining->fetch_sub(1) != 1) return;
+    if (on_origin) {
+      (*done_ptr)();
+    } else {
+      asio::post(origin_shard->io(), [done_ptr] { (*done_ptr)(); });
+    }
+  };
+  // Apply on the origin first and synchronously, so its own publishes see the change at once.
+  (*fn_ptr)(*origin_shard);
+  for (auto& shard : shards_) {
+    if (shard.get() == origin_shard) continue;
+    asio::post(shard->io(), [fn_ptr, finish, s = shard.get()] {
+      (*fn_ptr)(*s);
+      finish(false);
+    });
+  }
+  finish(true);
+}
+
+void Broker::SetRetained(const MessagePtr& message) {
+  std::lock_guard<std::mutex> lock(retained_mu_);
+  if (message->payload.empty()) {
+    retained_.Erase(message->topic);
+  } else {
+    retained_.Set(message->topic, message);
+  }
+}
+
+std::vector<MessagePtr> Broker::MatchRetained(std::string_view filter) const {
+  std::vector<MessagePtr> out;
+  std::lock_guard<std::mutex> lock(retained_mu_);
+  retained_.Match(filter, [&](std::string_view, const MessagePtr& m) { out.push_back(m); });
+  return out;
+}
+
+bool Broker::IsDeniedSubscribe(std::string_view filter) const {
+  for (const auto& rule : config_.deny_subscribe)
+    if (rule == filter || topic::Matches(rule, filter)) return true;
+  return false;
+}
+
+bool Broker::IsDeniedPublish(std::string_view name) const {
+  for (const auto& rule : config_.deny_publish)
+    if (topic::Matches(rule, name)) return true;
+  return false;
+}
+
+StatsSnapshot Broker::Stats() const {
+  StatsSnapshot s;
+  for (const auto& shard : shards_) {
+    const BrokerStats& b = shard->stats();
+    s.connections_current += b.connections_current.load();
+    s.connections_accepted += b.connections_accepted.load();
+    s.messages_received += b.messages_received.load();
+    s.messages_delivered += b.messages_delivered.load();
+    s.messages_dropped += b.messages_dropped_queue_full.load() +
+                          b.messages_dropped_expired.load() + b.messages_dropped_too_large.load() +
+                          b.messages_dropped_write_buffer.load();
+  }
+  {
+    std::lock_guard<std::mutex> lock(retained_mu_);
+    s.retained = retained_.size();
+  }
+  return s;
+}
+
+}  // namespace sluice::broker

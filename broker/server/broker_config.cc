@@ -1,0 +1,71 @@
+#include "broker/server/broker_config.h"
+
+#include <cstdlib>
+
+#include "broker/topic/topic.h"
+
+namespace sluice::broker {
+
+bool SplitHostPort(const std::string& text, std::string* host, uint16_t* port) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon + 1 >= text.size()) return false;
+  std::string h = text.substr(0, colon);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  if (h.empty()) return false;
+  char* end = nullptr;
+  long p = std::strtol(text.c_str() + colon + 1, &end, 10);
+  if (*end != '\0' || p < 0 || p > 65535) return false;
+  *host = h;
+  *port = static_cast<uint16_t>(p);
+  return true;
+}
+
+void BrokerConfig::Register(ConfigSchema* s) {
+  s->AddString("listen", &listen, "MQTT listener address HOST:PORT (port 0 picks a free port).");
+  s->AddString("data_dir", &data_dir, "Directory for persistent state.");
+  s->AddInt("threads", &threads, 0, 256, "Worker threads (shards); 0 means one per core.");
+  s->AddBool("allow_anonymous", &allow_anonymous,
+             "Accept clients that send no user name.");
+  s->AddInt("max_packet_size", &max_packet_size, 64, 268435455,
+            "Largest MQTT packet accepted, in bytes; larger ones get DISCONNECT 0x95.");
+  s->AddInt("receive_maximum", &receive_maximum, 1, 65535,
+            "QoS 1/2 publishes a client may have unacknowledged towards the broker (MQTT 5).");
+  s->AddInt("max_inflight", &max_inflight, 1, 65535,
+            "Outgoing QoS 1/2 window for clients that state no Receive Maximum (MQTT 3.1.1).");
+  s->AddInt("max_queued_messages", &max_queued_messages, 0, 100000000,
+            "Messages queued per session beyond the inflight window; more are dropped and counted.");
+  s->AddInt("topic_alias_maximum", &topic_alias_maximum, 0, 65535,
+            "Topic aliases a client may use towards the broker (MQTT 5).");
+  s->AddInt("server_keep_alive", &server_keep_alive, 0, 65535,
+            "When >0, the keep alive (seconds) the broker imposes on MQTT 5 clients.");
+  s->AddInt("max_session_expiry", &max_session_expiry, 0, 0xFFFFFFFFLL,
+            "Longest session expiry interval granted, in seconds.");
+  s->AddInt("connect_timeout_s", &connect_timeout_s, 1, 3600,
+            "Seconds a new connection has to send CONNECT.");
+  s->AddInt("max_write_buffer_bytes", &max_write_buffer_bytes, 65536, 1LL << 32,
+            "Unsent bytes per connection beyond which QoS 0 messages are dropped (counted).");
+  s->AddStringList("deny_subscribe", &deny_subscribe,
+                   "Topic filters nobody may subscribe to (SUBACK 0x87 in MQTT 5, 0x80 in 3.1.1).");
+  s->AddStringList("deny_publish", &deny_publish,
+                   "Topic filters nobody may publish to (PUBACK 0x87 in MQTT 5; dropped in 3.1.1).");
+  s->AddEnum("shared_subscription_strategy", &shared_subscription_strategy,
+             {"round_robin", "random"}, "How a $share group picks the member for a message.");
+  s->AddEnum("log_level", &log_level, {"debug", "info", "warn", "error", "off"}, "Log level.");
+  s->AddInt("ready_fd", &ready_fd, -1, 65535,
+            "File descriptor to write the bound HOST:PORT to once listening, then close "
+            "(for supervisors and tests).");
+  s->AddValidator([this]() -> absl::Status {
+    std::string host;
+    uint16_t port;
+    if (!SplitHostPort(listen, &host, &port))
+      return absl::InvalidArgumentError("invalid value '" + listen +
+                                        "' for listen: expected HOST:PORT");
+    for (const auto* list : {&deny_subscribe, &deny_publish})
+      for (const auto& f : *list)
+        if (!topic::IsValidTopicFilter(f))
+          return absl::InvalidArgumentError("invalid topic filter '" + f + "' in deny rules");
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace sluice::broker

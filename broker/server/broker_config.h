@@ -1,0 +1,43 @@
+// BrokerConfig: every setting of a single-node broker, with its default, registered into a
+// ConfigSchema so that the YAML file and the command line both reach it. Value type.
+#ifndef SLUICE_BROKER_SERVER_BROKER_CONFIG_H_
+#define SLUICE_BROKER_SERVER_BROKER_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/config.h"
+
+namespace sluice::broker {
+
+struct BrokerConfig {
+  std::string listen = "0.0.0.0:1883";
+  std::string data_dir = "./data";
+  int64_t threads = 0;  // 0 = one per core
+  bool allow_anonymous = true;
+  int64_t max_packet_size = 1 << 20;
+  int64_t receive_maximum = 100;        // incoming QoS 1/2 window granted to each client (5.0)
+  int64_t max_inflight = 100;           // outgoing window when the client states none (3.1.1)
+  int64_t max_queued_messages = 1000;   // per session, beyond the inflight window
+  int64_t topic_alias_maximum = 64;     // incoming aliases accepted per connection (5.0)
+  int64_t server_keep_alive = 0;        // >0: the keep alive every client must use (seconds)
+  int64_t max_session_expiry = 0xFFFFFFFF;  // seconds; longer requests are reduced to this
+  int64_t connect_timeout_s = 10;       // a socket must send CONNECT within this
+  int64_t max_write_buffer_bytes = 8 << 20;  // per connection; QoS 0 beyond it is dropped
+  std::vector<std::string> deny_subscribe;
+  std::vector<std::string> deny_publish;
+  std::string shared_subscription_strategy = "round_robin";
+  std::string log_level = "info";
+  int64_t ready_fd = -1;
+
+  // Registers every field; adds validators for cross-field rules (e.g. HOST:PORT syntax).
+  void Register(ConfigSchema* schema);
+};
+
+// Splits "HOST:PORT" ("[::1]:1883" for IPv6). False when malformed.
+bool SplitHostPort(const std::string& text, std::string* host, uint16_t* port);
+
+}  // namespace sluice::broker
+
+#endif  // SLUICE_BROKER_SERVER_BROKER_CONFIG_H_

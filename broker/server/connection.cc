@@ -1,0 +1,252 @@
+#include "broker/server/connection.h"
+
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+
+#include "base/log.h"
+#include "broker/server/broker.h"
+#include "broker/server/shard.h"
+
+namespace sluice::broker {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+constexpr size_t kReadChunkBytes = 64 * 1024;
+}  // namespace
+
+Connection::Connection(Shard* shard, tcp::socket socket)
+    : shard_(shard), socket_(std::move(socket)), timer_(shard->io()) {
+  boost::system::error_code ec;
+  auto ep = socket_.remote_endpoint(ec);
+  if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+  socket_.set_option(tcp::no_delay(true), ec);
+  last_rx_ms_ = shard_->NowMs();
+}
+
+Connection::~Connection() = default;
+
+void Connection::Start() {
+  shard_->AddConnection(this);
+  BrokerStats::Inc(shard_->stats().connections_current);
+  ArmTimer(shard_->broker().config().connect_timeout_s * 1000);
+  DoRead();
+}
+
+void Connection::StartMoved(mqtt::Connect connect, std::string leftover) {
+  shard_->AddConnection(this);
+  BrokerStats::Inc(shard_->stats().connections_current);
+  in_ = std::move(leftover);
+  CompleteConnect(std::move(connect));
+  if (terminated_) return;
+  ProcessInput();
+  if (!terminated_ && !moved_) DoRead();
+}
+
+void Connection::DoRead() {
+  if (terminated_ || moved_ || reading_stopped_) return;
+  size_t old = in_.size();
+  in_.resize(old + kReadChunkBytes);
+  socket_.async_read_some(
+      asio::buffer(in_.data() + old, kReadChunkBytes),
+      [self = shared_from_this(), old](const boost::system::error_code& ec, size_t n) {
+        self->in_.resize(old + n);
+        if (ec || self->terminated_) {
+          if (!self->terminated_) self->Terminate(std::nullopt, WillAction::kPublish);
+          return;
+        }
+        self->last_rx_ms_ = self->shard_->NowMs();
+        self->ProcessInput();
+        if (!self->moved_) self->DoRead();
+      });
+}
+
+void Connection::ProcessInput() {
+  const uint32_t max_size = static_cast<uint32_t>(shard_->broker().config().max_packet_size);
+  while (!terminated_ && !moved_) {
+    std::string_view view(in_.data() + in_start_, in_.size() - in_start_);
+    mqtt::FrameHeader header;
+    mqtt::CodecError error;
+    mqtt::FrameStatus status = mqtt::PeekFrame(view, max_size, &header, &error);
+    if (status == mqtt::FrameStatus::kNeedMore) break;
+    if (status == mqtt::FrameStatus::kError) {
+      ProtocolError(error.reason_code, error.message.c_str());
+      return;
+    }
+    std::string_view frame = view.substr(0, header.frame_size());
+    in_start_ += header.frame_size();
+    mqtt::Packet packet;
+    if (!mqtt::Decode(frame, version_, &packet, &error)) {
+      if (!connected_ && header.type() == mqtt::PacketType::kConnect) {
+        // Answer a broken CONNECT with CONNACK where the client can read one.
+        uint8_t level = 0;
+        if (frame.size() > header.header_size + 2) {
+          size_t name_len = (static_cast<uint8_t>(frame[header.header_size]) << 8) |
+                            static_cast<uint8_t>(frame[header.header_size + 1]);
+          size_t at = header.header_size + 2 + name_len;
+          if (at < frame.size()) level = static_cast<uint8_t>(frame[at]);
+        }
+        if (error.reason_code == mqtt::reason::kUnsupportedProtocolVersion) {
+          version_ = mqtt::Version::k311;  // return code 1 is understood by every version
+          RefuseConnect(error.reason_code, error.message.c_str());
+        } else if (level == 5) {
+          version_ = mqtt::Version::k5;
+          RefuseConnect(error.reason_code, error.message.c_str());
+        } else {
+          ProtocolError(error.reason_code, error.message.c_str());
+        }
+        return;
+      }
+      ProtocolError(error.reason_code, error.message.c_str());
+      return;
+    }
+    HandlePacket(packet);
+  }
+  // Compact: keep only the unconsumed tail at the front of the buffer.
+  if (in_start_ > 0 && !moved_) {
+    in_.erase(0, in_start_);
+    in_start_ = 0;
+  }
+}
+
+void Connection::Send(const mqtt::Packet& packet) {
+  mqtt::Encode(packet, version_, &out_pending_);
+  StartWrite();
+}
+
+void Connection::StartWrite() {
+  if (writing_ || out_pending_.empty() || moved_) return;
+  writing_ = true;
+  out_writing_.swap(out_pending_);
+  asio::async_write(socket_, asio::buffer(out_writing_),
+                    [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                      self->writing_ = false;
+                      self->out_writing_.clear();
+                      if (ec) {
+                        self->out_pending_.clear();
+                        if (!self->terminated_) self->Terminate(std::nullopt, WillAction::kPublish);
+                        self->CloseSocket();
+                        return;
+                      }
+                      if (self->terminated_ && self->out_pending_.empty()) {
+                        self->CloseSocket();
+                        return;
+                      }
+                      self->StartWrite();
+                    });
+}
+
+void Connection::CloseSocket() {
+  boost::system::error_code ec;
+  if (socket_.is_open()) {
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+  }
+}
+
+void Connection::ArmTimer(int64_t delay_ms) {
+  timer_.expires_after(std::chrono::milliseconds(delay_ms));
+  timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (!ec) self->OnTimer();
+  });
+}
+
+void Connection::OnTimer() {
+  if (terminated_ || moved_) return;
+  if (!connected_) {
+    SLOG(kInfo).Kv("peer", peer_) << "no CONNECT in time, closing";
+    Terminate(std::nullopt, WillAction::kDiscard);
+    return;
+  }
+  if (keep_alive_s_ == 0) return;
+  int64_t limit_ms = static_cast<int64_t>(keep_alive_s_) * 1500;
+  int64_t idle_ms = shard_->NowMs() - last_rx_ms_;
+  if (idle_ms >= limit_ms) {
+    BrokerStats::Inc(shard_->stats().keepalive_timeouts);
+    SLOG(kInfo).Kv("client_id", client_id_).Kv("keep_alive_s", keep_alive_s_) << "keep alive expired";
+    Terminate(mqtt::reason::kKeepAliveTimeout, WillAction::kPublish);
+    return;
+  }
+  ArmTimer(limit_ms - idle_ms);
+}
+
+void Connection::ProtocolError(uint8_t reason, const char* what) {
+  BrokerStats::Inc(shard_->stats().protocol_errors);
+  SLOG(kInfo).Kv("client_id", client_id_).Kv("peer", peer_).Kv("reason", static_cast<int>(reason)) << "closing connection: " << what;
+  Terminate(reason, WillAction::kPublish);
+}
+
+void Connection::Disconnect(uint8_t reason) { Terminate(reason, WillAction::kDiscard); }
+
+void Connection::TakenOver(bool session_ends) {
+  BrokerStats::Inc(shard_->stats().sessions_taken_over);
+  // The session now belongs to the new connection: only the will is ours to settle. It goes
+  // out at once unless it has a delay and the session lives on (the new connection resumed
+  // it within the delay, so MQTT 5 section 3.1.3.2.2 says it must not be sent).
+  host_ = nullptr;
+  std::optional<mqtt::Will> will = std::move(will_);
+  will_.reset();
+  if (will) {
+    uint32_t delay = will->properties.will_delay_interval.value_or(0);
+    if (delay == 0 || session_ends) shard_->PublishWill(*will, client_id_);
+  }
+  Terminate(mqtt::reason::kSessionTakenOver, WillAction::kDiscard);
+}
+
+void Connection::Terminate(std::optional<uint8_t> disconnect_reason, WillAction will) {
+  if (terminated_) return;
+  terminated_ = true;
+  timer_.cancel();
+  if (disconnect_reason && connected_ && version_ == mqtt::Version::k5) {
+    mqtt::Disconnect d;
+    d.reason_code = *disconnect_reason;
+    Send(d);
+  }
+  if (will == WillAction::kDiscard) will_.reset();
+  if (host_) {
+    SessionHost* host = host_;
+    host_ = nullptr;
+    shard_->OnConnectionClosed(host, this, std::move(will_));
+  }
+  will_.reset();
+  shard_->RemoveConnection(this);
+  BrokerStats::Dec(shard_->stats().connections_current);
+  if (!writing_) CloseSocket();
+}
+
+void Connection::MoveToShard(uint32_t home, mqtt::Connect connect) {
+  moved_ = true;
+  timer_.cancel();
+  shard_->RemoveConnection(this);
+  BrokerStats::Dec(shard_->stats().connections_current);
+  boost::system::error_code ec;
+  auto protocol = socket_.local_endpoint(ec).protocol();
+  if (ec) {
+    CloseSocket();
+    return;
+  }
+  int fd = socket_.release(ec);
+  if (ec) {
+    CloseSocket();
+    return;
+  }
+  std::string leftover = in_.substr(in_start_);
+  Shard* target = &shard_->broker().shard(home);
+  asio::post(target->io(), [target, fd, protocol, connect = std::move(connect),
+                            leftover = std::move(leftover)]() mutable {
+    tcp::socket socket(target->io());
+    boost::system::error_code ec;
+    socket.assign(protocol, fd, ec);
+    if (ec) {
+      ::close(fd);
+      return;
+    }
+    auto c = std::make_shared<Connection>(target, std::move(socket));
+    c->StartMoved(std::move(connect), std::move(leftover));
+  });
+}
+
+}  // namespace sluice::broker

@@ -1,0 +1,112 @@
+// Connection: one client's TCP connection. Reads and frames bytes, decodes packets, runs the
+// MQTT protocol rules for them against the client's session, and writes what the session
+// emits. Lives on the shard that owns its client id: it is accepted on any shard, reads the
+// CONNECT there, and moves its socket to the home shard of the client id if that differs.
+//
+// Thread-safety: all methods on its shard's thread. Ownership: shared_ptr, held by its
+// pending asynchronous reads/writes/timers and by the SessionHost it is attached to.
+// Errors: protocol violations end the connection with the MQTT 5 reason code (3.1.1: a
+// plain close); they are counted and logged, never thrown.
+#ifndef SLUICE_BROKER_SERVER_CONNECTION_H_
+#define SLUICE_BROKER_SERVER_CONNECTION_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <utility>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "absl/container/flat_hash_map.h"
+#include "broker/codec/codec.h"
+#include "broker/session/session.h"
+
+namespace sluice::broker {
+
+class Shard;
+struct SessionHost;
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Shard* shard, boost::asio::ip::tcp::socket socket);
+  ~Connection();
+
+  // A freshly accepted socket: waits for CONNECT.
+  void Start();
+  // A socket moved from another shard after its CONNECT was read there.
+  void StartMoved(mqtt::Connect connect, std::string leftover);
+
+  // Encodes and queues the session's outbound packets.
+  void SendOutbound(std::vector<Outbound>& out);
+  // Server-initiated end: MQTT 5 clients get DISCONNECT `reason`.
+  void Disconnect(uint8_t reason);
+  // Another connection took the session; `session_ends` when that one started clean.
+  void TakenOver(bool session_ends);
+
+  const std::string& client_id() const { return client_id_; }
+  mqtt::Version version() const { return version_; }
+  bool connected() const { return connected_; }
+
+ private:
+  enum class WillAction { kPublish, kDiscard };
+
+  // I/O.
+  void DoRead();
+  void ProcessInput();
+  void Send(const mqtt::Packet& packet);
+  void StartWrite();
+  void CloseSocket();
+  void ArmTimer(int64_t delay_ms);
+  void OnTimer();
+  // Ends the connection once: optional DISCONNECT, session bookkeeping, flush and close.
+  void Terminate(std::optional<uint8_t> disconnect_reason, WillAction will);
+  void ProtocolError(uint8_t reason, const char* what);
+
+  // Packet handlers (connection_handlers.cc).
+  void HandlePacket(mqtt::Packet& packet);
+  void HandleConnectFrame(mqtt::Connect& connect);
+  void CompleteConnect(mqtt::Connect connect);
+  void RefuseConnect(uint8_t reason, const char* why);
+  void HandlePublish(mqtt::Publish& publish);
+  void HandleAck(const mqtt::Ack& ack);
+  void HandleSubscribe(mqtt::Subscribe& subscribe);
+  void HandleUnsubscribe(const mqtt::Unsubscribe& unsubscribe);
+  void HandleDisconnect(const mqtt::Disconnect& disconnect);
+  void MoveToShard(uint32_t home, mqtt::Connect connect);
+  void SendRetained(const std::vector<std::pair<std::string, topic::SubscriptionOptions>>& subs);
+  bool EncodePublish(Outbound& o);
+
+  Shard* shard_;
+  boost::asio::ip::tcp::socket socket_;
+  boost::asio::steady_timer timer_;
+  std::string peer_;
+
+  std::string in_;
+  size_t in_start_ = 0;
+  std::string out_pending_;
+  std::string out_writing_;
+  bool writing_ = false;
+  bool reading_stopped_ = false;
+
+  mqtt::Version version_ = mqtt::Version::k311;
+  bool connected_ = false;  // CONNACK success sent
+  bool terminated_ = false;
+  bool moved_ = false;      // socket handed to another shard
+  std::string client_id_;
+  SessionHost* host_ = nullptr;
+  uint16_t keep_alive_s_ = 0;
+  int64_t last_rx_ms_ = 0;
+  std::optional<mqtt::Will> will_;
+  uint32_t client_max_packet_size_ = mqtt::kMaxRemainingLength + 5;
+  bool problem_information_ = true;
+
+  std::vector<std::string> in_aliases_;                 // index = alias
+  absl::flat_hash_map<std::string, uint16_t> out_aliases_;
+  uint16_t out_alias_max_ = 0;
+};
+
+}  // namespace sluice::broker
+
+#endif  // SLUICE_BROKER_SERVER_CONNECTION_H_

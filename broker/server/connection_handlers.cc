@@ -1,0 +1,413 @@
+// The MQTT protocol rules for each packet a client sends (MQTT 3.1.1 and 5.0).
+#include <algorithm>
+#include <cstdio>
+
+#include "base/log.h"
+#include "broker/server/broker.h"
+#include "broker/server/connection.h"
+#include "broker/server/shard.h"
+#include "broker/topic/topic.h"
+
+namespace sluice::broker {
+
+namespace reason = mqtt::reason;
+using mqtt::Version;
+
+void Connection::HandlePacket(mqtt::Packet& packet) {
+  if (!connected_) {
+    if (auto* c = std::get_if<mqtt::Connect>(&packet)) {
+      HandleConnectFrame(*c);
+    } else {
+      ProtocolError(reason::kProtocolError, "first packet is not CONNECT");
+    }
+    return;
+  }
+  std::visit(
+      [this](auto& p) {
+        using T = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<T, mqtt::Publish>) {
+          HandlePublish(p);
+        } else if constexpr (std::is_same_v<T, mqtt::Ack>) {
+          HandleAck(p);
+        } else if constexpr (std::is_same_v<T, mqtt::Subscribe>) {
+          HandleSubscribe(p);
+        } else if constexpr (std::is_same_v<T, mqtt::Unsubscribe>) {
+          HandleUnsubscribe(p);
+        } else if constexpr (std::is_same_v<T, mqtt::Pingreq>) {
+          Send(mqtt::Pingresp{});
+        } else if constexpr (std::is_same_v<T, mqtt::Disconnect>) {
+          HandleDisconnect(p);
+        } else if constexpr (std::is_same_v<T, mqtt::Connect>) {
+          ProtocolError(reason::kProtocolError, "second CONNECT");
+        } else if constexpr (std::is_same_v<T, mqtt::Auth>) {
+          // No enhanced authentication method is offered, so AUTH is never expected.
+          ProtocolError(reason::kProtocolError, "unexpected AUTH");
+        } else {
+          ProtocolError(reason::kProtocolError, "packet only a server may send");
+        }
+      },
+      packet);
+}
+
+void Connection::RefuseConnect(uint8_t code, const char* why) {
+  BrokerStats::Inc(shard_->stats().connect_refused);
+  SLOG(kInfo).Kv("peer", peer_).Kv("client_id", client_id_).Kv("reason", static_cast<int>(code))
+      << "CONNECT refused: " << why;
+  mqtt::Connack ack;
+  ack.reason_code = code;
+  Send(ack);
+  Terminate(std::nullopt, WillAction::kDiscard);
+}
+
+void Connection::HandleConnectFrame(mqtt::Connect& connect) {
+  version_ = connect.version;
+  const BrokerConfig& config = shard_->broker().config();
+  if (connect.client_id.empty()) {
+    if (!connect.clean_start) {
+      RefuseConnect(reason::kClientIdentifierNotValid,
+                    "empty client id needs a clean session");
+      return;
+    }
+    char id[40];
+    std::snprintf(id, sizeof id, "auto-%016llx%08x",
+                  static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(this)) ^
+                      static_cast<unsigned long long>(shard_->NowMs()),
+                  shard_->index());
+    connect.client_id = id;
+    if (version_ == Version::k5) connect.properties.assigned_client_identifier = connect.client_id;
+  }
+  if (!config.allow_anonymous && !connect.username) {
+    RefuseConnect(version_ == Version::k5 ? reason::kNotAuthorized : reason::kBadUserNameOrPassword,
+                  "anonymous access is disabled");
+    return;
+  }
+  if (connect.properties.authentication_method) {
+    RefuseConnect(reason::kBadAuthenticationMethod, "no enhanced authentication method is offered");
+    return;
+  }
+  uint32_t home = shard_->broker().HomeShard(connect.client_id);
+  if (home != shard_->index()) {
+    MoveToShard(home, std::move(connect));
+    return;
+  }
+  CompleteConnect(std::move(connect));
+}
+
+void Connection::CompleteConnect(mqtt::Connect connect) {
+  const BrokerConfig& config = shard_->broker().config();
+  version_ = connect.version;
+  client_id_ = connect.client_id;
+  const bool v5 = version_ == Version::k5;
+
+  uint32_t expiry = v5 ? connect.properties.session_expiry_interval.value_or(0)
+                       : (connect.clean_start ? 0 : kSessionNeverExpires);
+  mqtt::Connack ack;
+  if (expiry > config.max_session_expiry) {
+    expiry = static_cast<uint32_t>(config.max_session_expiry);
+    if (v5) ack.properties.session_expiry_interval = expiry;
+  }
+  bool session_present = false;
+  host_ = shard_->TakeSession(client_id_, connect.clean_start, shared_from_this(), &session_present);
+  host_->version = version_;
+  host_->expiry_s = expiry;
+  uint16_t window = v5 ? connect.properties.receive_maximum.value_or(65535)
+                       : static_cast<uint16_t>(config.max_inflight);
+  host_->session.Attach(window);
+  will_ = std::move(connect.will);
+
+  keep_alive_s_ = connect.keep_alive_s;
+  if (v5 && config.server_keep_alive > 0) {
+    keep_alive_s_ = static_cast<uint16_t>(config.server_keep_alive);
+    ack.properties.server_keep_alive = keep_alive_s_;
+  }
+  if (v5) {
+    client_max_packet_size_ =
+        connect.properties.maximum_packet_size.value_or(mqtt::kMaxRemainingLength + 5);
+    out_alias_max_ = connect.properties.topic_alias_maximum.value_or(0);
+    problem_information_ = connect.properties.request_problem_information.value_or(1) != 0;
+    in_aliases_.assign(static_cast<size_t>(config.topic_alias_maximum) + 1, std::string());
+    ack.properties.assigned_client_identifier = connect.properties.assigned_client_identifier;
+    if (config.receive_maximum != 65535)
+      ack.properties.receive_maximum = static_cast<uint16_t>(config.receive_maximum);
+    ack.properties.maximum_packet_size = static_cast<uint32_t>(config.max_packet_size);
+    if (config.topic_alias_maximum > 0)
+      ack.properties.topic_alias_maximum = static_cast<uint16_t>(config.topic_alias_maximum);
+  }
+  ack.session_present = session_present;
+  ack.reason_code = reason::kSuccess;
+  Send(ack);
+  connected_ = true;
+  BrokerStats::Inc(shard_->stats().connections_accepted);
+  SLOG(kDebug).Kv("client_id", client_id_).Kv("peer", peer_).Kv("version", static_cast<int>(version_))
+      .Kv("session_present", session_present) << "client connected";
+  if (keep_alive_s_ > 0) {
+    ArmTimer(static_cast<int64_t>(keep_alive_s_) * 1500);
+  } else {
+    timer_.cancel();
+  }
+  std::vector<Outbound> out;
+  host_->session.Resume(shard_->NowMs(), &out);
+  SendOutbound(out);
+}
+
+void Connection::HandlePublish(mqtt::Publish& p) {
+  const BrokerConfig& config = shard_->broker().config();
+  const bool v5 = version_ == Version::k5;
+  if (auto alias = p.properties.topic_alias) {
+    if (*alias == 0 || *alias >= in_aliases_.size())
+      return ProtocolError(reason::kTopicAliasInvalid, "topic alias out of range");
+    if (p.topic.empty()) {
+      if (in_aliases_[*alias].empty())
+        return ProtocolError(reason::kProtocolError, "unknown topic alias");
+      p.topic = in_aliases_[*alias];
+    } else {
+      in_aliases_[*alias] = p.topic;
+    }
+    p.properties.topic_alias.reset();
+  }
+  if (!topic::IsValidTopicName(p.topic))
+    return ProtocolError(reason::kTopicNameInvalid, "invalid topic name");
+  if (!p.properties.subscription_identifiers.empty())
+    return ProtocolError(reason::kProtocolError, "subscription identifier in PUBLISH");
+  if (p.qos == 2 && host_->session.incoming_qos2() >= static_cast<size_t>(config.receive_maximum) &&
+      v5)
+    return ProtocolError(reason::kReceiveMaximumExceeded, "receive maximum exceeded");
+
+  const bool denied = shard_->broker().IsDeniedPublish(p.topic);
+  uint8_t code = reason::kSuccess;
+  if (denied) {
+    BrokerStats::Inc(shard_->stats().publishes_denied);
+    SLOG(kInfo).Kv("client_id", client_id_).Kv("topic", p.topic) << "publish denied";
+    code = reason::kNotAuthorized;
+  } else if (p.qos == 2 && !host_->session.BeginIncomingQos2(p.packet_id)) {
+    // A re-sent QoS 2 PUBLISH whose PUBREL has not come yet: acknowledge, do not deliver again.
+    Send(mqtt::Ack{mqtt::PacketType::kPubrec, p.packet_id, reason::kSuccess, {}});
+    return;
+  } else {
+    auto message = std::make_shared<Message>();
+    message->topic = std::move(p.topic);
+    message->payload = std::move(p.payload);
+    message->qos = p.qos;
+    message->retain = p.retain;
+    message->properties = std::move(p.properties);
+    message->publisher = client_id_;
+    message->received_ms = shard_->NowMs();
+    if (message->retain) shard_->broker().SetRetained(message);
+    size_t matched = shard_->Route(message);
+    if (matched == 0 && v5) code = reason::kNoMatchingSubscribers;
+  }
+  if (p.qos == 1) {
+    Send(mqtt::Ack{mqtt::PacketType::kPuback, p.packet_id, v5 ? code : uint8_t{0}, {}});
+  } else if (p.qos == 2) {
+    Send(mqtt::Ack{mqtt::PacketType::kPubrec, p.packet_id, v5 ? code : uint8_t{0}, {}});
+  }
+}
+
+void Connection::HandleAck(const mqtt::Ack& ack) {
+  std::vector<Outbound> out;
+  int64_t now = shard_->NowMs();
+  Session& session = host_->session;
+  switch (ack.type) {
+    case mqtt::PacketType::kPuback:
+      session.OnPuback(ack.packet_id, now, &out);
+      break;
+    case mqtt::PacketType::kPubrec:
+      if (!session.OnPubrec(ack.packet_id, ack.reason_code, now, &out) &&
+          ack.reason_code < 0x80) {
+        Send(mqtt::Ack{mqtt::PacketType::kPubrel, ack.packet_id,
+                       reason::kPacketIdentifierNotFound, {}});
+      }
+      break;
+    case mqtt::PacketType::kPubcomp:
+      session.OnPubcomp(ack.packet_id, now, &out);
+      break;
+    case mqtt::PacketType::kPubrel: {
+      bool known = session.EndIncomingQos2(ack.packet_id);
+      Send(mqtt::Ack{mqtt::PacketType::kPubcomp, ack.packet_id,
+                     known ? reason::kSuccess : reason::kPacketIdentifierNotFound, {}});
+      break;
+    }
+    default:
+      break;
+  }
+  SendOutbound(out);
+}
+
+void Connection::HandleSubscribe(mqtt::Subscribe& s) {
+  const bool v5 = version_ == Version::k5;
+  Broker& broker = shard_->broker();
+  uint32_t sub_id = s.properties.subscription_identifiers.empty()
+                        ? 0 : s.properties.subscription_identifiers.front();
+  struct Add {
+    std::string filter, group, full;
+    topic::SubscriptionOptions options;
+    bool is_new;
+  };
+  auto adds = std::make_shared<std::vector<Add>>();
+  std::vector<uint8_t> codes;
+  for (const auto& req : s.subscriptions) {
+    topic::ParsedFilter parsed;
+    if (!topic::ParseFilter(req.filter, &parsed)) {
+      codes.push_back(v5 ? reason::kTopicFilterInvalid : reason::kUnspecifiedError);
+      continue;
+    }
+    if (parsed.shared && req.no_local)
+      return ProtocolError(reason::kProtocolError, "no local on a shared subscription");
+    if (broker.IsDeniedSubscribe(req.filter)) {
+      BrokerStats::Inc(shard_->stats().subscribes_denied);
+      SLOG(kInfo).Kv("client_id", client_id_).Kv("filter", req.filter) << "subscribe denied";
+      codes.push_back(v5 ? reason::kNotAuthorized : reason::kUnspecifiedError);
+      continue;
+    }
+    topic::SubscriptionOptions options{req.qos, req.no_local, req.retain_as_published,
+                                       req.retain_handling, sub_id};
+    auto& subs = host_->session.subscriptions();
+    bool is_new = !subs.contains(req.filter);
+    subs[req.filter] = options;
+    adds->push_back({std::string(parsed.filter), std::string(parsed.group), req.filter, options, is_new});
+    codes.push_back(req.qos);
+  }
+  mqtt::Suback suback;
+  suback.packet_id = s.packet_id;
+  suback.reason_codes = std::move(codes);
+  if (adds->empty()) {
+    Send(suback);
+    return;
+  }
+  const uint32_t home = shard_->index();
+  std::string client_id = client_id_;
+  broker.Broadcast(
+      home,
+      [adds, client_id, home](Shard& shard) {
+        for (const auto& a : *adds) shard.trie().Add(a.filter, a.group, client_id, home, a.options);
+      },
+      [self = shared_from_this(), adds, suback = std::move(suback)]() {
+        if (self->terminated_) return;
+        self->Send(suback);
+        std::vector<std::pair<std::string, topic::SubscriptionOptions>> wanted;
+        for (const auto& a : *adds) {
+          // Retained messages are not sent to shared subscriptions (MQTT 5 section 4.8.2).
+          if (!a.group.empty()) continue;
+          if (a.options.retain_handling == 0 || (a.options.retain_handling == 1 && a.is_new))
+            wanted.emplace_back(a.filter, a.options);
+        }
+        if (!wanted.empty()) self->SendRetained(wanted);
+      });
+}
+
+void Connection::SendRetained(
+    const std::vector<std::pair<std::string, topic::SubscriptionOptions>>& subs) {
+  std::vector<Outbound> out;
+  int64_t now = shard_->NowMs();
+  for (const auto& [filter, options] : subs) {
+    for (const MessagePtr& m : shard_->broker().MatchRetained(filter)) {
+      Delivery d;
+      d.message = m;
+      d.qos = std::min(m->qos, options.qos);
+      d.retain = true;
+      if (options.subscription_id) d.subscription_ids.push_back(options.subscription_id);
+      host_->session.Offer(std::move(d), now, &out);
+    }
+  }
+  SendOutbound(out);
+}
+
+void Connection::HandleUnsubscribe(const mqtt::Unsubscribe& u) {
+  auto removes = std::make_shared<std::vector<std::pair<std::string, std::string>>>();
+  mqtt::Unsuback ack;
+  ack.packet_id = u.packet_id;
+  auto& subs = host_->session.subscriptions();
+  for (const auto& f : u.filters) {
+    if (subs.erase(f) == 0) {
+      ack.reason_codes.push_back(reason::kNoSubscriptionExisted);
+      continue;
+    }
+    ack.reason_codes.push_back(reason::kSuccess);
+    topic::ParsedFilter parsed;
+    if (topic::ParseFilter(f, &parsed))
+      removes->emplace_back(std::string(parsed.filter), std::string(parsed.group));
+  }
+  if (removes->empty()) {
+    Send(ack);
+    return;
+  }
+  std::string client_id = client_id_;
+  shard_->broker().Broadcast(
+      shard_->index(),
+      [removes, client_id](Shard& shard) {
+        for (const auto& [filter, group] : *removes) shard.trie().Remove(filter, group, client_id);
+      },
+      [self = shared_from_this(), ack = std::move(ack)]() {
+        if (!self->terminated_) self->Send(ack);
+      });
+}
+
+void Connection::HandleDisconnect(const mqtt::Disconnect& d) {
+  if (version_ == Version::k5 && d.properties.session_expiry_interval) {
+    if (host_->expiry_s == 0 && *d.properties.session_expiry_interval != 0)
+      return ProtocolError(reason::kProtocolError, "session expiry set on DISCONNECT after 0");
+    host_->expiry_s = std::min<uint32_t>(*d.properties.session_expiry_interval,
+                                         static_cast<uint32_t>(shard_->broker().config().max_session_expiry));
+  }
+  bool with_will = version_ == Version::k5 && d.reason_code == reason::kDisconnectWithWill;
+  Terminate(std::nullopt, with_will ? WillAction::kPublish : WillAction::kDiscard);
+}
+
+bool Connection::EncodePublish(Outbound& o) {
+  const Message& m = *o.delivery.message;
+  mqtt::Publish p;
+  p.qos = o.delivery.qos;
+  p.retain = o.delivery.retain;
+  p.dup = o.dup;
+  p.packet_id = o.packet_id;
+  p.payload = m.payload;
+  p.topic = m.topic;
+  if (version_ == Version::k5) {
+    p.properties = m.properties;
+    p.properties.subscription_identifiers = o.delivery.subscription_ids;
+    if (o.has_expiry) p.properties.message_expiry_interval = o.expiry_s;
+    if (out_alias_max_ > 0) {
+      auto it = out_aliases_.find(Av(m.topic));
+      if (it != out_aliases_.end()) {
+        p.topic.clear();
+        p.properties.topic_alias = it->second;
+      } else if (out_aliases_.size() < out_alias_max_) {
+        uint16_t alias = static_cast<uint16_t>(out_aliases_.size() + 1);
+        out_aliases_.emplace(m.topic, alias);
+        p.properties.topic_alias = alias;
+      }
+    }
+  }
+  if (mqtt::EncodedSize(p, version_) > client_max_packet_size_) return false;
+  mqtt::Encode(p, version_, &out_pending_);
+  return true;
+}
+
+void Connection::SendOutbound(std::vector<Outbound>& out) {
+  if (terminated_ || moved_) return;
+  const auto max_buffer = static_cast<size_t>(shard_->broker().config().max_write_buffer_bytes);
+  // Discard() may release window slots and emit more, so iterate by index.
+  for (size_t i = 0; i < out.size(); ++i) {
+    Outbound& o = out[i];
+    if (o.kind == Outbound::Kind::kPubrel) {
+      mqtt::Encode(mqtt::Ack{mqtt::PacketType::kPubrel, o.packet_id, reason::kSuccess, {}},
+                   version_, &out_pending_);
+      continue;
+    }
+    if (o.packet_id == 0 && out_pending_.size() > max_buffer) {
+      BrokerStats::Inc(shard_->stats().messages_dropped_write_buffer);
+      continue;
+    }
+    if (!EncodePublish(o)) {
+      BrokerStats::Inc(shard_->stats().messages_dropped_too_large);
+      SLOG(kInfo).Kv("client_id", client_id_).Kv("topic", o.delivery.message->topic)
+          << "message larger than the client's maximum packet size, dropped";
+      if (o.packet_id && host_) host_->session.Discard(o.packet_id, shard_->NowMs(), &out);
+      continue;
+    }
+    BrokerStats::Inc(shard_->stats().messages_delivered);
+  }
+  StartWrite();
+}
+
+}  // namespace sluice::broker

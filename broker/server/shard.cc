@@ -1,0 +1,285 @@
+#include "broker/server/shard.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include <boost/asio/post.hpp>
+
+#include "base/log.h"
+#include "base/strings.h"
+#include "broker/server/broker.h"
+#include "broker/server/connection.h"
+#include "broker/topic/topic.h"
+
+namespace sluice::broker {
+
+namespace asio = boost::asio;
+
+Shard::Shard(Broker* broker, uint32_t index, uint64_t seed)
+    : broker_(broker), index_(index), rng_(seed) {
+  outbox_.resize(broker->shard_count() == 0 ? 1 : broker->shard_count());
+}
+
+Shard::~Shard() = default;
+
+int64_t Shard::NowMs() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void Shard::StartThread() {
+  outbox_.resize(broker_->shard_count());
+  work_.emplace(io_.get_executor());
+  thread_ = std::thread([this] {
+    io_.run();
+    std::lock_guard<std::mutex> lock(finished_mu_);
+    finished_ = true;
+    finished_cv_.notify_all();
+  });
+}
+
+void Shard::ReleaseWork() { work_.reset(); }
+
+bool Shard::WaitFinished(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock<std::mutex> lock(finished_mu_);
+  return finished_cv_.wait_until(lock, deadline, [this] { return finished_; });
+}
+
+void Shard::StopIo() {
+  work_.reset();
+  io_.stop();
+}
+
+void Shard::Shutdown() {
+  DisconnectAll(mqtt::reason::kServerShuttingDown);
+  for (auto& [id, host] : sessions_) {
+    host->expiry_timer.cancel();
+    host->will_timer.cancel();
+  }
+}
+
+void Shard::JoinThread() {
+  if (thread_.joinable()) thread_.join();
+}
+
+SessionHost* Shard::Find(const std::string& client_id) {
+  auto it = sessions_.find(Av(client_id));
+  return it == sessions_.end() ? nullptr : it->second.get();
+}
+
+SessionHost* Shard::TakeSession(const std::string& client_id, bool clean_start,
+                                std::shared_ptr<Connection> connection, bool* session_present) {
+  *session_present = false;
+  if (SessionHost* host = Find(client_id)) {
+    host->generation++;
+    host->expiry_timer.cancel();
+    host->will_timer.cancel();
+    host->pending_will.reset();  // reconnected within the will delay: not sent
+    if (host->connection) {
+      std::shared_ptr<Connection> old = std::move(host->connection);
+      host->connection = nullptr;
+      host->session.Detach();
+      old->TakenOver(clean_start);
+    }
+    if (!clean_start) {
+      *session_present = true;
+      host->connection = std::move(connection);
+      return host;
+    }
+    DestroySession(client_id);
+  }
+  auto host = std::make_unique<SessionHost>(
+      client_id, static_cast<uint32_t>(broker_->config().max_queued_messages), io_);
+  SessionHost* raw = host.get();
+  raw->connection = std::move(connection);
+  sessions_.emplace(client_id, std::move(host));
+  return raw;
+}
+
+void Shard::OnConnectionClosed(SessionHost* host, const Connection* connection,
+                               std::optional<mqtt::Will> will) {
+  if (host->connection.get() != connection) return;
+  host->connection.reset();
+  host->session.Detach();
+  host->generation++;
+  if (will) {
+    uint32_t delay = will->properties.will_delay_interval.value_or(0);
+    if (delay == 0 || host->expiry_s == 0) {
+      PublishWill(*will, host->session.client_id());
+    } else {
+      host->pending_will = std::move(will);
+      ArmWill(host, delay);
+    }
+  }
+  if (host->expiry_s == 0) {
+    DestroySession(host->session.client_id());
+  } else if (host->expiry_s != kSessionNeverExpires) {
+    ArmExpiry(host);
+  }
+}
+
+void Shard::ArmWill(SessionHost* host, uint32_t delay_s) {
+  uint64_t generation = host->generation;
+  std::string client_id = host->session.client_id();
+  host->will_timer.expires_after(std::chrono::seconds(delay_s));
+  host->will_timer.async_wait([this, generation, client_id](const boost::system::error_code& ec) {
+    if (ec) return;
+    SessionHost* h = Find(client_id);
+    if (!h || h->generation != generation || !h->pending_will) return;
+    mqtt::Will will = std::move(*h->pending_will);
+    h->pending_will.reset();
+    PublishWill(will, client_id);
+  });
+}
+
+void Shard::ArmExpiry(SessionHost* host) {
+  uint64_t generation = host->generation;
+  std::string client_id = host->session.client_id();
+  host->expiry_timer.expires_after(std::chrono::seconds(host->expiry_s));
+  host->expiry_timer.async_wait([this, generation, client_id](const boost::system::error_code& ec) {
+    if (ec) return;
+    SessionHost* h = Find(client_id);
+    if (!h || h->generation != generation || h->connection) return;
+    BrokerStats::Inc(stats_.sessions_expired);
+    SLOG(kDebug).Kv("client_id", client_id) << "session expired";
+    if (h->pending_will) {
+      mqtt::Will will = std::move(*h->pending_will);
+      h->pending_will.reset();
+      PublishWill(will, client_id);
+    }
+    DestroySession(client_id);
+  });
+}
+
+void Shard::DestroySession(const std::string& client_id_ref) {
+  // The caller's string may live in the session about to be erased.
+  std::string client_id = client_id_ref;
+  auto it = sessions_.find(Av(client_id));
+  if (it == sessions_.end()) return;
+  auto removes = std::make_shared<std::vector<std::pair<std::string, std::string>>>();
+  for (const auto& [full, options] : it->second->session.subscriptions()) {
+    topic::ParsedFilter parsed;
+    if (topic::ParseFilter(full, &parsed))
+      removes->emplace_back(std::string(parsed.filter), std::string(parsed.group));
+  }
+  sessions_.erase(it);
+  if (removes->empty()) return;
+  broker_->Broadcast(
+      index_,
+      [removes, client_id](Shard& shard) {
+        for (const auto& [filter, group] : *removes) shard.trie().Remove(filter, group, client_id);
+      },
+      [] {});
+}
+
+void Shard::PublishWill(const mqtt::Will& will, const std::string& client_id) {
+  BrokerStats::Inc(stats_.wills_published);
+  auto message = std::make_shared<Message>();
+  message->topic = will.topic;
+  message->payload = will.payload;
+  message->qos = will.qos;
+  message->retain = will.retain;
+  message->properties = will.properties;
+  message->properties.will_delay_interval.reset();
+  message->publisher = client_id;
+  message->received_ms = NowMs();
+  if (broker_->IsDeniedPublish(message->topic)) return;
+  if (message->retain) broker_->SetRetained(message);
+  Route(message);
+}
+
+size_t Shard::Route(const MessagePtr& message) {
+  BrokerStats::Inc(stats_.messages_received);
+  aggregate_.clear();
+  size_t addressed = 0;
+  const bool random = broker_->config().shared_subscription_strategy == "random";
+  trie_.Match(
+      message->topic,
+      [&](const topic::SubscriberEntry& e) {
+        if (e.options.no_local && e.client_id == message->publisher) return;
+        Aggregate& a = aggregate_[Av(e.client_id)];
+        a.shard = e.shard;
+        a.qos = std::max(a.qos, e.options.qos);
+        a.retain_as_published |= e.options.retain_as_published;
+        if (e.options.subscription_id) a.subscription_ids.push_back(e.options.subscription_id);
+      },
+      [&](std::vector<topic::SubscriberEntry>& members, size_t& cursor) {
+        size_t pick = random ? rng_.Uniform(members.size()) : cursor++ % members.size();
+        const topic::SubscriberEntry& e = members[pick];
+        Delivery d;
+        d.message = message;
+        d.qos = std::min(message->qos, e.options.qos);
+        d.retain = e.options.retain_as_published && message->retain;
+        if (e.options.subscription_id) d.subscription_ids.push_back(e.options.subscription_id);
+        ++addressed;
+        Dispatch(e.client_id, e.shard, std::move(d));
+      });
+  for (auto& [client_id, a] : aggregate_) {
+    Delivery d;
+    d.message = message;
+    d.qos = std::min(message->qos, a.qos);
+    d.retain = a.retain_as_published && message->retain;
+    std::sort(a.subscription_ids.begin(), a.subscription_ids.end());
+    d.subscription_ids = std::move(a.subscription_ids);
+    ++addressed;
+    Dispatch(Sv(client_id), a.shard, std::move(d));
+  }
+  FlushOutbox();
+  return addressed;
+}
+
+void Shard::Dispatch(std::string_view client_id, uint32_t shard, Delivery delivery) {
+  if (shard == index_) {
+    Deliver(std::string(client_id), std::move(delivery));
+  } else {
+    outbox_[shard].emplace_back(std::string(client_id), std::move(delivery));
+  }
+}
+
+void Shard::FlushOutbox() {
+  for (uint32_t i = 0; i < outbox_.size(); ++i) {
+    if (outbox_[i].empty()) continue;
+    Shard* target = &broker_->shard(i);
+    asio::post(target->io(), [target, batch = std::move(outbox_[i])]() mutable {
+      for (auto& [client_id, delivery] : batch) target->Deliver(client_id, std::move(delivery));
+    });
+    outbox_[i].clear();
+  }
+}
+
+void Shard::Deliver(const std::string& client_id, Delivery delivery) {
+  SessionHost* host = Find(client_id);
+  if (!host) return;  // the session ended after the match: nothing to deliver to
+  std::vector<Outbound> out;
+  OfferResult r = host->session.Offer(std::move(delivery), NowMs(), &out);
+  switch (r) {
+    case OfferResult::kDroppedQueueFull:
+      BrokerStats::Inc(stats_.messages_dropped_queue_full);
+      SLOG(kWarn).Kv("client_id", client_id).Kv("queued", host->session.queued())
+          << "session queue full, message dropped";
+      break;
+    case OfferResult::kDroppedOffline:
+      BrokerStats::Inc(stats_.messages_dropped_offline_qos0);
+      break;
+    case OfferResult::kDroppedExpired:
+      BrokerStats::Inc(stats_.messages_dropped_expired);
+      break;
+    default:
+      break;
+  }
+  if (host->connection && !out.empty()) host->connection->SendOutbound(out);
+}
+
+void Shard::DisconnectAll(uint8_t reason) {
+  std::vector<Connection*> all(connections_.begin(), connections_.end());
+  for (Connection* c : all) c->Disconnect(reason);
+}
+
+std::vector<const SessionHost*> Shard::Sessions() const {
+  std::vector<const SessionHost*> out;
+  for (const auto& [id, host] : sessions_) out.push_back(host.get());
+  return out;
+}
+
+}  // namespace sluice::broker

@@ -1,0 +1,134 @@
+// Shard: one thread, one io_context, and everything that belongs to the client ids that
+// hash to it: their sessions, their connections, timers for keep alive, will delay and
+// session expiry. Each shard also holds a replica of the broker's subscription trie, so a
+// publish is matched on the publisher's own thread with no lock; deliveries to sessions of
+// other shards are posted to those shards in one batch per shard.
+//
+// Thread-safety: every method runs on the shard's own thread (callers elsewhere post to
+// io()). Ownership: Broker owns the shards; a shard owns its SessionHosts; connections are
+// shared_ptr-owned by their pending asynchronous operations.
+#ifndef SLUICE_BROKER_SERVER_SHARD_H_
+#define SLUICE_BROKER_SERVER_SHARD_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <utility>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "base/rng.h"
+#include "broker/codec/packets.h"
+#include "broker/server/stats.h"
+#include "broker/session/session.h"
+#include "broker/topic/subscription_trie.h"
+
+namespace sluice::broker {
+
+class Broker;
+class Connection;
+
+inline constexpr uint32_t kSessionNeverExpires = 0xFFFFFFFF;
+
+struct SessionHost {
+  SessionHost(std::string client_id, uint32_t max_queued, boost::asio::io_context& io)
+      : session(std::move(client_id), max_queued), expiry_timer(io), will_timer(io) {}
+  Session session;
+  std::shared_ptr<Connection> connection;  // null while the client is away
+  mqtt::Version version = mqtt::Version::k311;
+  uint32_t expiry_s = 0;
+  std::optional<mqtt::Will> pending_will;  // a will waiting for its delay
+  boost::asio::steady_timer expiry_timer;
+  boost::asio::steady_timer will_timer;
+  uint64_t generation = 0;  // bumped on every attach/detach, so stale timers do nothing
+};
+
+class Shard {
+ public:
+  Shard(Broker* broker, uint32_t index, uint64_t seed);
+  ~Shard();
+
+  boost::asio::io_context& io() { return io_; }
+  uint32_t index() const { return index_; }
+  Broker& broker() { return *broker_; }
+  BrokerStats& stats() { return stats_; }
+  topic::SubscriptionTrie& trie() { return trie_; }
+  int64_t NowMs() const;
+
+  void StartThread();
+  // Lets the io_context return once it has no more work.
+  void ReleaseWork();
+  // Waits until the thread's io_context has returned; false at the deadline.
+  bool WaitFinished(std::chrono::steady_clock::time_point deadline);
+  void StopIo();
+  void JoinThread();
+  // On the shard's thread: disconnects every client (MQTT 5: 0x8B) and cancels all timers.
+  void Shutdown();
+
+  // Sessions.
+  SessionHost* Find(const std::string& client_id);
+  // Gives `connection` the session of `client_id`: an existing connection of it is taken
+  // over (closed with 0x8E); clean_start discards any existing session. Sets
+  // *session_present when an existing session is resumed.
+  SessionHost* TakeSession(const std::string& client_id, bool clean_start,
+                           std::shared_ptr<Connection> connection, bool* session_present);
+  // The connection attached to `host` has closed. `will` (if any) is published now or after
+  // `will_delay_s`, and the session ends now or after its expiry interval.
+  void OnConnectionClosed(SessionHost* host, const Connection* connection,
+                          std::optional<mqtt::Will> will);
+  void DestroySession(const std::string& client_id);
+
+  // Routing. Route matches the message on this shard's trie and delivers to every matching
+  // session, here or on other shards; returns how many sessions it was addressed to.
+  size_t Route(const MessagePtr& message);
+  void PublishWill(const mqtt::Will& will, const std::string& client_id);
+  void Deliver(const std::string& client_id, Delivery delivery);
+
+  // Connections registry (for shutdown and counts).
+  void AddConnection(Connection* c) { connections_.insert(c); }
+  void RemoveConnection(Connection* c) { connections_.erase(c); }
+  // Disconnects every client with `reason` (on this shard's thread).
+  void DisconnectAll(uint8_t reason);
+
+  std::vector<const SessionHost*> Sessions() const;
+
+ private:
+  struct Aggregate {
+    uint32_t shard = 0;
+    uint8_t qos = 0;
+    bool retain_as_published = false;
+    std::vector<uint32_t> subscription_ids;
+  };
+  void Dispatch(std::string_view client_id, uint32_t shard, Delivery delivery);
+  void FlushOutbox();
+  void ArmExpiry(SessionHost* host);
+  void ArmWill(SessionHost* host, uint32_t delay_s);
+
+  Broker* broker_;
+  uint32_t index_;
+  boost::asio::io_context io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::thread thread_;
+  std::mutex finished_mu_;
+  std::condition_variable finished_cv_;
+  bool finished_ = false;
+  BrokerStats stats_;
+  SeededRng rng_;
+  topic::SubscriptionTrie trie_;
+  absl::flat_hash_map<std::string, std::unique_ptr<SessionHost>> sessions_;
+  absl::flat_hash_set<Connection*> connections_;
+  // Reused per Route to avoid allocating: aggregation per client, and per-shard outboxes.
+  absl::flat_hash_map<absl::string_view, Aggregate> aggregate_;
+  std::vector<std::vector<std::pair<std::string, Delivery>>> outbox_;
+};
+
+}  // namespace sluice::broker
+
+#endif  // SLUICE_BROKER_SERVER_SHARD_H_
