@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -13,6 +14,10 @@
 namespace {
 
 int Run(int argc, char** argv) {
+  // Under `bazel run`, resolve relative paths (./data, --config) from where the user was.
+  if (const char* dir = std::getenv("BUILD_WORKING_DIRECTORY")) {
+    if (chdir(dir) != 0) std::perror("sluiced: chdir to BUILD_WORKING_DIRECTORY");
+  }
   sluice::broker::BrokerConfig config;
   sluice::ConfigSchema schema("sluiced", "Sluice MQTT broker (MQTT 3.1.1 and 5.0).");
   config.Register(&schema);

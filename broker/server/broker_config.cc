@@ -38,6 +38,9 @@ void BrokerConfig::Register(ConfigSchema* s) {
             "Topic aliases a client may use towards the broker (MQTT 5).");
   s->AddInt("server_keep_alive", &server_keep_alive, 0, 65535,
             "When >0, the keep alive (seconds) the broker imposes on MQTT 5 clients.");
+  s->AddInt("max_keep_alive", &max_keep_alive, 0, 65535,
+            "When >0, MQTT 5 clients asking a longer (or no) keep alive get this one instead "
+            "(CONNACK Server Keep Alive).");
   s->AddInt("max_session_expiry", &max_session_expiry, 0, 0xFFFFFFFFLL,
             "Longest session expiry interval granted, in seconds.");
   s->AddInt("connect_timeout_s", &connect_timeout_s, 1, 3600,

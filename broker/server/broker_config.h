@@ -22,6 +22,7 @@ struct BrokerConfig {
   int64_t max_queued_messages = 1000;   // per session, beyond the inflight window
   int64_t topic_alias_maximum = 64;     // incoming aliases accepted per connection (5.0)
   int64_t server_keep_alive = 0;        // >0: the keep alive every client must use (seconds)
+  int64_t max_keep_alive = 0;           // >0: longer (or zero) keep alives are cut to this
   int64_t max_session_expiry = 0xFFFFFFFF;  // seconds; longer requests are reduced to this
   int64_t connect_timeout_s = 10;       // a socket must send CONNECT within this
   int64_t max_write_buffer_bytes = 8 << 20;  // per connection; QoS 0 beyond it is dropped

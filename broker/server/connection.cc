@@ -16,6 +16,7 @@ using asio::ip::tcp;
 
 namespace {
 constexpr size_t kReadChunkBytes = 64 * 1024;
+constexpr int64_t kDrainMs = 2000;
 }  // namespace
 
 Connection::Connection(Shard* shard, tcp::socket socket)
@@ -50,9 +51,12 @@ void Connection::DoRead() {
   if (terminated_ || moved_ || reading_stopped_) return;
   size_t old = in_.size();
   in_.resize(old + kReadChunkBytes);
+  read_pending_ = true;
   socket_.async_read_some(
       asio::buffer(in_.data() + old, kReadChunkBytes),
       [self = shared_from_this(), old](const boost::system::error_code& ec, size_t n) {
+        self->read_pending_ = false;
+        if (self->draining_) return self->DrainStep(ec);
         self->in_.resize(old + n);
         if (ec || self->terminated_) {
           if (!self->terminated_) self->Terminate(std::nullopt, WillAction::kPublish);
@@ -71,6 +75,12 @@ void Connection::ProcessInput() {
     mqtt::FrameHeader header;
     mqtt::CodecError error;
     mqtt::FrameStatus status = mqtt::PeekFrame(view, max_size, &header, &error);
+    if (!connected_ && !view.empty() &&
+        (static_cast<uint8_t>(view[0]) >> 4) != static_cast<uint8_t>(mqtt::PacketType::kConnect)) {
+      // Whatever this is (HTTP, TLS, garbage), it is not MQTT: do not wait for its "frame".
+      ProtocolError(mqtt::reason::kProtocolError, "first packet is not CONNECT");
+      return;
+    }
     if (status == mqtt::FrameStatus::kNeedMore) break;
     if (status == mqtt::FrameStatus::kError) {
       ProtocolError(error.reason_code, error.message.c_str());
@@ -140,11 +150,43 @@ void Connection::StartWrite() {
 }
 
 void Connection::CloseSocket() {
+  if (!socket_.is_open() || draining_) return;
+  // Half-close and read until the client closes (bounded by kDrainMs): closing with unread
+  // input would make the kernel send RST, which can destroy our last packet (a DISCONNECT
+  // with its reason code) before the client reads it.
+  draining_ = true;
   boost::system::error_code ec;
-  if (socket_.is_open()) {
-    socket_.shutdown(tcp::socket::shutdown_both, ec);
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) {
     socket_.close(ec);
+    return;
   }
+  timer_.expires_after(std::chrono::milliseconds(kDrainMs));
+  timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec != boost::asio::error::operation_aborted) {
+      boost::system::error_code ignored;
+      self->socket_.close(ignored);
+    }
+  });
+  Drain();
+}
+
+void Connection::Drain() {
+  if (read_pending_) return;  // DoRead's handler continues the drain
+  read_pending_ = true;
+  drain_buffer_.resize(4096);
+  socket_.async_read_some(asio::buffer(drain_buffer_),
+                          [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                            self->read_pending_ = false;
+                            self->DrainStep(ec);
+                          });
+}
+
+void Connection::DrainStep(const boost::system::error_code& ec) {
+  if (!ec) return Drain();
+  boost::system::error_code ignored;
+  timer_.cancel();
+  socket_.close(ignored);
 }
 
 void Connection::ArmTimer(int64_t delay_ms) {

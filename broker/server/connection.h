@@ -58,6 +58,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Send(const mqtt::Packet& packet);
   void StartWrite();
   void CloseSocket();
+  void Drain();
+  void DrainStep(const boost::system::error_code& ec);
   void ArmTimer(int64_t delay_ms);
   void OnTimer();
   // Ends the connection once: optional DISCONNECT, session bookkeeping, flush and close.
@@ -89,6 +91,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string out_writing_;
   bool writing_ = false;
   bool reading_stopped_ = false;
+  bool draining_ = false;
+  bool read_pending_ = false;
+  std::string drain_buffer_;
 
   mqtt::Version version_ = mqtt::Version::k311;
   bool connected_ = false;  // CONNACK success sent

@@ -61,9 +61,12 @@ void Connection::RefuseConnect(uint8_t code, const char* why) {
 
 void Connection::HandleConnectFrame(mqtt::Connect& connect) {
   version_ = connect.version;
+  client_id_ = connect.client_id;
   const BrokerConfig& config = shard_->broker().config();
   if (connect.client_id.empty()) {
-    if (!connect.clean_start) {
+    // MQTT 3.1.1 requires clean session with an empty id (3.1.3-8); MQTT 5 lets the server
+    // assign one, which the client may use to resume the session later.
+    if (!connect.clean_start && version_ != Version::k5) {
       RefuseConnect(reason::kClientIdentifierNotValid,
                     "empty client id needs a clean session");
       return;
@@ -118,6 +121,10 @@ void Connection::CompleteConnect(mqtt::Connect connect) {
   keep_alive_s_ = connect.keep_alive_s;
   if (v5 && config.server_keep_alive > 0) {
     keep_alive_s_ = static_cast<uint16_t>(config.server_keep_alive);
+    ack.properties.server_keep_alive = keep_alive_s_;
+  } else if (v5 && config.max_keep_alive > 0 &&
+             (keep_alive_s_ == 0 || keep_alive_s_ > config.max_keep_alive)) {
+    keep_alive_s_ = static_cast<uint16_t>(config.max_keep_alive);
     ack.properties.server_keep_alive = keep_alive_s_;
   }
   if (v5) {
