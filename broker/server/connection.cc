@@ -209,7 +209,7 @@ void Connection::OnTimer() {
   if (idle_ms >= limit_ms) {
     BrokerStats::Inc(shard_->stats().keepalive_timeouts);
     SLOG(kInfo).Kv("client_id", client_id_).Kv("keep_alive_s", keep_alive_s_) << "keep alive expired";
-    Terminate(mqtt::reason::kKeepAliveTimeout, WillAction::kPublish);
+    Terminate(mqtt::reason::kKeepAliveTimeout, WillAction::kPublish, "keep alive timeout");
     return;
   }
   ArmTimer(limit_ms - idle_ms);
@@ -218,10 +218,12 @@ void Connection::OnTimer() {
 void Connection::ProtocolError(uint8_t reason, const char* what) {
   BrokerStats::Inc(shard_->stats().protocol_errors);
   SLOG(kInfo).Kv("client_id", client_id_).Kv("peer", peer_).Kv("reason", static_cast<int>(reason)) << "closing connection: " << what;
-  Terminate(reason, WillAction::kPublish);
+  Terminate(reason, WillAction::kPublish, what);
 }
 
-void Connection::Disconnect(uint8_t reason) { Terminate(reason, WillAction::kDiscard); }
+void Connection::Disconnect(uint8_t reason, const char* why) {
+  Terminate(reason, WillAction::kDiscard, why);
+}
 
 void Connection::TakenOver(bool session_ends) {
   BrokerStats::Inc(shard_->stats().sessions_taken_over);
@@ -235,16 +237,20 @@ void Connection::TakenOver(bool session_ends) {
     uint32_t delay = will->properties.will_delay_interval.value_or(0);
     if (delay == 0 || session_ends) shard_->PublishWill(*will, client_id_);
   }
-  Terminate(mqtt::reason::kSessionTakenOver, WillAction::kDiscard);
+  Terminate(mqtt::reason::kSessionTakenOver, WillAction::kDiscard,
+            "another connection took over this client id");
 }
 
-void Connection::Terminate(std::optional<uint8_t> disconnect_reason, WillAction will) {
+void Connection::Terminate(std::optional<uint8_t> disconnect_reason, WillAction will,
+                           const char* why) {
   if (terminated_) return;
   terminated_ = true;
   timer_.cancel();
   if (disconnect_reason && connected_ && version_ == mqtt::Version::k5) {
     mqtt::Disconnect d;
     d.reason_code = *disconnect_reason;
+    // A reason string is allowed on DISCONNECT even without Request Problem Information.
+    if (why) d.properties.reason_string = why;
     Send(d);
   }
   if (will == WillAction::kDiscard) will_.reset();

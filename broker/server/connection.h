@@ -41,7 +41,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Encodes and queues the session's outbound packets.
   void SendOutbound(std::vector<Outbound>& out);
   // Server-initiated end: MQTT 5 clients get DISCONNECT `reason`.
-  void Disconnect(uint8_t reason);
+  void Disconnect(uint8_t reason, const char* why = nullptr);
   // Another connection took the session; `session_ends` when that one started clean.
   void TakenOver(bool session_ends);
 
@@ -63,7 +63,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void ArmTimer(int64_t delay_ms);
   void OnTimer();
   // Ends the connection once: optional DISCONNECT, session bookkeeping, flush and close.
-  void Terminate(std::optional<uint8_t> disconnect_reason, WillAction will);
+  void Terminate(std::optional<uint8_t> disconnect_reason, WillAction will,
+                 const char* why = nullptr);
   void ProtocolError(uint8_t reason, const char* what);
 
   // Packet handlers (connection_handlers.cc).

@@ -55,6 +55,7 @@ void Connection::RefuseConnect(uint8_t code, const char* why) {
       << "CONNECT refused: " << why;
   mqtt::Connack ack;
   ack.reason_code = code;
+  if (version_ == Version::k5) ack.properties.reason_string = why;
   Send(ack);
   Terminate(std::nullopt, WillAction::kDiscard);
 }

@@ -273,7 +273,7 @@ void Shard::Deliver(const std::string& client_id, Delivery delivery) {
 
 void Shard::DisconnectAll(uint8_t reason) {
   std::vector<Connection*> all(connections_.begin(), connections_.end());
-  for (Connection* c : all) c->Disconnect(reason);
+  for (Connection* c : all) c->Disconnect(reason, "server shutting down");
 }
 
 std::vector<const SessionHost*> Shard::Sessions() const {
