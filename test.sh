@@ -1,17 +1,60 @@
 #!/usr/bin/env bash
 # Builds and runs Sluice's default test suite, then counts the real test cases.
-# Usage: ./test.sh [extra bazel test flags]
-# Long soaks, chaos runs and benchmarks are separate targets: see README.md.
+#
+#   ./test.sh              default build of every test, then the broker's unit and conformance
+#                          tests again under AddressSanitizer and ThreadSanitizer
+#   ./test.sh --quick      the default build only
+#   ./test.sh [--quick] -- EXTRA_BAZEL_FLAGS...
+#
+# Ends with "N passed, N failed, N skipped" over all stages. Long soaks, chaos runs and
+# benchmarks are separate targets: see README.md.
 set -uo pipefail
 cd "$(dirname "$0")"
-rm -rf "$(bazel info bazel-testlogs 2>/dev/null)"
-bazel test //... "$@"
-status=$?
-python3 tools/ci/count_tests.py "$(bazel info bazel-testlogs)"
-counted=$?
-# Bazel's status also covers build failures, which leave no test.xml to count.
-if [ $status -ne 0 ] && [ $counted -eq 0 ]; then
-  echo "bazel test failed (exit $status) although every reported case passed: see its output above"
-  exit $status
+quick=0
+extra=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1 ;;
+    --) shift; extra=("$@"); break ;;
+    *) extra+=("$1") ;;
+  esac
+  shift
+done
+
+collected=$(mktemp -d)
+trap 'rm -rf "$collected"' EXIT
+overall=0
+build_failures=0
+
+# stage NAME CONFIG_FLAGS... -- TARGETS...
+stage() {
+  local name=$1; shift
+  local flags=() targets=()
+  while [ "$1" != "--" ]; do flags+=("$1"); shift; done
+  shift
+  targets=("$@")
+  echo "=== $name: bazel test ${flags[*]} ${extra[*]} ${targets[*]}"
+  local logs
+  logs=$(bazel info "${flags[@]}" bazel-testlogs 2>/dev/null)
+  rm -rf "$logs"
+  bazel test "${flags[@]}" "${extra[@]}" -- "${targets[@]}"
+  local status=$?
+  # Exit 3 means some tests failed (counted below); anything else non-zero is a build error.
+  if [ $status -ne 0 ] && [ $status -ne 3 ]; then
+    echo "=== $name: bazel exited $status (build failure?): counted as one failed case"
+    build_failures=$((build_failures + 1))
+    overall=1
+  fi
+  [ -d "$logs" ] && cp -r "$logs" "$collected/$name"
+}
+
+stage default --config=ci -- //...
+if [ $quick -eq 0 ]; then
+  stage asan --config=ci --config=asan -- //base/... //broker/... //tests/conformance/... //tests/fuzz/...
+  stage tsan --config=ci --config=tsan -- //broker/... //tests/conformance/...
+  stage fuzz --config=ci --config=fuzz -- //tests/fuzz/...
 fi
-exit $counted
+python3 tools/ci/count_tests.py "$collected" --extra-failed "$build_failures"
+counted=$?
+[ $counted -ne 0 ] && overall=1
+exit $overall

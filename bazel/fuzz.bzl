@@ -6,6 +6,7 @@ def sluice_fuzz_target(name, srcs, deps = [], corpus = []):
     Outside --config=fuzz the same source links with //tests/fuzz:replay_main, which runs
     LLVMFuzzerTestOneInput over every file of the corpus, so the corpus and every crash found
     (kept in the corpus as a regression) run in the default test suite as <name>_regression.
+    <name>_smoke fuzzes for 20 s from the corpus under --config=fuzz (a replay otherwise).
     """
     native.cc_binary(
         name = name,
@@ -19,6 +20,12 @@ def sluice_fuzz_target(name, srcs, deps = [], corpus = []):
             "//conditions:default": [],
         }),
         testonly = True,
+    )
+    native.sh_test(
+        name = name + "_smoke",
+        srcs = ["//tests/fuzz:fuzz_smoke.sh"],
+        args = ["$(location :%s)" % name, "20"] + ["$(locations %s)" % c for c in corpus],
+        data = [":" + name] + corpus,
     )
     native.sh_test(
         name = name + "_regression",

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <filesystem>
 #include <thread>
 
 #include <boost/asio/post.hpp>
@@ -10,6 +11,7 @@
 #include "base/log.h"
 #include "base/strings.h"
 #include "broker/server/connection.h"
+#include "broker/server/persistence.h"
 #include "broker/topic/topic.h"
 
 namespace sluice::broker {
@@ -49,6 +51,19 @@ absl::Status Broker::Start() {
     acceptor_.reset();
     return absl::UnavailableError("cannot listen on " + config_.listen + ": " + ec.message());
   }
+  StateCounts loaded;
+  state_path_ = (std::filesystem::path(config_.data_dir) / kStateFileName).string();
+  if (absl::Status st = LoadState(*this, state_path_, &loaded); !st.ok()) {
+    acceptor_.reset();
+    return st;
+  }
+  // The loaded file now describes the past: a crash from here must not bring it back (stale
+  // sessions and already-delivered messages would return). The next clean stop writes anew.
+  std::error_code remove_error;
+  std::filesystem::remove(state_path_, remove_error);
+  if (loaded.sessions || loaded.retained)
+    SLOG(kInfo).Kv("sessions", loaded.sessions).Kv("retained", loaded.retained)
+        .Kv("messages", loaded.messages) << "state restored";
   for (auto& shard : shards_) shard->StartThread();
   started_ = true;
   asio::post(shards_[0]->io(), [this] { Accept(); });
@@ -105,6 +120,14 @@ void Broker::Stop() {
   }
   for (auto& shard : shards_) shard->JoinThread();
   acceptor_.reset();
+  // Every shard thread has stopped: their state can be read from here.
+  StateCounts saved;
+  if (absl::Status st = SaveState(*this, state_path_, &saved); !st.ok()) {
+    SLOG(kError).Kv("error", st.message()) << "could not save state";
+  } else {
+    SLOG(kInfo).Kv("sessions", saved.sessions).Kv("retained", saved.retained)
+        .Kv("messages", saved.messages) << "state saved";
+  }
 }
 
 void Broker::Broadcast(uint32_t origin, std::function<void(Shard&)> fn,
@@ -146,6 +169,13 @@ std::vector<MessagePtr> Broker::MatchRetained(std::string_view filter) const {
   std::vector<MessagePtr> out;
   std::lock_guard<std::mutex> lock(retained_mu_);
   retained_.Match(filter, [&](std::string_view, const MessagePtr& m) { out.push_back(m); });
+  return out;
+}
+
+std::vector<MessagePtr> Broker::AllRetained() const {
+  std::vector<MessagePtr> out;
+  std::lock_guard<std::mutex> lock(retained_mu_);
+  retained_.ForEach([&](std::string_view, const MessagePtr& m) { out.push_back(m); });
   return out;
 }
 

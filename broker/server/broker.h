@@ -9,6 +9,7 @@
 #ifndef SLUICE_BROKER_SERVER_BROKER_H_
 #define SLUICE_BROKER_SERVER_BROKER_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -19,6 +20,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "broker/server/broker_config.h"
 #include "broker/server/shard.h"
 #include "broker/topic/retained_trie.h"
@@ -55,10 +57,81 @@ class Broker {
   // Retained store: an empty payload deletes the topic's retained message.
   void SetRetained(const MessagePtr& message);
   std::vector<MessagePtr> MatchRetained(std::string_view filter) const;
+  // Every retained message, '$' topics included.
+  std::vector<MessagePtr> AllRetained() const;
   bool IsDeniedSubscribe(std::string_view filter) const;
   bool IsDeniedPublish(std::string_view topic) const;
 
   StatsSnapshot Stats() const;
+
+  // ==== Admin and introspection (broker_admin.cc; used by broker/admin) ====================
+  // The *Now methods read the runtime settings (RuntimeConfig) and are for the shards' hot
+  // path: one atomic pointer load, no lock. The other methods are for the admin API, metrics
+  // and $SYS: call them from a thread that is NOT a shard thread; they post to the shards and
+  // wait at most kAdminWaitMs for the answers (DeadlineExceeded otherwise). Errors: NotFound
+  // for an unknown client id or topic, FailedPrecondition when the action does not apply.
+  static constexpr int64_t kAdminWaitMs = 2000;
+  struct ClientInfo {
+    std::string client_id;
+    bool connected = false;
+    mqtt::Version version = mqtt::Version::k311;
+    uint32_t shard = 0;
+    uint32_t expiry_s = 0;  // kSessionNeverExpires: never
+    uint64_t inflight = 0, queued = 0, subscriptions = 0;
+    uint64_t dropped_queue_full = 0, dropped_expired = 0;
+    bool will_pending = false;  // a delayed will waits to be published
+  };
+  struct ClientQuery {
+    enum class State { kAll, kConnected, kDisconnected };
+    std::string prefix;  // client ids starting with this
+    State state = State::kAll;
+    std::string after;   // paging: only ids ordered after this one
+    size_t limit = 100;
+  };
+  struct SubscriptionInfo {
+    std::string client_id;
+    std::string filter;  // as subscribed, with any $share/GROUP/ prefix
+    topic::SubscriptionOptions options;
+  };
+  struct Gauges {  // summed over shards
+    uint64_t sessions = 0, sessions_connected = 0, subscriptions = 0, inflight = 0, queued = 0;
+  };
+  // Sessions (online and offline) matching `query`, ordered by client id, at most query.limit.
+  absl::StatusOr<std::vector<ClientInfo>> ListClients(const ClientQuery& query);
+  absl::StatusOr<ClientInfo> GetClient(const std::string& client_id);
+  // Disconnects the client's connection (MQTT 5: DISCONNECT 0x98 administrative action; its
+  // will is discarded). `discard_session` also ends its session (works for offline ones);
+  // otherwise a session with an expiry interval stays. FailedPrecondition when the client is
+  // offline and its session is kept.
+  absl::Status KickClient(const std::string& client_id, bool discard_session);
+  // Subscriptions of one client (client_id non-empty) or of every client, keeping those whose
+  // filter equals `filter` (when non-empty); ordered by client id then filter, at most limit.
+  absl::StatusOr<std::vector<SubscriptionInfo>> ListSubscriptions(const std::string& client_id,
+                                                                  const std::string& filter,
+                                                                  size_t limit);
+  // Deletes the retained message of exactly `topic`; NotFound if there is none.
+  absl::Status DeleteRetained(const std::string& topic);
+  absl::StatusOr<Gauges> CollectGauges();
+  // OK when every shard runs a posted no-op in time (liveness).
+  absl::Status PingShards();
+  // Publishes a broker-originated retained message (e.g. $SYS/broker/uptime) through the
+  // normal routing, on shard 0's thread; returns at once.
+  void PublishRetainedFromBroker(std::string topic, std::string payload);
+  // Runtime settings: validated by the caller (BrokerConfig's schema). Swaps them in for every
+  // shard (and sets the log level); the previous version is freed once every shard has passed
+  // a quiescent point.
+  void ApplyRuntimeConfig(const RuntimeConfig& runtime);
+  RuntimeConfig CurrentRuntimeConfig() const;
+  bool IsDeniedSubscribeNow(std::string_view filter) const;
+  bool IsDeniedPublishNow(std::string_view topic) const;
+  uint32_t MaxQueuedMessagesNow() const;
+
+ private:
+  // Null until the first ApplyRuntimeConfig: config_ holds the settings until then.
+  std::atomic<const RuntimeConfig*> runtime_{nullptr};
+  mutable std::mutex runtime_mu_;  // serializes ApplyRuntimeConfig; guards runtime_versions_
+  std::vector<std::unique_ptr<const RuntimeConfig>> runtime_versions_;
+  // ==== end of the admin block ==============================================================
 
  private:
   void Accept();
@@ -70,6 +143,7 @@ class Broker {
   mutable std::mutex retained_mu_;
   topic::RetainedTrie<MessagePtr> retained_;
   bool started_ = false;
+  std::string state_path_;
 };
 
 }  // namespace sluice::broker

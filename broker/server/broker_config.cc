@@ -57,18 +57,53 @@ void BrokerConfig::Register(ConfigSchema* s) {
   s->AddInt("ready_fd", &ready_fd, -1, 65535,
             "File descriptor to write the bound HOST:PORT to once listening, then close "
             "(for supervisors and tests).");
+  s->AddString("admin_listen", &admin_listen,
+               "gRPC admin API address HOST:PORT (for sluicectl); empty disables it. Keep it on "
+               "loopback or a private network: it can disconnect clients and delete data.");
+  s->AddString("metrics_listen", &metrics_listen,
+               "Prometheus HTTP address HOST:PORT serving /metrics, /healthz and /readyz; "
+               "empty disables it.");
+  s->AddInt("sys_interval_s", &sys_interval_s, 0, 86400,
+            "Seconds between updates of the retained $SYS/broker/... statistics topics; 0 "
+            "disables them.");
   s->AddValidator([this]() -> absl::Status {
     std::string host;
     uint16_t port;
     if (!SplitHostPort(listen, &host, &port))
       return absl::InvalidArgumentError("invalid value '" + listen +
                                         "' for listen: expected HOST:PORT");
+    for (const auto& [key, value] : {std::pair<const char*, const std::string*>{"admin_listen", &admin_listen},
+                                     {"metrics_listen", &metrics_listen}})
+      if (!value->empty() && !SplitHostPort(*value, &host, &port))
+        return absl::InvalidArgumentError("invalid value '" + *value + "' for " + key +
+                                          ": expected HOST:PORT or empty (disabled)");
     for (const auto* list : {&deny_subscribe, &deny_publish})
       for (const auto& f : *list)
         if (!topic::IsValidTopicFilter(f))
           return absl::InvalidArgumentError("invalid topic filter '" + f + "' in deny rules");
     return absl::OkStatus();
   });
+}
+
+RuntimeConfig RuntimeConfig::From(const BrokerConfig& c) {
+  RuntimeConfig r;
+  r.deny_subscribe = c.deny_subscribe;
+  r.deny_publish = c.deny_publish;
+  r.max_queued_messages = c.max_queued_messages;
+  r.log_level = c.log_level;
+  return r;
+}
+
+void RuntimeConfig::ApplyTo(BrokerConfig* c) const {
+  c->deny_subscribe = deny_subscribe;
+  c->deny_publish = deny_publish;
+  c->max_queued_messages = max_queued_messages;
+  c->log_level = log_level;
+}
+
+bool RuntimeConfig::IsRuntimeKey(const std::string& key) {
+  return key == "deny_subscribe" || key == "deny_publish" || key == "max_queued_messages" ||
+         key == "log_level";
 }
 
 }  // namespace sluice::broker

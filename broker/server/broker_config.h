@@ -31,9 +31,29 @@ struct BrokerConfig {
   std::string shared_subscription_strategy = "round_robin";
   std::string log_level = "info";
   int64_t ready_fd = -1;
+  // Operations (broker/admin). Empty disables the listener.
+  std::string admin_listen = "127.0.0.1:9883";   // gRPC admin API: loopback only by default
+  std::string metrics_listen = "0.0.0.0:9884";   // Prometheus /metrics, /healthz, /readyz
+  int64_t sys_interval_s = 10;                   // $SYS/ topics refresh; 0 disables them
 
   // Registers every field; adds validators for cross-field rules (e.g. HOST:PORT syntax).
   void Register(ConfigSchema* schema);
+};
+
+// The settings that may change while the broker runs (admin ReloadConfig). The broker holds
+// one immutable RuntimeConfig at a time and swaps it whole (Broker::ApplyRuntimeConfig); the
+// hot path reads it through one atomic pointer load. Value type.
+struct RuntimeConfig {
+  std::vector<std::string> deny_subscribe;
+  std::vector<std::string> deny_publish;
+  int64_t max_queued_messages = 1000;  // applies to sessions created after the change
+  std::string log_level = "info";
+
+  static RuntimeConfig From(const BrokerConfig& config);
+  // Copies these settings into `config` (for the configuration view).
+  void ApplyTo(BrokerConfig* config) const;
+  // True for the config keys above.
+  static bool IsRuntimeKey(const std::string& key);
 };
 
 // Splits "HOST:PORT" ("[::1]:1883" for IPv6). False when malformed.

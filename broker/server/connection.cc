@@ -58,6 +58,7 @@ void Connection::DoRead() {
         self->read_pending_ = false;
         if (self->draining_) return self->DrainStep(ec);
         self->in_.resize(old + n);
+        BrokerStats::Inc(self->shard_->stats().bytes_received, n);
         if (ec || self->terminated_) {
           if (!self->terminated_) self->Terminate(std::nullopt, WillAction::kPublish);
           return;
@@ -88,6 +89,7 @@ void Connection::ProcessInput() {
     }
     std::string_view frame = view.substr(0, header.frame_size());
     in_start_ += header.frame_size();
+    shard_->stats().CountReceived(header.type());
     mqtt::Packet packet;
     if (!mqtt::Decode(frame, version_, &packet, &error)) {
       if (!connected_ && header.type() == mqtt::PacketType::kConnect) {
@@ -124,6 +126,7 @@ void Connection::ProcessInput() {
 
 void Connection::Send(const mqtt::Packet& packet) {
   mqtt::Encode(packet, version_, &out_pending_);
+  shard_->stats().CountSent(packet);
   StartWrite();
 }
 
@@ -131,6 +134,7 @@ void Connection::StartWrite() {
   if (writing_ || out_pending_.empty() || moved_) return;
   writing_ = true;
   out_writing_.swap(out_pending_);
+  BrokerStats::Inc(shard_->stats().bytes_sent, out_writing_.size());
   asio::async_write(socket_, asio::buffer(out_writing_),
                     [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
                       self->writing_ = false;

@@ -51,6 +51,7 @@ void Connection::HandlePacket(mqtt::Packet& packet) {
 
 void Connection::RefuseConnect(uint8_t code, const char* why) {
   BrokerStats::Inc(shard_->stats().connect_refused);
+  BrokerStats::Inc(shard_->stats().connect_refused_reason[code]);
   SLOG(kInfo).Kv("peer", peer_).Kv("client_id", client_id_).Kv("reason", static_cast<int>(code))
       << "CONNECT refused: " << why;
   mqtt::Connack ack;
@@ -181,7 +182,7 @@ void Connection::HandlePublish(mqtt::Publish& p) {
       v5)
     return ProtocolError(reason::kReceiveMaximumExceeded, "receive maximum exceeded");
 
-  const bool denied = shard_->broker().IsDeniedPublish(p.topic);
+  const bool denied = shard_->broker().IsDeniedPublishNow(p.topic);
   uint8_t code = reason::kSuccess;
   if (denied) {
     BrokerStats::Inc(shard_->stats().publishes_denied);
@@ -217,6 +218,7 @@ void Connection::HandleAck(const mqtt::Ack& ack) {
   Session& session = host_->session;
   switch (ack.type) {
     case mqtt::PacketType::kPuback:
+      shard_->stats().ObserveAck(session, ack.packet_id, now);
       session.OnPuback(ack.packet_id, now, &out);
       break;
     case mqtt::PacketType::kPubrec:
@@ -227,6 +229,7 @@ void Connection::HandleAck(const mqtt::Ack& ack) {
       }
       break;
     case mqtt::PacketType::kPubcomp:
+      shard_->stats().ObserveAck(session, ack.packet_id, now);
       session.OnPubcomp(ack.packet_id, now, &out);
       break;
     case mqtt::PacketType::kPubrel: {
@@ -261,7 +264,7 @@ void Connection::HandleSubscribe(mqtt::Subscribe& s) {
     }
     if (parsed.shared && req.no_local)
       return ProtocolError(reason::kProtocolError, "no local on a shared subscription");
-    if (broker.IsDeniedSubscribe(req.filter)) {
+    if (broker.IsDeniedSubscribeNow(req.filter)) {
       BrokerStats::Inc(shard_->stats().subscribes_denied);
       SLOG(kInfo).Kv("client_id", client_id_).Kv("filter", req.filter) << "subscribe denied";
       codes.push_back(v5 ? reason::kNotAuthorized : reason::kUnspecifiedError);
@@ -388,6 +391,7 @@ bool Connection::EncodePublish(Outbound& o) {
   }
   if (mqtt::EncodedSize(p, version_) > client_max_packet_size_) return false;
   mqtt::Encode(p, version_, &out_pending_);
+  BrokerStats::Inc(shard_->stats().packets_sent[3]);
   return true;
 }
 
@@ -400,6 +404,7 @@ void Connection::SendOutbound(std::vector<Outbound>& out) {
     if (o.kind == Outbound::Kind::kPubrel) {
       mqtt::Encode(mqtt::Ack{mqtt::PacketType::kPubrel, o.packet_id, reason::kSuccess, {}},
                    version_, &out_pending_);
+      BrokerStats::Inc(shard_->stats().packets_sent[6]);
       continue;
     }
     if (o.packet_id == 0 && out_pending_.size() > max_buffer) {
@@ -414,6 +419,8 @@ void Connection::SendOutbound(std::vector<Outbound>& out) {
       continue;
     }
     BrokerStats::Inc(shard_->stats().messages_delivered);
+    BrokerStats::Inc(shard_->stats().messages_delivered_qos[std::min<uint8_t>(o.delivery.qos, 2)]);
+    shard_->stats().delivery_latency.Observe(shard_->NowMs() - o.delivery.message->received_ms);
   }
   StartWrite();
 }

@@ -89,8 +89,7 @@ SessionHost* Shard::TakeSession(const std::string& client_id, bool clean_start,
     }
     DestroySession(client_id);
   }
-  auto host = std::make_unique<SessionHost>(
-      client_id, static_cast<uint32_t>(broker_->config().max_queued_messages), io_);
+  auto host = std::make_unique<SessionHost>(client_id, broker_->MaxQueuedMessagesNow(), io_);
   SessionHost* raw = host.get();
   raw->connection = std::move(connection);
   sessions_.emplace(client_id, std::move(host));
@@ -152,6 +151,19 @@ void Shard::ArmExpiry(SessionHost* host) {
   });
 }
 
+SessionHost* Shard::RestoreSession(const std::string& client_id, mqtt::Version version,
+                                   uint32_t expiry_s) {
+  DestroySession(client_id);
+  auto host = std::make_unique<SessionHost>(
+      client_id, static_cast<uint32_t>(broker_->config().max_queued_messages), io_);
+  SessionHost* raw = host.get();
+  raw->version = version;
+  raw->expiry_s = expiry_s;
+  sessions_.emplace(client_id, std::move(host));
+  if (expiry_s != kSessionNeverExpires) ArmExpiry(raw);
+  return raw;
+}
+
 void Shard::DestroySession(const std::string& client_id_ref) {
   // The caller's string may live in the session about to be erased.
   std::string client_id = client_id_ref;
@@ -184,13 +196,14 @@ void Shard::PublishWill(const mqtt::Will& will, const std::string& client_id) {
   message->properties.will_delay_interval.reset();
   message->publisher = client_id;
   message->received_ms = NowMs();
-  if (broker_->IsDeniedPublish(message->topic)) return;
+  if (broker_->IsDeniedPublishNow(message->topic)) return;
   if (message->retain) broker_->SetRetained(message);
   Route(message);
 }
 
 size_t Shard::Route(const MessagePtr& message) {
   BrokerStats::Inc(stats_.messages_received);
+  BrokerStats::Inc(stats_.messages_received_qos[std::min<uint8_t>(message->qos, 2)]);
   aggregate_.clear();
   size_t addressed = 0;
   const bool random = broker_->config().shared_subscription_strategy == "random";

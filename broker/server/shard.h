@@ -84,6 +84,10 @@ class Shard {
   void OnConnectionClosed(SessionHost* host, const Connection* connection,
                           std::optional<mqtt::Will> will);
   void DestroySession(const std::string& client_id);
+  // Recreates a saved, offline session (before the shard's thread starts); its expiry timer
+  // starts now.
+  SessionHost* RestoreSession(const std::string& client_id, mqtt::Version version,
+                              uint32_t expiry_s);
 
   // Routing. Route matches the message on this shard's trie and delivers to every matching
   // session, here or on other shards; returns how many sessions it was addressed to.

@@ -139,6 +139,14 @@ void Session::Resume(int64_t now_ms, std::vector<Outbound>* out) {
   Pump(now_ms, out);
 }
 
+bool Session::RestoreInflight(uint16_t packet_id, bool awaiting_pubcomp, Delivery delivery) {
+  if (packet_id == 0 || used_ids_.contains(packet_id)) return false;
+  if (!awaiting_pubcomp && !delivery.message) return false;
+  used_ids_.insert(packet_id);
+  inflight_.push_back({packet_id, awaiting_pubcomp, std::move(delivery)});
+  return true;
+}
+
 bool Session::BeginIncomingQos2(uint16_t packet_id) { return incoming_qos2_.insert(packet_id).second; }
 
 bool Session::EndIncomingQos2(uint16_t packet_id) { return incoming_qos2_.erase(packet_id) > 0; }

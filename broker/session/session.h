@@ -88,6 +88,13 @@ class Session {
   };
   const std::deque<InflightEntry>& inflight_entries() const { return inflight_; }
   const std::deque<Delivery>& queued_entries() const { return queue_; }
+  const absl::flat_hash_set<uint16_t>& incoming_qos2_ids() const { return incoming_qos2_; }
+
+  // Rebuilding a saved session (offline, before any Attach). RestoreInflight keeps the saved
+  // packet id and state; a message-less entry must be awaiting PUBCOMP. Returns false (and
+  // changes nothing) for a duplicate or zero packet id.
+  bool RestoreInflight(uint16_t packet_id, bool awaiting_pubcomp, Delivery delivery);
+  void RestoreQueued(Delivery delivery) { queue_.push_back(std::move(delivery)); }
 
  private:
   uint16_t AllocatePacketId();

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Counts real test cases (gtest cases, not Bazel targets) from Bazel's test.xml files.
 
-Usage: count_tests.py BAZEL_TESTLOGS_DIR [TARGET_LOG...]
+Usage: count_tests.py TESTLOGS_DIR [--extra-failed N]
+(--extra-failed adds failures that left no XML at all, e.g. a stage whose build failed.)
 Prints failing cases and a final line "N passed, N failed, N skipped". A test target that
 left no XML (it crashed or timed out before writing any) counts as one failed case.
 Exits 1 when anything failed.
@@ -14,6 +15,8 @@ import xml.etree.ElementTree as ET
 def main():
     root = sys.argv[1]
     passed = failed = skipped = 0
+    if len(sys.argv) == 4 and sys.argv[2] == "--extra-failed":
+        failed += int(sys.argv[3])
     for dirpath, _, files in os.walk(root):
         if "test.xml" not in files:
             continue

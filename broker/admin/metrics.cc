@@ -1,0 +1,413 @@
+#include "broker/admin/metrics.h"
+
+#include <CivetServer.h>
+#include <prometheus/text_serializer.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include "base/log.h"
+
+namespace sluice::admin {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+MetricFamily Family(std::string name, std::string help, MetricType type) {
+  MetricFamily f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = type;
+  return f;
+}
+
+void AddValue(MetricFamily* f, double value, std::vector<ClientMetric::Label> labels = {}) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  if (f->type == MetricType::Counter) {
+    m.counter.value = value;
+  } else {
+    m.gauge.value = value;
+  }
+  f->metric.push_back(std::move(m));
+}
+
+MetricFamily Single(std::string name, std::string help, MetricType type, double value) {
+  MetricFamily f = Family(std::move(name), std::move(help), type);
+  AddValue(&f, value);
+  return f;
+}
+
+uint64_t Load(const std::atomic<uint64_t>& c) { return c.load(std::memory_order_relaxed); }
+
+// Sums one counter over every shard.
+template <typename Get>
+uint64_t Sum(broker::Broker* b, Get get) {
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < b->shard_count(); ++i) total += Load(get(b->shard(i).stats()));
+  return total;
+}
+
+MetricFamily Histogram(std::string name, std::string help, broker::Broker* b,
+                       broker::LatencyHistogram broker::BrokerStats::*member) {
+  MetricFamily f = Family(std::move(name), std::move(help), MetricType::Histogram);
+  ClientMetric m;
+  const auto& bounds = broker::LatencyHistogram::kBoundsMs;
+  std::vector<uint64_t> counts(bounds.size() + 1, 0);
+  uint64_t count = 0, sum_ms = 0;
+  for (uint32_t i = 0; i < b->shard_count(); ++i) {
+    const broker::LatencyHistogram& h = b->shard(i).stats().*member;
+    for (size_t j = 0; j < counts.size(); ++j) counts[j] += Load(h.buckets[j]);
+    count += Load(h.count);
+    sum_ms += Load(h.sum_ms);
+  }
+  uint64_t cumulative = 0;
+  for (size_t j = 0; j < bounds.size(); ++j) {
+    cumulative += counts[j];
+    m.histogram.bucket.push_back({cumulative, static_cast<double>(bounds[j]) / 1000.0});
+  }
+  cumulative += counts.back();
+  // The +Inf bucket must equal the count; relaxed reads of separate atomics may disagree by a
+  // racing observation, so report the bucket total as the count.
+  m.histogram.bucket.push_back({cumulative, std::numeric_limits<double>::infinity()});
+  m.histogram.sample_count = cumulative;
+  m.histogram.sample_sum = static_cast<double>(sum_ms) / 1000.0;
+  (void)count;
+  f.metric.push_back(std::move(m));
+  return f;
+}
+
+}  // namespace
+
+std::string RefusalReasonName(uint8_t code) {
+  switch (code) {
+    case 0x80: return "unspecified_error";
+    case 0x81: return "malformed_packet";
+    case 0x82: return "protocol_error";
+    case 0x83: return "implementation_specific_error";
+    case 0x84: return "unsupported_protocol_version";
+    case 0x85: return "client_identifier_not_valid";
+    case 0x86: return "bad_username_or_password";
+    case 0x87: return "not_authorized";
+    case 0x88: return "server_unavailable";
+    case 0x89: return "server_busy";
+    case 0x8A: return "banned";
+    case 0x8C: return "bad_authentication_method";
+    case 0x95: return "packet_too_large";
+    case 0x97: return "quota_exceeded";
+    case 0x9F: return "connection_rate_exceeded";
+    default: {
+      char buf[16];
+      std::snprintf(buf, sizeof buf, "code_0x%02x", code);
+      return buf;
+    }
+  }
+}
+
+std::string PacketTypeName(size_t type) {
+  static const char* kNames[] = {"reserved", "connect",  "connack",  "publish",    "puback",
+                                 "pubrec",   "pubrel",   "pubcomp",  "subscribe",  "suback",
+                                 "unsubscribe", "unsuback", "pingreq", "pingresp", "disconnect",
+                                 "auth"};
+  return type < 16 ? kNames[type] : "unknown";
+}
+
+BrokerCollector::BrokerCollector(broker::Broker* broker, std::string version)
+    : broker_(broker), version_(std::move(version)) {}
+
+std::vector<MetricFamily> BrokerCollector::Collect() const {
+  using S = broker::BrokerStats;
+  broker::Broker* b = broker_;
+  std::vector<MetricFamily> out;
+  const auto C = MetricType::Counter;
+  const auto G = MetricType::Gauge;
+
+  MetricFamily info = Family("sluice_build_info", "Version of this sluiced (value is always 1).", G);
+  AddValue(&info, 1, {{"version", version_}});
+  out.push_back(std::move(info));
+  out.push_back(Single("sluice_shards", "Worker threads (shards) of the broker.", G,
+                       b->shard_count()));
+
+  out.push_back(Single("sluice_connections_current", "Open client connections.", G,
+                       static_cast<double>(Sum(b, [](S& s) -> auto& { return s.connections_current; }))));
+  out.push_back(Single("sluice_connections_accepted_total",
+                       "Connections accepted (CONNACK success sent).", C,
+                       Sum(b, [](S& s) -> auto& { return s.connections_accepted; })));
+  {
+    MetricFamily f = Family("sluice_connections_refused_total",
+                            "Connections refused, by CONNACK reason (accept_error: the socket "
+                            "could not be accepted).", C);
+    uint64_t by_reason_total = 0;
+    for (int code = 0; code < 256; ++code) {
+      uint64_t n = 0;
+      for (uint32_t i = 0; i < b->shard_count(); ++i)
+        n += Load(b->shard(i).stats().connect_refused_reason[code]);
+      if (n == 0) continue;
+      by_reason_total += n;
+      AddValue(&f, n, {{"reason", RefusalReasonName(static_cast<uint8_t>(code))}});
+    }
+    uint64_t total = Sum(b, [](S& s) -> auto& { return s.connect_refused; });
+    AddValue(&f, total > by_reason_total ? total - by_reason_total : 0, {{"reason", "accept_error"}});
+    out.push_back(std::move(f));
+  }
+  {
+    MetricFamily in = Family("sluice_packets_received_total", "MQTT packets received, by type.", C);
+    MetricFamily sent = Family("sluice_packets_sent_total", "MQTT packets sent, by type.", C);
+    for (size_t t = 1; t < 16; ++t) {
+      uint64_t n_in = 0, n_out = 0;
+      for (uint32_t i = 0; i < b->shard_count(); ++i) {
+        n_in += Load(b->shard(i).stats().packets_received[t]);
+        n_out += Load(b->shard(i).stats().packets_sent[t]);
+      }
+      AddValue(&in, n_in, {{"type", PacketTypeName(t)}});
+      AddValue(&sent, n_out, {{"type", PacketTypeName(t)}});
+    }
+    out.push_back(std::move(in));
+    out.push_back(std::move(sent));
+  }
+  out.push_back(Single("sluice_bytes_received_total", "Bytes read from client sockets.", C,
+                       Sum(b, [](S& s) -> auto& { return s.bytes_received; })));
+  out.push_back(Single("sluice_bytes_sent_total", "Bytes written to client sockets.", C,
+                       Sum(b, [](S& s) -> auto& { return s.bytes_sent; })));
+  {
+    MetricFamily rx = Family("sluice_messages_received_total",
+                             "PUBLISH messages routed (from clients, wills and $SYS), by QoS.", C);
+    MetricFamily tx = Family("sluice_messages_delivered_total",
+                             "PUBLISH messages sent to subscribers, by QoS.", C);
+    for (size_t q = 0; q < 3; ++q) {
+      uint64_t n_rx = 0, n_tx = 0;
+      for (uint32_t i = 0; i < b->shard_count(); ++i) {
+        n_rx += Load(b->shard(i).stats().messages_received_qos[q]);
+        n_tx += Load(b->shard(i).stats().messages_delivered_qos[q]);
+      }
+      AddValue(&rx, n_rx, {{"qos", std::to_string(q)}});
+      AddValue(&tx, n_tx, {{"qos", std::to_string(q)}});
+    }
+    out.push_back(std::move(rx));
+    out.push_back(std::move(tx));
+  }
+  {
+    MetricFamily f = Family("sluice_messages_dropped_total",
+                            "Messages not delivered to a subscriber, by reason: queue_full "
+                            "(max_queued_messages), offline_qos0, expired (message expiry), "
+                            "too_large (client maximum packet size), write_buffer "
+                            "(max_write_buffer_bytes, QoS 0).", C);
+    AddValue(&f, Sum(b, [](S& s) -> auto& { return s.messages_dropped_queue_full; }), {{"reason", "queue_full"}});
+    AddValue(&f, Sum(b, [](S& s) -> auto& { return s.messages_dropped_offline_qos0; }), {{"reason", "offline_qos0"}});
+    AddValue(&f, Sum(b, [](S& s) -> auto& { return s.messages_dropped_expired; }), {{"reason", "expired"}});
+    AddValue(&f, Sum(b, [](S& s) -> auto& { return s.messages_dropped_too_large; }), {{"reason", "too_large"}});
+    AddValue(&f, Sum(b, [](S& s) -> auto& { return s.messages_dropped_write_buffer; }), {{"reason", "write_buffer"}});
+    out.push_back(std::move(f));
+  }
+  out.push_back(Single("sluice_publishes_denied_total", "PUBLISH refused by deny_publish.", C,
+                       Sum(b, [](S& s) -> auto& { return s.publishes_denied; })));
+  out.push_back(Single("sluice_subscribes_denied_total", "Subscriptions refused by deny_subscribe.", C,
+                       Sum(b, [](S& s) -> auto& { return s.subscribes_denied; })));
+  out.push_back(Single("sluice_protocol_errors_total", "Connections closed for a protocol violation.", C,
+                       Sum(b, [](S& s) -> auto& { return s.protocol_errors; })));
+  out.push_back(Single("sluice_keepalive_timeouts_total", "Connections closed by keep alive.", C,
+                       Sum(b, [](S& s) -> auto& { return s.keepalive_timeouts; })));
+  out.push_back(Single("sluice_sessions_taken_over_total", "Sessions taken over by a new connection.", C,
+                       Sum(b, [](S& s) -> auto& { return s.sessions_taken_over; })));
+  out.push_back(Single("sluice_sessions_expired_total", "Offline sessions ended by their expiry interval.", C,
+                       Sum(b, [](S& s) -> auto& { return s.sessions_expired; })));
+  out.push_back(Single("sluice_wills_published_total", "Will messages published.", C,
+                       Sum(b, [](S& s) -> auto& { return s.wills_published; })));
+  out.push_back(Single("sluice_clients_kicked_total", "Clients disconnected through the admin API.", C,
+                       Sum(b, [](S& s) -> auto& { return s.clients_kicked; })));
+  out.push_back(Histogram("sluice_message_delivery_latency_seconds",
+                          "From the broker receiving a PUBLISH to its copy being handed to a "
+                          "subscriber's connection (includes time queued for an offline or "
+                          "full session); millisecond resolution.", b,
+                          &broker::BrokerStats::delivery_latency));
+  out.push_back(Histogram("sluice_message_ack_latency_seconds",
+                          "From the broker receiving a PUBLISH to the subscriber acknowledging "
+                          "its QoS 1/2 copy (PUBACK/PUBCOMP); millisecond resolution.", b,
+                          &broker::BrokerStats::ack_latency));
+
+  broker::StatsSnapshot snapshot = b->Stats();
+  out.push_back(Single("sluice_retained_messages", "Retained messages stored.", G, snapshot.retained));
+  auto gauges = b->CollectGauges();
+  if (gauges.ok()) {
+    MetricFamily sessions = Family("sluice_sessions", "Sessions, by state.", G);
+    AddValue(&sessions, gauges->sessions_connected, {{"state", "online"}});
+    AddValue(&sessions, gauges->sessions - gauges->sessions_connected, {{"state", "offline"}});
+    out.push_back(std::move(sessions));
+    out.push_back(Single("sluice_subscriptions", "Subscriptions of all sessions.", G, gauges->subscriptions));
+    out.push_back(Single("sluice_messages_inflight",
+                         "QoS 1/2 messages sent to subscribers and not yet acknowledged.", G,
+                         gauges->inflight));
+    out.push_back(Single("sluice_messages_queued",
+                         "Messages queued in sessions (offline, or beyond the inflight window).",
+                         G, gauges->queued));
+  } else {
+    SLOG(kWarn).Kv("error", gauges.status().message()) << "metrics: session gauges left out";
+  }
+  return out;
+}
+
+std::vector<MetricFamily> ProcessCollector::Collect() const {
+  std::vector<MetricFamily> out;
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
+  std::ifstream stat_file("/proc/self/stat");
+  std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
+  size_t paren = stat.rfind(')');
+  if (paren != std::string::npos) {
+    // Fields after the command name, starting at field 3 (state).
+    std::istringstream fields(stat.substr(paren + 2));
+    std::vector<std::string> f;
+    std::string x;
+    while (fields >> x) f.push_back(x);
+    auto field = [&](size_t n) { return n - 3 < f.size() ? std::stod(f[n - 3]) : 0.0; };
+    out.push_back(Single("process_cpu_seconds_total", "User and system CPU time spent, in seconds.",
+                         MetricType::Counter, (field(14) + field(15)) / ticks));
+    out.push_back(Single("process_virtual_memory_bytes", "Virtual memory size in bytes.",
+                         MetricType::Gauge, field(23)));
+    out.push_back(Single("process_resident_memory_bytes", "Resident memory size in bytes.",
+                         MetricType::Gauge, field(24) * page));
+    std::ifstream proc_stat("/proc/stat");
+    std::string line;
+    double boot_time = 0;
+    while (std::getline(proc_stat, line))
+      if (line.rfind("btime ", 0) == 0) boot_time = std::stod(line.substr(6));
+    out.push_back(Single("process_start_time_seconds",
+                         "Start time of the process since the Unix epoch, in seconds.",
+                         MetricType::Gauge, boot_time + field(22) / ticks));
+  }
+  std::error_code ec;
+  size_t fds = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+    ++fds;
+  out.push_back(Single("process_open_fds", "Open file descriptors.", MetricType::Gauge, fds));
+  std::ifstream limits("/proc/self/limits");
+  std::string line;
+  while (std::getline(limits, line)) {
+    if (line.rfind("Max open files", 0) != 0) continue;
+    std::istringstream in(line.substr(14));
+    std::string soft;
+    in >> soft;
+    if (soft != "unlimited")
+      out.push_back(Single("process_max_fds", "Maximum number of open file descriptors.",
+                           MetricType::Gauge, std::stod(soft)));
+  }
+  return out;
+}
+
+// ---- HTTP server ---------------------------------------------------------------------------
+
+class MetricsServer::Handler : public CivetHandler {
+ public:
+  enum class Kind { kMetrics, kHealth, kReady };
+  Handler(MetricsServer* server, Kind kind) : server_(server), kind_(kind) {}
+
+  bool handleGet(CivetServer*, mg_connection* conn) override {
+    int status = 200;
+    std::string type = "text/plain; charset=utf-8";
+    std::string body;
+    switch (kind_) {
+      case Kind::kMetrics:
+        type = "text/plain; version=0.0.4; charset=utf-8";
+        body = server_->Render();
+        break;
+      case Kind::kHealth: {
+        absl::Status s = server_->broker_->PingShards();
+        status = s.ok() ? 200 : 503;
+        body = s.ok() ? "ok\n" : "unhealthy: " + std::string(s.message()) + "\n";
+        break;
+      }
+      case Kind::kReady: {
+        if (server_->ready_.load()) {
+          body = "ready\n";
+        } else {
+          status = 503;
+          std::lock_guard<std::mutex> lock(server_->reason_mu_);
+          body = "not ready: " +
+                 (server_->not_ready_reason_ ? *server_->not_ready_reason_ : "starting") + "\n";
+        }
+        break;
+      }
+    }
+    mg_printf(conn,
+              "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+              "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+              status, status == 200 ? "OK" : "Service Unavailable", type.c_str(), body.size());
+    mg_write(conn, body.data(), body.size());
+    return true;
+  }
+
+ private:
+  MetricsServer* server_;
+  Kind kind_;
+};
+
+MetricsServer::MetricsServer(broker::Broker* broker) : broker_(broker) {}
+
+MetricsServer::~MetricsServer() { Stop(); }
+
+void MetricsServer::Add(std::shared_ptr<prometheus::Collectable> collectable) {
+  collectables_.push_back(std::move(collectable));
+}
+
+std::string MetricsServer::Render() const {
+  std::vector<MetricFamily> families;
+  for (const auto& c : collectables_) {
+    auto f = c->Collect();
+    families.insert(families.end(), std::make_move_iterator(f.begin()),
+                    std::make_move_iterator(f.end()));
+  }
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+absl::Status MetricsServer::Start(const std::string& address) {
+  std::string host;
+  uint16_t port;
+  if (!broker::SplitHostPort(address, &host, &port))
+    return absl::InvalidArgumentError("metrics_listen: expected HOST:PORT, got '" + address + "'");
+  std::string listen = host.find(':') != std::string::npos ? "[" + host + "]:" + std::to_string(port)
+                                                             : host + ":" + std::to_string(port);
+  std::vector<std::string> options = {"listening_ports", listen, "num_threads", "2",
+                                      "request_timeout_ms", "5000"};
+  try {
+    server_ = std::make_unique<CivetServer>(options);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError("cannot listen on " + address + " for metrics: " + e.what());
+  }
+  for (auto [uri, kind] : {std::pair{"/metrics", Handler::Kind::kMetrics},
+                           std::pair{"/healthz", Handler::Kind::kHealth},
+                           std::pair{"/readyz", Handler::Kind::kReady}}) {
+    handlers_.push_back(std::make_unique<Handler>(this, kind));
+    server_->addHandler(uri, handlers_.back().get());
+  }
+  std::vector<int> ports = server_->getListeningPorts();
+  int bound_port = ports.empty() ? port : ports.front();
+  bound_ = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+           std::to_string(bound_port);
+  SLOG(kInfo).Kv("listen", bound_) << "metrics endpoint ready";
+  return absl::OkStatus();
+}
+
+void MetricsServer::SetReady(bool ready, std::string why_not) {
+  {
+    std::lock_guard<std::mutex> lock(reason_mu_);
+    not_ready_reason_ = std::make_shared<const std::string>(std::move(why_not));
+  }
+  ready_.store(ready);
+}
+
+void MetricsServer::Stop() {
+  if (!server_) return;
+  server_->close();
+  server_.reset();
+  handlers_.clear();
+}
+
+}  // namespace sluice::admin

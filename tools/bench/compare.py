@@ -1,0 +1,473 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark of Sluice and Mosquitto with tools/bench/loadgen.
+
+For every scenario, runs the same loadgen command against a fresh sluiced and a fresh
+mosquitto (generated config on a free loopback port), alternating which goes first, several
+times; samples each broker's CPU seconds (/proc/PID/stat utime+stime) over the measured window
+and its peak RSS (VmHWM); prints a table of medians with the ratio Sluice/Mosquitto, and the
+issue's targets met or missed. Brokers get core 0 and loadgen core 1 when there are two.
+
+  python3 tools/bench/compare.py                   # full comparison (~10 minutes)
+  python3 tools/bench/compare.py --smoke           # a few seconds per scenario, checks sanity
+  python3 tools/bench/compare.py --scenarios p2p-q1,conn-15k --runs 1
+  python3 tools/bench/compare.py --fd-check        # broker behaviour when out of descriptors
+
+Binaries come from `bazel build` (startup options from $BAZEL_STARTUP_OPTS, build options
+from $BAZEL_BUILD_OPTS) unless --sluiced/--loadgen are given. Python 3 standard library only.
+"""
+
+import argparse
+import json
+import os
+import resource
+import shlex
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# name -> (loadgen arguments, description). Windows keep the brokers' queues (1000 per
+# session) from overflowing in closed-loop maximum-rate runs, so loss means a broker bug.
+SCENARIOS = {
+    "p2p-q1": ("--scenario p2p --clients 1000 --qos 1 --payload-bytes 16 --window 8",
+               "p2p 1k pairs, QoS 1, 16 B"),
+    "fanin-q0": ("--scenario fan-in --publishers 100 --subscribers 1 --topics 100 --qos 0 "
+                 "--payload-bytes 16 --window 5", "fan-in 100->1, QoS 0"),
+    "fanin-q1": ("--scenario fan-in --publishers 100 --subscribers 1 --topics 100 --qos 1 "
+                 "--payload-bytes 16 --window 5", "fan-in 100->1, QoS 1"),
+    "fanout-q0": ("--scenario fan-out --publishers 1 --subscribers 1000 --qos 0 "
+                  "--payload-bytes 16 --window 4", "fan-out 1->1000, QoS 0"),
+    "shared-q1": ("--scenario shared --publishers 100 --subscribers 10 --topics 100 --qos 1 "
+                  "--payload-bytes 16 --window 20", "shared 100->$share group of 10, QoS 1"),
+    "conn-15k": ("--scenario conn --clients 15000 --connect-rate 5000 --connect-concurrency 500 "
+                 "--keep-alive-s 30 --idle-s 5 --source-addresses 16",
+                 "15k connections at 5k/s, then idle"),
+    "durable-q1": ("--scenario fan-in --publishers 100 --subscribers 1 --topics 100 --qos 1 "
+                   "--payload-bytes 16 --window 5", "durable QoS 1 fan-in 100->1 (commit log)"),
+}
+DEFAULT_SCENARIOS = ["p2p-q1", "fanin-q0", "fanin-q1", "fanout-q0", "shared-q1", "conn-15k",
+                     "durable-q1"]
+SMOKE_SIZES = {
+    "p2p-q1": "--clients 20", "fanin-q0": "--publishers 10", "fanin-q1": "--publishers 10",
+    "fanout-q0": "--subscribers 50", "shared-q1": "--publishers 10 --subscribers 3",
+    "conn-15k": "--clients 300 --idle-s 1", "durable-q1": "--publishers 10",
+}
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+def bazel_binaries():
+    startup = shlex.split(os.environ.get("BAZEL_STARTUP_OPTS", ""))
+    build = shlex.split(os.environ.get("BAZEL_BUILD_OPTS", ""))
+    targets = ["//broker:sluiced", "//tools/bench:loadgen"]
+    subprocess.run(["bazel", *startup, "build", *build, *targets], cwd=REPO, check=True)
+    out = subprocess.run(["bazel", *startup, "cquery", *build, "--output=files", *targets],
+                         cwd=REPO, check=True, capture_output=True, text=True).stdout.split()
+    paths = [p if os.path.isabs(p) else os.path.join(
+        subprocess.run(["bazel", *startup, "info", *build, "execution_root"], cwd=REPO,
+                       check=True, capture_output=True, text=True).stdout.strip(), p)
+             for p in out]
+    return paths[0], paths[1]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_cpu_s(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+
+
+def proc_status_kb(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def limits_preexec(cpu, nofile):
+    def run():
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = hard if nofile is None else min(nofile, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, want if nofile else hard))
+        if cpu is not None:
+            os.sched_setaffinity(0, {cpu})
+    return run
+
+
+class Broker:
+    """One broker process, started fresh for each run."""
+
+    def __init__(self, kind, args, workdir, cpu, nofile=None, durable=False):
+        self.kind, self.args, self.cpu, self.nofile = kind, args, cpu, nofile
+        self.workdir = tempfile.mkdtemp(prefix=kind + "-", dir=workdir)
+        self.durable = durable
+        self.proc = None
+        self.address = None
+
+    def start(self):
+        err = open(os.path.join(self.workdir, "stderr.log"), "wb")
+        if self.kind == "sluice":
+            r, w = os.pipe()
+            cmd = [self.args.sluiced, "--listen", "127.0.0.1:0", "--data-dir",
+                   os.path.join(self.workdir, "data"), "--threads", str(self.args.sluice_threads),
+                   "--ready-fd", str(w), "--log-level", "warn", "--max-queued-messages", "1000",
+                   "--max-inflight", "100"]
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, pass_fds=(w,),
+                                         preexec_fn=limits_preexec(self.cpu, self.nofile))
+            os.close(w)
+            with os.fdopen(r) as ready:
+                line = ready.readline().strip()
+            if not line:
+                raise RuntimeError("sluiced did not become ready: see " + err.name)
+            self.address = line
+        else:
+            port = free_port()
+            conf = os.path.join(self.workdir, "mosquitto.conf")
+            with open(conf, "w") as f:
+                f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+                        f"max_queued_messages 1000\nmax_inflight_messages 100\n"
+                        f"set_tcp_nodelay true\nlog_dest stderr\nlog_type error\n"
+                        f"log_type warning\n")
+                if self.durable:
+                    f.write(f"persistence true\npersistence_location {self.workdir}/\n"
+                            f"autosave_interval 1\n")
+                else:
+                    f.write("persistence false\n")
+            self.proc = subprocess.Popen([self.args.mosquitto, "-c", conf],
+                                         stdout=subprocess.DEVNULL, stderr=err,
+                                         preexec_fn=limits_preexec(self.cpu, self.nofile))
+            deadline = time.time() + 10
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    if time.time() > deadline or self.proc.poll() is not None:
+                        raise RuntimeError("mosquitto did not start: see " + err.name)
+                    time.sleep(0.05)
+            self.address = f"127.0.0.1:{port}"
+        time.sleep(0.2)
+        return self.address
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def log_lines(self):
+        try:
+            with open(os.path.join(self.workdir, "stderr.log"), "rb") as f:
+                return f.read().count(b"\n")
+        except OSError:
+            return 0
+
+
+def run_loadgen(args, broker, extra, timeout_s):
+    """Runs loadgen against a started broker; returns the result dict plus broker samples."""
+    pid = broker.proc.pid
+    cmd = [args.loadgen, "--broker", broker.address] + shlex.split(extra)
+    samples = {"rss_base_kb": proc_status_kb(pid, "VmRSS")}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=limits_preexec(args.loadgen_cpu, None))
+    stderr_lines = []
+    t = threading.Thread(target=lambda: stderr_lines.extend(proc.stderr), daemon=True)
+    t.start()
+    killer = threading.Timer(timeout_s, proc.kill)
+    killer.start()
+    result = None
+    try:
+        for line in proc.stdout:
+            line = line.strip()
+            if line.startswith("phase "):
+                phase = line[6:]
+                samples[phase + "_cpu_s"] = proc_cpu_s(pid)
+                samples[phase + "_rss_kb"] = proc_status_kb(pid, "VmRSS")
+                samples[phase + "_t"] = time.time()
+            elif line.startswith("result "):
+                result = json.loads(line[7:])
+        proc.wait()
+    finally:
+        killer.cancel()
+    t.join(timeout=2)
+    samples["peak_rss_kb"] = proc_status_kb(pid, "VmHWM")
+    samples["broker_alive"] = broker.proc.poll() is None
+    if result is None:
+        result = {"completed": False, "error": "loadgen gave no result (rc %s): %s" % (
+            proc.returncode, "".join(stderr_lines)[-400:])}
+    result.update(samples)
+    result["summary"] = "".join(stderr_lines).strip().splitlines()[-1:] or [""]
+    return result
+
+
+def derive(r):
+    """Per-run figures: CPU per million deliveries, RSS per connection."""
+    if "measure_cpu_s" in r and "stop_cpu_s" in r and r.get("window_delivered", 0) > 0:
+        r["cpu_s"] = r["stop_cpu_s"] - r["measure_cpu_s"]
+        r["cpu_s_per_M"] = r["cpu_s"] / r["window_delivered"] * 1e6
+        r["cpu_util"] = r["cpu_s"] / max(1e-9, r["stop_t"] - r["measure_t"])
+    if "connected_rss_kb" in r and r.get("connect_ok", 0) > 0:
+        r["rss_per_conn_kb"] = (r["connected_rss_kb"] - r["rss_base_kb"]) / r["connect_ok"]
+    return r
+
+
+def median(runs, key):
+    vals = [r[key] for r in runs if isinstance(r.get(key), (int, float))]
+    return statistics.median(vals) if vals else None
+
+
+def run_pair(args, name, extra, runs, workdir, rate=None):
+    """Alternating runs of one scenario on both brokers; returns {broker: [results]}."""
+    out = {"sluice": [], "mosquitto": []}
+    durable = name.startswith("durable")
+    timeout_s = args.duration + 90
+    for i in range(runs):
+        order = ["sluice", "mosquitto"] if i % 2 == 0 else ["mosquitto", "sluice"]
+        for kind in order:
+            if durable and kind == "sluice" and not args.sluice_durable_flag:
+                out[kind].append({"completed": False, "error": "n/a until the durable log lands"})
+                continue
+            b = Broker(kind, args, workdir, args.broker_cpu, durable=durable)
+            try:
+                b.start()
+                if durable and kind == "sluice":
+                    pass  # the flag is passed via --sluice-durable-flag once it exists
+                cmd = extra + f" --duration-s {args.duration} --warmup-ms {args.warmup_ms}"
+                if rate:
+                    cmd += f" --rate {int(rate)}"
+                r = derive(run_loadgen(args, b, cmd, timeout_s))
+            except Exception as e:  # a broker that fails to start is a result, not a crash
+                r = {"completed": False, "error": str(e)}
+            finally:
+                b.stop()
+            r["broker"] = kind
+            log(f"  [{name}{' @' + str(int(rate)) + '/s' if rate else ''}] {kind:9s} run {i + 1}: "
+                + (r.get("summary") or [r.get("error", "")])[0])
+            out[kind].append(r)
+    return out
+
+
+def fmt(v, kind="num"):
+    if v is None:
+        return "n/a"
+    if kind == "ns":
+        if v >= 1e9:
+            return f"{v / 1e9:.2f} s"
+        if v >= 1e6:
+            return f"{v / 1e6:.1f} ms"
+        return f"{v / 1e3:.0f} us"
+    if kind == "int":
+        return f"{v:,.0f}"
+    if kind == "kb":
+        return f"{v / 1024:.1f} MB" if v >= 10240 else f"{v:.1f} KB"
+    return f"{v:,.2f}" if abs(v) < 100 else f"{v:,.0f}"
+
+
+def ratio(s, m):
+    if s is None or m is None or m == 0:
+        return "n/a"
+    return f"{s / m:.2f}"
+
+
+def table(results, scenarios):
+    rows = ["| scenario | metric | Sluice | Mosquitto | Sluice/Mosquitto |",
+            "|---|---|---:|---:|---:|"]
+    verdicts = []
+    for name in scenarios:
+        res = results.get(name)
+        if not res:
+            continue
+        s, m = res["max"]["sluice"], res["max"]["mosquitto"]
+        label = name
+        if name.startswith("durable") and not any(r.get("completed") for r in s):
+            rows.append(f"| {label} | delivered msg/s | n/a until the durable log lands | "
+                        f"{fmt(median(m, 'delivered_per_s'), 'int')} (persistence true) | n/a |")
+            verdicts.append(f"durable QoS 1 >= Mosquitto in-memory QoS 1: n/a until the durable "
+                            f"log lands")
+            continue
+        if name.startswith("conn"):
+            metrics = [("connect rate /s", "connect_rate_per_s", "int"),
+                       ("connect p99", "connect_p99_ns", "ns"),
+                       ("RSS per idle connection", "rss_per_conn_kb", "kb"),
+                       ("peak RSS", "peak_rss_kb", "kb"),
+                       ("connects failed", "connect_failed", "int")]
+        else:
+            metrics = [("delivered msg/s", "delivered_per_s", "int"),
+                       ("broker CPU-s per 1M msgs", "cpu_s_per_M", "num"),
+                       ("e2e p50 (max rate)", "e2e_p50_ns", "ns"),
+                       ("e2e p99 (max rate)", "e2e_p99_ns", "ns"),
+                       ("e2e p999 (max rate)", "e2e_p999_ns", "ns"),
+                       ("pub->ack p99 (max rate)", "ack_p99_ns", "ns"),
+                       ("peak RSS", "peak_rss_kb", "kb"),
+                       ("lost / dup / ooo (all runs)", None, None)]
+        for title, key, kind in metrics:
+            if key is None:
+                def tot(rs):
+                    return "/".join(str(int(sum(r.get(k, 0) for r in rs)))
+                                    for k in ("lost", "duplicates", "out_of_order"))
+                rows.append(f"| {label} | {title} | {tot(s)} | {tot(m)} | |")
+                continue
+            sv, mv = median(s, key), median(m, key)
+            rows.append(f"| {label} | {title} | {fmt(sv, kind)} | {fmt(mv, kind)} | "
+                        f"{ratio(sv, mv)} |")
+            label = ""
+        half = res.get("half")
+        if half:
+            sv, mv = median(half["sluice"], "e2e_p99_ns"), median(half["mosquitto"], "e2e_p99_ns")
+            rows.append(f"| | e2e p99 at {fmt(res['half_rate'], 'int')}/s (half Mosquitto max) | "
+                        f"{fmt(sv, 'ns')} | {fmt(mv, 'ns')} | {ratio(sv, mv)} |")
+            if sv is not None and mv is not None:
+                verdicts.append(f"{name}: p99 at half Mosquitto's max rate <= Mosquitto's: "
+                                f"{'met' if sv <= mv else 'MISSED'} ({ratio(sv, mv)}x)")
+        if name.startswith("conn"):
+            sv, mv = median(s, "rss_per_conn_kb"), median(m, "rss_per_conn_kb")
+            if sv is not None and mv is not None:
+                verdicts.append(f"{name}: memory per idle connection <= Mosquitto's: "
+                                f"{'met' if sv <= mv else 'MISSED'} ({ratio(sv, mv)}x)")
+        elif median(s, "cpu_s_per_M") and median(m, "cpu_s_per_M"):
+            gain = median(m, "cpu_s_per_M") / median(s, "cpu_s_per_M")
+            verdicts.append(f"{name}: msgs per broker CPU-second >= 2x Mosquitto: "
+                            f"{'met' if gain >= 2 else 'MISSED'} ({gain:.2f}x)")
+    return "\n".join(rows), verdicts
+
+
+def fd_check(args, workdir):
+    """Each broker limited to 256 descriptors, offered 400 connections: does it refuse, count
+    and keep serving? Reports CPU burned while saturated and whether service resumes."""
+    lines = []
+    for kind in ("sluice", "mosquitto"):
+        b = Broker(kind, args, workdir, args.broker_cpu, nofile=256)
+        try:
+            b.start()
+            cpu0 = proc_cpu_s(b.proc.pid)
+            t0 = time.time()
+            storm = run_loadgen(args, b, "--scenario conn --clients 400 --connect-timeout-ms 3000 "
+                                "--idle-s 4 --setup-timeout-s 30", 60)
+            cpu_s, wall = proc_cpu_s(b.proc.pid) - cpu0, time.time() - t0
+            after = run_loadgen(args, b, "--scenario p2p --clients 5 --qos 1 --duration-s 2 "
+                                "--warmup-ms 0", 30)
+            lines.append(
+                f"{kind}: 400 connects at nofile=256: {storm.get('connect_ok', 0):.0f} ok, "
+                f"{storm.get('connect_failed', 0):.0f} failed ({storm.get('error', '')}); broker CPU "
+                f"{cpu_s:.1f} s over {wall:.1f} s ({100 * cpu_s / wall:.0f}%), "
+                f"{b.log_lines()} log lines; afterwards p2p "
+                f"{'OK' if after.get('completed') and after.get('lost', 1) == 0 else 'FAILED'} "
+                f"({after.get('delivered_per_s', 0):.0f} msg/s), broker "
+                f"{'alive' if b.proc.poll() is None else 'DEAD'}")
+        finally:
+            b.stop()
+        log(lines[-1])
+    return lines
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--scenarios", default=",".join(DEFAULT_SCENARIOS))
+    p.add_argument("--runs", type=int, default=3, help="alternating runs per broker")
+    p.add_argument("--half-rate-runs", type=int, default=1,
+                   help="runs at half Mosquitto's max rate (latency target); 0 = skip")
+    p.add_argument("--duration", type=int, default=8, help="seconds per run, warmup included")
+    p.add_argument("--warmup-ms", type=int, default=1000)
+    p.add_argument("--smoke", action="store_true",
+                   help="tiny sizes, 2 s, 1 run, no half-rate runs; fails on loss or bad output")
+    p.add_argument("--fd-check", action="store_true", help="only the out-of-descriptors check")
+    p.add_argument("--sluiced")
+    p.add_argument("--loadgen")
+    p.add_argument("--mosquitto", default=shutil.which("mosquitto") or "/usr/sbin/mosquitto")
+    p.add_argument("--sluice-threads", type=int, default=1,
+                   help="sluiced --threads (1: one core each, like single-threaded Mosquitto)")
+    p.add_argument("--sluice-durable-flag", default="",
+                   help="sluiced flag enabling the commit log (none exists yet)")
+    p.add_argument("--json", help="write all raw results here")
+    args = p.parse_args()
+
+    if not args.sluiced or not args.loadgen:
+        args.sluiced, args.loadgen = bazel_binaries()
+    cpus = sorted(os.sched_getaffinity(0))
+    args.broker_cpu, args.loadgen_cpu = (cpus[0], cpus[1]) if len(cpus) >= 2 else (None, None)
+    if args.smoke:
+        args.runs, args.half_rate_runs, args.duration, args.warmup_ms = 1, 0, 2, 300
+    workdir = tempfile.mkdtemp(prefix="sluice-bench-")
+    started = time.time()
+    log(f"cores {cpus}: broker on {args.broker_cpu}, loadgen on {args.loadgen_cpu}; "
+        f"mosquitto {args.mosquitto}; sluiced {args.sluiced}")
+    try:
+        if args.fd_check:
+            fd_check(args, workdir)
+            return 0
+        scenarios = [s for s in args.scenarios.split(",") if s]
+        results = {}
+        for name in scenarios:
+            if name not in SCENARIOS:
+                log(f"unknown scenario {name}; known: {', '.join(SCENARIOS)}")
+                return 2
+            extra, desc = SCENARIOS[name]
+            if args.smoke:
+                extra += " " + SMOKE_SIZES[name]
+            log(f"== {name}: {desc}")
+            res = {"max": run_pair(args, name, extra, args.runs, workdir)}
+            mosq_rate = median(res["max"]["mosquitto"], "published_per_s")
+            if (args.half_rate_runs > 0 and not name.startswith(("conn", "durable"))
+                    and mosq_rate):
+                res["half_rate"] = mosq_rate / 2
+                res["half"] = run_pair(args, name, extra, args.half_rate_runs, workdir,
+                                       rate=mosq_rate / 2)
+            results[name] = res
+        text, verdicts = table(results, scenarios)
+        print(f"\nSluice vs Mosquitto, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, "
+              f"medians of {args.runs} run(s) of {args.duration} s "
+              f"(sluiced --threads {args.sluice_threads}); took {time.time() - started:.0f} s\n")
+        print(text)
+        print("\nTargets:")
+        for v in verdicts:
+            print("- " + v)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=1)
+        if args.smoke:
+            bad, notes = [], []
+            for name, res in results.items():
+                for kind, runs in res["max"].items():
+                    for r in runs:
+                        if r.get("error") == "n/a until the durable log lands":
+                            continue
+                        if not r.get("completed"):
+                            bad.append(f"{name}/{kind}: {r.get('error')}")
+                        elif not name.startswith("conn") and (
+                                r.get("lost", 1) or r.get("duplicates", 1) or
+                                r.get("delivered_per_s", 0) <= 0):
+                            # Only Sluice must be clean; Mosquitto's losses are data.
+                            (bad if kind == "sluice" else notes).append(
+                                f"{name}/{kind}: lost {r.get('lost')} dup {r.get('duplicates')}")
+            for n in notes:
+                print("note: " + n)
+            if bad:
+                print("\nSMOKE FAILED:\n  " + "\n  ".join(bad))
+                return 1
+            print("\nsmoke OK")
+        return 0
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
