@@ -58,11 +58,18 @@ class Record {
   std::string fields_;
 };
 
+// Turns the streamed Record into void for the conditional below (the glog idiom), so that
+// SLOG is one expression: safe inside an unbraced if/else.
+struct Voidify {
+  void operator&(Record&) {}
+};
+
 }  // namespace sluice::log
 
-#define SLOG(level)                                                          \
-  if (!::sluice::log::Enabled(::sluice::log::Level::level)) {                 \
-  } else                                                                     \
-    ::sluice::log::Record(::sluice::log::Level::level, __FILE__, __LINE__)
+#define SLOG(level)                                                       \
+  !::sluice::log::Enabled(::sluice::log::Level::level)                    \
+      ? (void)0                                                           \
+      : ::sluice::log::Voidify() &                                        \
+            ::sluice::log::Record(::sluice::log::Level::level, __FILE__, __LINE__)
 
 #endif  // SLUICE_BASE_LOG_H_

@@ -9,6 +9,10 @@
 
 #include "base/config.h"
 #include "base/log.h"
+#include "broker/admin/admin_service.h"
+#include "broker/admin/metrics.h"
+#include "broker/admin/sys_publisher.h"
+#include "broker/admin/version.h"
 #include "broker/server/broker.h"
 
 namespace {
@@ -45,6 +49,7 @@ int Run(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);  // reload certificates, password file and ACL
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -54,16 +59,62 @@ int Run(int argc, char** argv) {
     std::fprintf(stderr, "sluiced: %s\n", std::string(started.message()).c_str());
     return 1;
   }
+
+  // Operations: admin API, metrics endpoint, $SYS topics (broker/admin). Each is optional
+  // (an empty address or a zero interval disables it); failing to bind one is fatal, like
+  // failing to bind the MQTT listener.
+  sluice::admin::NodeInfo info;
+  info.version = sluice::admin::kVersion;
+  info.argv.assign(argv, argv + argc);
+  info.config_file = parsed->config_path;
+  info.listeners.emplace_back("mqtt", broker.BoundAddress());
+  sluice::admin::AdminServer admin(&broker, info);
+  sluice::admin::MetricsServer metrics(&broker);
+  auto fail = [&](const absl::Status& st) {
+    std::fprintf(stderr, "sluiced: %s\n", std::string(st.message()).c_str());
+    admin.Stop();
+    metrics.Stop();
+    broker.Stop();
+    return 1;
+  };
+  if (!config.admin_listen.empty()) {
+    if (absl::Status st = admin.Start(config.admin_listen); !st.ok()) return fail(st);
+    admin.AddListener("admin", admin.BoundAddress());
+  }
+  if (!config.metrics_listen.empty()) {
+    metrics.Add(std::make_shared<sluice::admin::BrokerCollector>(&broker, sluice::admin::kVersion));
+    metrics.Add(std::make_shared<sluice::admin::ProcessCollector>());
+    if (absl::Status st = metrics.Start(config.metrics_listen); !st.ok()) return fail(st);
+    admin.AddListener("metrics", metrics.BoundAddress());
+  }
+  sluice::admin::SysPublisher sys(&broker, sluice::admin::kVersion,
+                                  std::chrono::seconds(config.sys_interval_s));
+  if (config.sys_interval_s > 0) sys.Start();
+  metrics.SetReady(true);
+
+  // Ready-fd protocol: the first line is the MQTT listener's HOST:PORT (what supervisors and
+  // the conformance harness read); then one "NAME HOST:PORT" line per enabled ops listener.
   if (config.ready_fd >= 0) {
-    std::string line = broker.BoundAddress() + "\n";
-    ssize_t n = write(static_cast<int>(config.ready_fd), line.data(), line.size());
+    std::string text = broker.BoundAddress() + "\n";
+    if (!config.admin_listen.empty()) text += "admin " + admin.BoundAddress() + "\n";
+    if (!config.metrics_listen.empty()) text += "metrics " + metrics.BoundAddress() + "\n";
+    for (const auto& [name, address] : broker.security().ListenerAddresses())
+      text += name + " " + address + "\n";  // "tls HOST:PORT", "ws ...", "wss ..."
+    ssize_t n = write(static_cast<int>(config.ready_fd), text.data(), text.size());
     (void)n;
     close(static_cast<int>(config.ready_fd));
   }
   int sig = 0;
-  sigwait(&signals, &sig);
+  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+    SLOG(kInfo) << "SIGHUP: reloading certificates, password file and ACL";
+    (void)broker.security().Reload();  // failures are logged; the old settings stay
+  }
   SLOG(kInfo).Kv("signal", sig) << "shutting down";
+  metrics.SetReady(false, "shutting down");
+  sys.Stop();
+  admin.Stop();
   broker.Stop();
+  metrics.Stop();
   SLOG(kInfo) << "stopped";
   return 0;
 }

@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -105,6 +106,13 @@ std::map<std::string, std::string> DumpMap(BrokerConfig config) {
     out[line.substr(0, colon)] = value;
   }
   return out;
+}
+
+// Log levels as the config spells them ("info"; log::LevelName says "INFO").
+std::string LevelText(log::Level level) {
+  std::string name(log::LevelName(level));
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
 }
 
 std::string NormalizeKey(std::string key) {
@@ -347,7 +355,7 @@ class AdminServer::Service final : public pb::Admin::Service {
 
   grpc::Status GetLogLevel(grpc::ServerContext*, const pb::GetLogLevelRequest*,
                            pb::LogLevel* out) override {
-    out->set_level(std::string(log::LevelName(log::GetLevel())));
+    out->set_level(LevelText(log::GetLevel()));
     return grpc::Status::OK;
   }
 
@@ -359,7 +367,7 @@ class AdminServer::Service final : public pb::Admin::Service {
                      "': expected debug, info, warn, error or off");
     std::lock_guard<std::mutex> reload_lock(reload_mu_);
     RuntimeConfig runtime = broker_->CurrentRuntimeConfig();
-    runtime.log_level = std::string(log::LevelName(*level));
+    runtime.log_level = LevelText(*level);
     broker_->ApplyRuntimeConfig(runtime);
     SLOG(kInfo).Kv("level", runtime.log_level) << "log level set by administrator";
     out->set_level(runtime.log_level);
@@ -371,7 +379,7 @@ class AdminServer::Service final : public pb::Admin::Service {
   BrokerConfig Effective() const {
     BrokerConfig c = broker_->config();
     broker_->CurrentRuntimeConfig().ApplyTo(&c);
-    c.log_level = std::string(log::LevelName(log::GetLevel()));
+    c.log_level = LevelText(log::GetLevel());
     return c;
   }
 

@@ -1,15 +1,20 @@
 #include "broker/admin/metrics.h"
 
 #include <CivetServer.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <prometheus/text_serializer.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "base/log.h"
 
@@ -160,14 +165,17 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
   {
     MetricFamily in = Family("sluice_packets_received_total", "MQTT packets received, by type.", C);
     MetricFamily sent = Family("sluice_packets_sent_total", "MQTT packets sent, by type.", C);
+    // Only the types that may travel in each direction (client -> broker, broker -> client).
+    constexpr uint16_t kFromClient = 0xD5FA;  // bit t set: type t may be sent that way
+    constexpr uint16_t kToClient = 0xEAFC;
     for (size_t t = 1; t < 16; ++t) {
       uint64_t n_in = 0, n_out = 0;
       for (uint32_t i = 0; i < b->shard_count(); ++i) {
         n_in += Load(b->shard(i).stats().packets_received[t]);
         n_out += Load(b->shard(i).stats().packets_sent[t]);
       }
-      AddValue(&in, n_in, {{"type", PacketTypeName(t)}});
-      AddValue(&sent, n_out, {{"type", PacketTypeName(t)}});
+      if (kFromClient >> t & 1) AddValue(&in, n_in, {{"type", PacketTypeName(t)}});
+      if (kToClient >> t & 1) AddValue(&sent, n_out, {{"type", PacketTypeName(t)}});
     }
     out.push_back(std::move(in));
     out.push_back(std::move(sent));
@@ -178,7 +186,7 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
                        Sum(b, [](S& s) -> auto& { return s.bytes_sent; })));
   {
     MetricFamily rx = Family("sluice_messages_received_total",
-                             "PUBLISH messages routed (from clients, wills and $SYS), by QoS.", C);
+                             "PUBLISH messages received from clients (and wills), by QoS.", C);
     MetricFamily tx = Family("sluice_messages_delivered_total",
                              "PUBLISH messages sent to subscribers, by QoS.", C);
     for (size_t q = 0; q < 3; ++q) {
@@ -222,6 +230,18 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
                        Sum(b, [](S& s) -> auto& { return s.wills_published; })));
   out.push_back(Single("sluice_clients_kicked_total", "Clients disconnected through the admin API.", C,
                        Sum(b, [](S& s) -> auto& { return s.clients_kicked; })));
+  out.push_back(Single("sluice_auth_failures_total", "CONNECTs refused for bad credentials.", C,
+                       Sum(b, [](S& s) -> auto& { return s.auth_failures; })));
+  out.push_back(Single("sluice_publishes_denied_acl_total", "PUBLISH refused by the ACL (also in sluice_publishes_denied_total).", C,
+                       Sum(b, [](S& s) -> auto& { return s.publishes_denied_acl; })));
+  out.push_back(Single("sluice_subscribes_denied_acl_total", "Subscriptions refused by the ACL (also in sluice_subscribes_denied_total).", C,
+                       Sum(b, [](S& s) -> auto& { return s.subscribes_denied_acl; })));
+  out.push_back(Single("sluice_publishes_rate_limited_total", "PUBLISH over max_publish_rate / max_publish_bytes_rate.", C,
+                       Sum(b, [](S& s) -> auto& { return s.publishes_rate_limited; })));
+  out.push_back(Single("sluice_subscriptions_refused_limit_total", "Subscriptions over max_subscriptions_per_client.", C,
+                       Sum(b, [](S& s) -> auto& { return s.subscriptions_refused_limit; })));
+  out.push_back(Single("sluice_topics_refused_limit_total", "Topics over max_topic_length / max_topic_levels.", C,
+                       Sum(b, [](S& s) -> auto& { return s.topics_refused_limit; })));
   out.push_back(Histogram("sluice_message_delivery_latency_seconds",
                           "From the broker receiving a PUBLISH to its copy being handed to a "
                           "subscriber's connection (includes time queued for an offline or "
@@ -403,9 +423,53 @@ void MetricsServer::SetReady(bool ready, std::string why_not) {
   ready_.store(ready);
 }
 
+namespace {
+
+// Connects to (and at once closes) HOST:PORT, to wake a poll() waiting on that listener.
+void Poke(const std::string& bound) {
+  std::string host;
+  uint16_t port;
+  if (!broker::SplitHostPort(bound, &host, &port)) return;
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
+  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    len = sizeof *v4;
+  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    len = sizeof *v6;
+  } else {
+    return;
+  }
+  int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  (void)connect(fd, reinterpret_cast<sockaddr*>(&addr), len);
+  close(fd);
+}
+
+}  // namespace
+
 void MetricsServer::Stop() {
   if (!server_) return;
-  server_->close();
+  // civetweb's listener thread polls with a 2 s timeout and only then sees the stop request;
+  // a connection wakes it at once (bounded: it gives up poking after 3 s).
+  std::atomic<bool> closed{false};
+  std::thread closer([&] {
+    server_->close();
+    closed = true;
+  });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (!closed && std::chrono::steady_clock::now() < deadline) {
+    Poke(bound_);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  closer.join();
   server_.reset();
   handlers_.clear();
 }

@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <optional>
+#include <vector>
 
 #include "broker/codec/packets.h"
 
@@ -54,6 +56,26 @@ void Encode(const Packet& packet, Version version, std::string* out);
 
 // Size in bytes Encode would append (for maximum-packet-size checks without encoding).
 size_t EncodedSize(const Packet& packet, Version version);
+
+// An outgoing PUBLISH described by reference, so that a message delivered to many
+// subscribers is encoded straight from its one stored copy (no per-delivery copy of topic,
+// payload or properties). The per-delivery properties override the message's own:
+// subscription identifiers, topic alias and message expiry interval.
+struct PublishView {
+  std::string_view topic;  // empty when topic_alias names an alias the client already knows
+  std::string_view payload;
+  uint8_t qos = 0;
+  bool retain = false;
+  bool dup = false;
+  uint16_t packet_id = 0;
+  const Properties* properties = nullptr;  // the message's properties (5.0); may be null
+  const std::vector<uint32_t>* subscription_identifiers = nullptr;
+  std::optional<uint16_t> topic_alias;
+  std::optional<uint32_t> message_expiry_interval;  // replaces the message's when set
+};
+// Exactly what Encode(Publish) would produce for the equivalent Publish value.
+void EncodePublish(const PublishView& publish, Version version, std::string* out);
+size_t EncodedPublishSize(const PublishView& publish, Version version);
 
 // UTF-8 per MQTT rules: well-formed, no U+0000, no surrogate code points.
 bool IsValidMqttUtf8(std::string_view s);

@@ -312,6 +312,42 @@ void Encode(const Packet& packet, Version version, std::string* out) {
       packet);
 }
 
+namespace {
+size_t PublishViewBody(const PublishView& p, bool v5, size_t* props) {
+  size_t body = 2 + p.topic.size() + (p.qos > 0 ? 2 : 0) + p.payload.size();
+  if (v5) {
+    *props = internal::PublishViewPropertiesSize(p);
+    body += PropertyBlockSize(*props);
+  }
+  return body;
+}
+}  // namespace
+
+size_t EncodedPublishSize(const PublishView& p, Version version) {
+  size_t props = 0;
+  Layout l;
+  l.body = PublishViewBody(p, version == Version::k5, &props);
+  return FrameSize(l);
+}
+
+void EncodePublish(const PublishView& p, Version version, std::string* out) {
+  const bool v5 = version == Version::k5;
+  size_t props = 0;
+  Layout l;
+  l.body = PublishViewBody(p, v5, &props);
+  const size_t size = FrameSize(l);
+  const size_t start = out->size();
+  out->reserve(start + size);
+  Writer w(out);
+  w.Byte(static_cast<uint8_t>(0x30 | (p.dup ? 0x08 : 0) | ((p.qos & 3) << 1) | (p.retain ? 1 : 0)));
+  w.Varint(static_cast<uint32_t>(l.body));
+  w.String(p.topic);
+  if (p.qos > 0) w.U16(p.packet_id);
+  if (v5) internal::WritePublishViewProperties(p, props, &w);
+  w.Raw(p.payload);
+  SLUICE_CHECK_MSG(out->size() - start == size, "EncodedPublishSize and EncodePublish disagree");
+}
+
 size_t EncodedSize(const Packet& packet, Version version) {
   const bool v5 = version == Version::k5;
   return std::visit([&](const auto& p) { return FrameSize(Plan(p, v5)); }, packet);

@@ -173,6 +173,11 @@ size_t PropertiesSize(const Properties& p);
 // ascending identifier order.
 void WriteProperties(const Properties& p, size_t size, Writer* w);
 
+// The PUBLISH property block of a PublishView: the message's properties with the view's
+// per-delivery overrides, in the same order WriteProperties uses.
+size_t PublishViewPropertiesSize(const PublishView& v);
+void WritePublishViewProperties(const PublishView& v, size_t size, Writer* w);
+
 // Reads a property length and exactly that many bytes of properties into *out. Errors:
 // 0x81 for unknown identifiers, identifiers not allowed in `scope`, bad lengths; 0x82 for
 // duplicates and out-of-range values; 0x94 for topic alias 0.

@@ -180,6 +180,44 @@ void WriteProperties(const Properties& p, size_t size, Writer* w) {
   PutByte(w, 0x2A, p.shared_subscription_available);
 }
 
+size_t PublishViewPropertiesSize(const PublishView& v) {
+  static const Properties kNone;
+  const Properties& p = v.properties ? *v.properties : kNone;
+  size_t n = FixedSize(p.payload_format_indicator) +
+             (v.message_expiry_interval ? 5 : FixedSize(p.message_expiry_interval)) +
+             StringSize(p.content_type) + StringSize(p.response_topic) +
+             StringSize(p.correlation_data) + (v.topic_alias ? 3 : 0);
+  if (v.subscription_identifiers)
+    for (uint32_t id : *v.subscription_identifiers) n += 1 + VarintSize(id);
+  for (const auto& [k, val] : p.user_properties) n += 5 + k.size() + val.size();
+  return n;
+}
+
+void WritePublishViewProperties(const PublishView& v, size_t size, Writer* w) {
+  static const Properties kNone;
+  const Properties& p = v.properties ? *v.properties : kNone;
+  SLUICE_CHECK(size <= kMaxRemainingLength);
+  w->Varint(static_cast<uint32_t>(size));
+  if (size == 0) return;
+  PutByte(w, 0x01, p.payload_format_indicator);
+  PutU32(w, 0x02, v.message_expiry_interval ? v.message_expiry_interval : p.message_expiry_interval);
+  PutString(w, 0x03, p.content_type);
+  PutString(w, 0x08, p.response_topic);
+  PutString(w, 0x09, p.correlation_data);
+  if (v.subscription_identifiers) {
+    for (uint32_t id : *v.subscription_identifiers) {
+      w->Byte(0x0B);
+      w->Varint(id);
+    }
+  }
+  PutU16(w, 0x23, v.topic_alias);
+  for (const auto& [k, val] : p.user_properties) {
+    w->Byte(0x26);
+    w->String(k);
+    w->String(val);
+  }
+}
+
 bool ReadProperties(Reader* r, PropertyScope scope, Properties* out, CodecError* e) {
   uint32_t length = 0;
   if (!r->ReadVarint(&length, e)) return false;

@@ -20,6 +20,7 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 Broker::Broker(BrokerConfig config) : config_(std::move(config)) {
+  security_ = std::make_unique<Security>(this, config_.security);
   uint32_t n = config_.threads > 0 ? static_cast<uint32_t>(config_.threads)
                                    : std::max(1u, std::thread::hardware_concurrency());
   for (uint32_t i = 0; i < n; ++i)
@@ -51,9 +52,21 @@ absl::Status Broker::Start() {
     acceptor_.reset();
     return absl::UnavailableError("cannot listen on " + config_.listen + ": " + ec.message());
   }
+  // TLS/WebSocket listeners and auth files: loaded and bound before the state file is
+  // consumed and before any thread runs.
+  if (absl::Status st = security_->Load(); !st.ok()) {
+    acceptor_.reset();
+    return st;
+  }
+  if (absl::Status st = security_->StartListeners(); !st.ok()) {
+    security_->DestroyListeners();
+    acceptor_.reset();
+    return st;
+  }
   StateCounts loaded;
   state_path_ = (std::filesystem::path(config_.data_dir) / kStateFileName).string();
   if (absl::Status st = LoadState(*this, state_path_, &loaded); !st.ok()) {
+    security_->DestroyListeners();
     acceptor_.reset();
     return st;
   }
@@ -61,9 +74,10 @@ absl::Status Broker::Start() {
   // sessions and already-delivered messages would return). The next clean stop writes anew.
   std::error_code remove_error;
   std::filesystem::remove(state_path_, remove_error);
-  if (loaded.sessions || loaded.retained)
+  if (loaded.sessions || loaded.retained) {
     SLOG(kInfo).Kv("sessions", loaded.sessions).Kv("retained", loaded.retained)
         .Kv("messages", loaded.messages) << "state restored";
+  }
   for (auto& shard : shards_) shard->StartThread();
   started_ = true;
   asio::post(shards_[0]->io(), [this] { Accept(); });
@@ -92,9 +106,19 @@ void Broker::Accept() {
       SLOG(kWarn).Kv("error", ec.message()) << "accept failed";
       BrokerStats::Inc(shards_[0]->stats().connect_refused);
     } else {
-      asio::post(target->io(), [target, s = std::move(socket)]() mutable {
-        std::make_shared<Connection>(target, std::move(s))->Start();
-      });
+      // Connection limits, checked before anything is allocated for the socket; a refused
+      // socket is closed when `socket` goes out of scope (counted and logged by Admission).
+      boost::system::error_code ep_ec;
+      auto peer = socket.remote_endpoint(ep_ec);
+      std::shared_ptr<void> ticket =
+          ep_ec ? nullptr : security_->Admit(peer.address().to_string());
+      if (ticket) {
+        asio::post(target->io(), [target, s = std::move(socket), t = std::move(ticket)]() mutable {
+          auto c = std::make_shared<Connection>(target, std::move(s));
+          c->SetAdmission(std::move(t));
+          c->Start();
+        });
+      }
     }
     Accept();
   });
@@ -107,6 +131,7 @@ void Broker::Stop() {
     boost::system::error_code ec;
     acceptor_->close(ec);
   });
+  security_->StopListeners();
   // Each shard disconnects its clients (0x8B), cancels its timers and lets its io_context run
   // out of work once the DISCONNECT packets are written; a shard still busy at the deadline
   // (a client not reading) is stopped.
@@ -119,6 +144,7 @@ void Broker::Stop() {
     if (!shard->WaitFinished(deadline)) shard->StopIo();
   }
   for (auto& shard : shards_) shard->JoinThread();
+  security_->DestroyListeners();  // asio objects go before their io_contexts
   acceptor_.reset();
   // Every shard thread has stopped: their state can be read from here.
   StateCounts saved;

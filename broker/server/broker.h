@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "broker/server/broker_config.h"
+#include "broker/server/security.h"
 #include "broker/server/shard.h"
 #include "broker/topic/retained_trie.h"
 
@@ -63,6 +64,9 @@ class Broker {
   bool IsDeniedPublish(std::string_view topic) const;
 
   StatsSnapshot Stats() const;
+
+  // TLS/WebSocket listeners, admission limits, password file, ACL (security.h).
+  Security& security() { return *security_; }
 
   // ==== Admin and introspection (broker_admin.cc; used by broker/admin) ====================
   // The *Now methods read the runtime settings (RuntimeConfig) and are for the shards' hot
@@ -137,6 +141,9 @@ class Broker {
   void Accept();
 
   BrokerConfig config_;
+  // Declared before the shards: connections (destroyed with the shards) hold its admission
+  // tickets.
+  std::unique_ptr<Security> security_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
   uint32_t next_accept_shard_ = 0;

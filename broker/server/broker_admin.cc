@@ -262,6 +262,9 @@ void Broker::PublishRetainedFromBroker(std::string topic_name, std::string paylo
     message->received_ms = shard->NowMs();
     SetRetained(message);
     shard->Route(message);
+    // Route counts every message as received from a client; the broker's own are not.
+    shard->stats().messages_received.fetch_sub(1, std::memory_order_relaxed);
+    shard->stats().messages_received_qos[0].fetch_sub(1, std::memory_order_relaxed);
   });
 }
 

@@ -66,6 +66,7 @@ void BrokerConfig::Register(ConfigSchema* s) {
   s->AddInt("sys_interval_s", &sys_interval_s, 0, 86400,
             "Seconds between updates of the retained $SYS/broker/... statistics topics; 0 "
             "disables them.");
+  security.Register(s);
   s->AddValidator([this]() -> absl::Status {
     std::string host;
     uint16_t port;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/config.h"
+#include "broker/server/security_config.h"
 
 namespace sluice::broker {
 
@@ -35,6 +36,8 @@ struct BrokerConfig {
   std::string admin_listen = "127.0.0.1:9883";   // gRPC admin API: loopback only by default
   std::string metrics_listen = "0.0.0.0:9884";   // Prometheus /metrics, /healthz, /readyz
   int64_t sys_interval_s = 10;                   // $SYS/ topics refresh; 0 disables them
+  // TLS/WebSocket listeners, authentication, ACL, limits (security_config.h).
+  SecurityConfig security;
 
   // Registers every field; adds validators for cross-field rules (e.g. HOST:PORT syntax).
   void Register(ConfigSchema* schema);

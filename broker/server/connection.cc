@@ -28,7 +28,22 @@ Connection::Connection(Shard* shard, tcp::socket socket)
   last_rx_ms_ = shard_->NowMs();
 }
 
+Connection::Connection(Shard* shard, std::unique_ptr<net::Stream> stream)
+    : shard_(shard), socket_(shard->io()), stream_(std::move(stream)), timer_(shard->io()) {
+  peer_ = stream_->peer();
+  last_rx_ms_ = shard_->NowMs();
+}
+
 Connection::~Connection() = default;
+
+void Connection::CloseTransport() {
+  boost::system::error_code ignored;
+  if (stream_) {
+    stream_->Close();
+  } else {
+    socket_.close(ignored);
+  }
+}
 
 void Connection::Start() {
   shard_->AddConnection(this);
@@ -52,7 +67,7 @@ void Connection::DoRead() {
   size_t old = in_.size();
   in_.resize(old + kReadChunkBytes);
   read_pending_ = true;
-  socket_.async_read_some(
+  ReadSome(
       asio::buffer(in_.data() + old, kReadChunkBytes),
       [self = shared_from_this(), old](const boost::system::error_code& ec, size_t n) {
         self->read_pending_ = false;
@@ -135,8 +150,7 @@ void Connection::StartWrite() {
   writing_ = true;
   out_writing_.swap(out_pending_);
   BrokerStats::Inc(shard_->stats().bytes_sent, out_writing_.size());
-  asio::async_write(socket_, asio::buffer(out_writing_),
-                    [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+  auto on_written = [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
                       self->writing_ = false;
                       self->out_writing_.clear();
                       if (ec) {
@@ -150,27 +164,33 @@ void Connection::StartWrite() {
                         return;
                       }
                       self->StartWrite();
-                    });
+                    };
+  if (stream_) {
+    stream_->AsyncWrite(asio::buffer(out_writing_), std::move(on_written));
+  } else {
+    asio::async_write(socket_, asio::buffer(out_writing_), std::move(on_written));
+  }
 }
 
 void Connection::CloseSocket() {
-  if (!socket_.is_open() || draining_) return;
+  if (!TransportOpen() || draining_) return;
   // Half-close and read until the client closes (bounded by kDrainMs): closing with unread
   // input would make the kernel send RST, which can destroy our last packet (a DISCONNECT
   // with its reason code) before the client reads it.
   draining_ = true;
   boost::system::error_code ec;
-  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  if (stream_) {
+    stream_->ShutdownSend(ec);
+  } else {
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+  }
   if (ec) {
-    socket_.close(ec);
+    CloseTransport();
     return;
   }
   timer_.expires_after(std::chrono::milliseconds(kDrainMs));
   timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-    if (ec != boost::asio::error::operation_aborted) {
-      boost::system::error_code ignored;
-      self->socket_.close(ignored);
-    }
+    if (ec != boost::asio::error::operation_aborted) self->CloseTransport();
   });
   Drain();
 }
@@ -179,7 +199,7 @@ void Connection::Drain() {
   if (read_pending_) return;  // DoRead's handler continues the drain
   read_pending_ = true;
   drain_buffer_.resize(4096);
-  socket_.async_read_some(asio::buffer(drain_buffer_),
+  ReadSome(asio::buffer(drain_buffer_),
                           [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
                             self->read_pending_ = false;
                             self->DrainStep(ec);
@@ -188,9 +208,8 @@ void Connection::Drain() {
 
 void Connection::DrainStep(const boost::system::error_code& ec) {
   if (!ec) return Drain();
-  boost::system::error_code ignored;
   timer_.cancel();
-  socket_.close(ignored);
+  CloseTransport();
 }
 
 void Connection::ArmTimer(int64_t delay_ms) {
@@ -274,6 +293,21 @@ void Connection::MoveToShard(uint32_t home, mqtt::Connect connect) {
   timer_.cancel();
   shard_->RemoveConnection(this);
   BrokerStats::Dec(shard_->stats().connections_current);
+  if (stream_) {
+    // TLS/WebSocket state cannot change io_context: the stream stays, its handlers move.
+    Shard* target = &shard_->broker().shard(home);
+    std::unique_ptr<net::Stream> stream = std::move(stream_);
+    stream->Rebind(target->io().get_executor());
+    asio::post(target->io(), [target, stream = std::move(stream), admission = admission_,
+                              connect = std::move(connect),
+                              leftover = in_.substr(in_start_)]() mutable {
+      auto c = std::make_shared<Connection>(target, std::move(stream));
+      c->SetAdmission(std::move(admission));
+      c->StartMoved(std::move(connect), std::move(leftover));
+    });
+    admission_.reset();
+    return;
+  }
   boost::system::error_code ec;
   auto protocol = socket_.local_endpoint(ec).protocol();
   if (ec) {
@@ -288,7 +322,8 @@ void Connection::MoveToShard(uint32_t home, mqtt::Connect connect) {
   std::string leftover = in_.substr(in_start_);
   Shard* target = &shard_->broker().shard(home);
   asio::post(target->io(), [target, fd, protocol, connect = std::move(connect),
-                            leftover = std::move(leftover)]() mutable {
+                            leftover = std::move(leftover),
+                            admission = std::move(admission_)]() mutable {
     tcp::socket socket(target->io());
     boost::system::error_code ec;
     socket.assign(protocol, fd, ec);
@@ -297,6 +332,7 @@ void Connection::MoveToShard(uint32_t home, mqtt::Connect connect) {
       return;
     }
     auto c = std::make_shared<Connection>(target, std::move(socket));
+    c->SetAdmission(std::move(admission));
     c->StartMoved(std::move(connect), std::move(leftover));
   });
 }

@@ -20,6 +20,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "absl/container/flat_hash_map.h"
+#include "broker/auth/acl.h"
+#include "broker/net/stream.h"
 #include "broker/codec/codec.h"
 #include "broker/session/session.h"
 
@@ -31,7 +33,13 @@ struct SessionHost;
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(Shard* shard, boost::asio::ip::tcp::socket socket);
+  // A TLS or WebSocket connection (broker/net): the stream stays on the io_context that
+  // accepted it and binds its handlers to this connection's shard (net::Stream).
+  Connection(Shard* shard, std::unique_ptr<net::Stream> stream);
   ~Connection();
+
+  // The accept-time admission ticket (connection limits), released with the connection.
+  void SetAdmission(std::shared_ptr<void> ticket) { admission_ = std::move(ticket); }
 
   // A freshly accepted socket: waits for CONNECT.
   void Start();
@@ -58,6 +66,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Send(const mqtt::Packet& packet);
   void StartWrite();
   void CloseSocket();
+  // The transport: the TCP socket, or stream_ when set (TLS, WebSocket).
+  bool TransportOpen() const { return stream_ ? stream_->IsOpen() : socket_.is_open(); }
+  void CloseTransport();
+  template <typename Handler>
+  void ReadSome(boost::asio::mutable_buffer buffer, Handler&& handler) {
+    if (stream_) {
+      stream_->AsyncReadSome(buffer, net::IoHandler(std::forward<Handler>(handler)));
+    } else {
+      socket_.async_read_some(buffer, std::forward<Handler>(handler));
+    }
+  }
   void Drain();
   void DrainStep(const boost::system::error_code& ec);
   void ArmTimer(int64_t delay_ms);
@@ -78,11 +97,23 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void HandleUnsubscribe(const mqtt::Unsubscribe& unsubscribe);
   void HandleDisconnect(const mqtt::Disconnect& disconnect);
   void MoveToShard(uint32_t home, mqtt::Connect connect);
+
+  // Security (connection_security.cc): authentication at CONNECT; ACL and limits per
+  // PUBLISH/SUBSCRIBE. The *Refusal functions return 0 when allowed, else the MQTT 5 reason
+  // code to answer with; the refusal is counted and logged there.
+  bool Authenticate(mqtt::Connect& connect);
+  uint8_t PublishRefusal(const mqtt::Publish& publish);
+  uint8_t SubscribeRefusal(const std::string& filter, std::string_view plain_filter);
+  const auth::ClientAcl* CurrentAcl();
+  bool TopicWithinLimits(std::string_view topic) const;
+  bool ShouldLogLimit();
   void SendRetained(const std::vector<std::pair<std::string, topic::SubscriptionOptions>>& subs);
   bool EncodePublish(Outbound& o);
 
   Shard* shard_;
   boost::asio::ip::tcp::socket socket_;
+  std::unique_ptr<net::Stream> stream_;  // TLS / WebSocket; null for plain TCP
+  std::shared_ptr<void> admission_;
   boost::asio::steady_timer timer_;
   std::string peer_;
 
@@ -107,6 +138,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<mqtt::Will> will_;
   uint32_t client_max_packet_size_ = mqtt::kMaxRemainingLength + 5;
   bool problem_information_ = true;
+
+  // Security state: the authenticated user name (or certificate identity), the ACL compiled
+  // for this client (re-compiled when the ACL is reloaded), publish rate buckets.
+  std::string username_;
+  std::shared_ptr<const auth::ClientAcl> acl_;
+  uint64_t acl_version_ = 0;
+  double publish_tokens_ = -1, publish_byte_tokens_ = -1;  // < 0: not started
+  int64_t publish_refill_ms_ = 0;
+  int64_t last_limit_log_ms_ = -1000000;
 
   std::vector<std::string> in_aliases_;                 // index = alias
   absl::flat_hash_map<std::string, uint16_t> out_aliases_;

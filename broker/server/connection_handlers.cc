@@ -81,11 +81,8 @@ void Connection::HandleConnectFrame(mqtt::Connect& connect) {
     connect.client_id = id;
     if (version_ == Version::k5) connect.properties.assigned_client_identifier = connect.client_id;
   }
-  if (!config.allow_anonymous && !connect.username) {
-    RefuseConnect(version_ == Version::k5 ? reason::kNotAuthorized : reason::kBadUserNameOrPassword,
-                  "anonymous access is disabled");
-    return;
-  }
+  // allow_anonymous, password file, certificate identity (connection_security.cc).
+  if (!Authenticate(connect)) return;
   if (connect.properties.authentication_method) {
     RefuseConnect(reason::kBadAuthenticationMethod, "no enhanced authentication method is offered");
     return;
@@ -102,6 +99,7 @@ void Connection::CompleteConnect(mqtt::Connect connect) {
   const BrokerConfig& config = shard_->broker().config();
   version_ = connect.version;
   client_id_ = connect.client_id;
+  username_ = connect.username.value_or("");
   const bool v5 = version_ == Version::k5;
 
   uint32_t expiry = v5 ? connect.properties.session_expiry_interval.value_or(0)
@@ -182,12 +180,10 @@ void Connection::HandlePublish(mqtt::Publish& p) {
       v5)
     return ProtocolError(reason::kReceiveMaximumExceeded, "receive maximum exceeded");
 
-  const bool denied = shard_->broker().IsDeniedPublishNow(p.topic);
-  uint8_t code = reason::kSuccess;
-  if (denied) {
-    BrokerStats::Inc(shard_->stats().publishes_denied);
-    SLOG(kInfo).Kv("client_id", client_id_).Kv("topic", p.topic) << "publish denied";
-    code = reason::kNotAuthorized;
+  // deny_publish, ACL, rate and topic limits (connection_security.cc): counted and logged
+  // there; a refused message is not routed (3.1.1: acknowledged and dropped).
+  uint8_t code = PublishRefusal(p);
+  if (code != reason::kSuccess) {
   } else if (p.qos == 2 && !host_->session.BeginIncomingQos2(p.packet_id)) {
     // A re-sent QoS 2 PUBLISH whose PUBREL has not come yet: acknowledge, do not deliver again.
     Send(mqtt::Ack{mqtt::PacketType::kPubrec, p.packet_id, reason::kSuccess, {}});
@@ -264,10 +260,9 @@ void Connection::HandleSubscribe(mqtt::Subscribe& s) {
     }
     if (parsed.shared && req.no_local)
       return ProtocolError(reason::kProtocolError, "no local on a shared subscription");
-    if (broker.IsDeniedSubscribeNow(req.filter)) {
-      BrokerStats::Inc(shard_->stats().subscribes_denied);
-      SLOG(kInfo).Kv("client_id", client_id_).Kv("filter", req.filter) << "subscribe denied";
-      codes.push_back(v5 ? reason::kNotAuthorized : reason::kUnspecifiedError);
+    // deny_subscribe, ACL, subscription and topic limits (connection_security.cc).
+    if (uint8_t refusal = SubscribeRefusal(req.filter, parsed.filter); refusal != reason::kSuccess) {
+      codes.push_back(v5 ? refusal : reason::kUnspecifiedError);
       continue;
     }
     topic::SubscriptionOptions options{req.qos, req.no_local, req.retain_as_published,
@@ -366,31 +361,33 @@ void Connection::HandleDisconnect(const mqtt::Disconnect& d) {
 
 bool Connection::EncodePublish(Outbound& o) {
   const Message& m = *o.delivery.message;
-  mqtt::Publish p;
+  mqtt::PublishView p;
+  p.topic = m.topic;
+  p.payload = m.payload;
   p.qos = o.delivery.qos;
   p.retain = o.delivery.retain;
   p.dup = o.dup;
   p.packet_id = o.packet_id;
-  p.payload = m.payload;
-  p.topic = m.topic;
+  bool new_alias = false;
   if (version_ == Version::k5) {
-    p.properties = m.properties;
-    p.properties.subscription_identifiers = o.delivery.subscription_ids;
-    if (o.has_expiry) p.properties.message_expiry_interval = o.expiry_s;
+    p.properties = &m.properties;
+    p.subscription_identifiers = &o.delivery.subscription_ids;
+    if (o.has_expiry) p.message_expiry_interval = o.expiry_s;
     if (out_alias_max_ > 0) {
       auto it = out_aliases_.find(Av(m.topic));
       if (it != out_aliases_.end()) {
-        p.topic.clear();
-        p.properties.topic_alias = it->second;
+        p.topic = {};
+        p.topic_alias = it->second;
       } else if (out_aliases_.size() < out_alias_max_) {
-        uint16_t alias = static_cast<uint16_t>(out_aliases_.size() + 1);
-        out_aliases_.emplace(m.topic, alias);
-        p.properties.topic_alias = alias;
+        p.topic_alias = static_cast<uint16_t>(out_aliases_.size() + 1);
+        new_alias = true;
       }
     }
   }
-  if (mqtt::EncodedSize(p, version_) > client_max_packet_size_) return false;
-  mqtt::Encode(p, version_, &out_pending_);
+  if (mqtt::EncodedPublishSize(p, version_) > client_max_packet_size_) return false;
+  // The alias is the client's only once a PUBLISH carrying topic and alias has been sent.
+  if (new_alias) out_aliases_.emplace(m.topic, *p.topic_alias);
+  mqtt::EncodePublish(p, version_, &out_pending_);
   BrokerStats::Inc(shard_->stats().packets_sent[3]);
   return true;
 }

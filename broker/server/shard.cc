@@ -269,9 +269,17 @@ void Shard::Deliver(const std::string& client_id, Delivery delivery) {
   switch (r) {
     case OfferResult::kDroppedQueueFull:
       BrokerStats::Inc(stats_.messages_dropped_queue_full);
-      SLOG(kWarn).Kv("client_id", client_id).Kv("queued", host->session.queued())
-          << "session queue full, message dropped";
+    {
+      // Every drop is counted; the log says so at the 1st, 2nd, 4th, 8th... drop of a
+      // session, so a flood of drops cannot flood the log.
+      uint64_t dropped = host->session.counters().dropped_queue_full;
+      if ((dropped & (dropped - 1)) == 0) {
+        SLOG(kWarn).Kv("client_id", client_id).Kv("queued", host->session.queued())
+                .Kv("dropped_total", dropped)
+            << "session queue full, message dropped";
+      }
       break;
+    }
     case OfferResult::kDroppedOffline:
       BrokerStats::Inc(stats_.messages_dropped_offline_qos0);
       break;

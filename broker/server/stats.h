@@ -65,6 +65,14 @@ struct BrokerStats {
   std::array<Counter, 3> messages_delivered_qos{};
   std::array<Counter, 256> connect_refused_reason{};
   Counter clients_kicked{0};
+  // Security and limits (issue 8; connection_security.cc). Accept-time refusals are counted
+  // by net::Admission (Security::admission_counts), handshake failures by the listeners.
+  Counter auth_failures{0};             // bad user name/password, missing certificate identity
+  Counter publishes_denied_acl{0};      // also counted in publishes_denied
+  Counter subscribes_denied_acl{0};     // also counted in subscribes_denied
+  Counter publishes_rate_limited{0};    // max_publish_rate / max_publish_bytes_rate
+  Counter subscriptions_refused_limit{0};  // max_subscriptions_per_client
+  Counter topics_refused_limit{0};      // max_topic_length / max_topic_levels
   // Broker receipt of a PUBLISH -> its copy handed to a subscriber's connection.
   LatencyHistogram delivery_latency;
   // Broker receipt of a QoS 1/2 PUBLISH -> the subscriber's PUBACK / PUBCOMP for its copy.

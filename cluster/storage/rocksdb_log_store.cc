@@ -1,5 +1,6 @@
 #include "cluster/storage/rocksdb_log_store.h"
 
+#include <filesystem>
 #include <limits>
 #include <utility>
 
@@ -193,6 +194,9 @@ RocksDbLogStore::~RocksDbLogStore() {
 
 absl::StatusOr<std::unique_ptr<RocksDbLogStore>> RocksDbLogStore::Open(
     const std::string& path, RocksDbLogStoreOptions options) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return absl::UnavailableError("raft log store: cannot create " + path + ": " + ec.message());
   rocksdb::Options o;
   o.create_if_missing = true;
   o.write_buffer_size = options.write_buffer_bytes;

@@ -121,7 +121,7 @@ class LogWriteBatch {
 
 class RocksDbLogStore {
  public:
-  // Opens (creating if missing) the database in directory `path`.
+  // Opens (creating it and its parent directories if missing) the database in directory `path`.
   static absl::StatusOr<std::unique_ptr<RocksDbLogStore>> Open(const std::string& path,
                                                                RocksDbLogStoreOptions options = {});
   ~RocksDbLogStore();

@@ -12,7 +12,8 @@
 // messages to that peer wait behind a snapshot), and its outcome is reported to the handler.
 //
 // grpc::Status never leaves this file pair: failures become counters and handler calls.
-// Thread-safe (see transport.h). Stop() joins every thread.
+// Thread-safe (see transport.h). Call Start before AddPeer (peers added earlier are ignored).
+// Stop() joins every thread.
 #ifndef SLUICE_CLUSTER_TRANSPORT_GRPC_TRANSPORT_H_
 #define SLUICE_CLUSTER_TRANSPORT_GRPC_TRANSPORT_H_
 

@@ -127,8 +127,10 @@ std::unique_ptr<BrokerProcess> BrokerProcess::Start(const std::vector<std::strin
     std::ofstream(dir + "/mosquitto.conf") << config;
     options.argv = {Env("MOSQUITTO", "/usr/sbin/mosquitto"), "-c", dir + "/mosquitto.conf"};
   } else {
+    // Ops listeners on free ports too, so that brokers of parallel tests never collide.
     options.argv = {Env("SLUICED", "broker/sluiced"), "--listen", "127.0.0.1:0", "--data-dir", dir,
-                    "--ready-fd", std::to_string(kReadyFd)};
+                    "--ready-fd", std::to_string(kReadyFd), "--admin-listen", "127.0.0.1:0",
+                    "--metrics-listen", "127.0.0.1:0"};
     options.argv.insert(options.argv.end(), flags.begin(), flags.end());
     options.ready_fd = kReadyFd;
   }
@@ -153,7 +155,20 @@ std::unique_ptr<BrokerProcess> BrokerProcess::Start(const std::vector<std::strin
       std::this_thread::sleep_for(10ms);
     }
   }
-  std::string ready = broker->child_->ReadReady(kStartTimeout);
+  // Ready-fd protocol: "HOST:PORT\n" of the MQTT listener, then "NAME HOST:PORT\n" per ops
+  // listener (admin, metrics).
+  std::string all_ready = broker->child_->ReadReady(kStartTimeout);
+  std::string ready = all_ready.substr(0, all_ready.find('\n') + 1);
+  for (size_t at = ready.size(); at < all_ready.size();) {
+    size_t end = all_ready.find('\n', at);
+    std::string line = all_ready.substr(at, end == std::string::npos ? end : end - at);
+    at = end == std::string::npos ? all_ready.size() : end + 1;
+    size_t space = line.find(' '), port_at = line.rfind(':');
+    if (space == std::string::npos || port_at == std::string::npos) continue;
+    uint16_t port = uint16_t(std::atoi(line.c_str() + port_at + 1));
+    if (line.compare(0, space, "admin") == 0) broker->admin_port_ = port;
+    if (line.compare(0, space, "metrics") == 0) broker->metrics_port_ = port;
+  }
   size_t colon = ready.rfind(':');
   if (ready.empty() || ready.back() != '\n' || colon == std::string::npos) {
     auto status = broker->child_->Wait(100ms);

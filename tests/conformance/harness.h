@@ -48,6 +48,9 @@ class BrokerProcess {
   ~BrokerProcess();
 
   uint16_t port() const { return port_; }
+  // Ports of sluiced's admin API and metrics endpoint (0 if disabled, or under mosquitto).
+  uint16_t admin_port() const { return admin_port_; }
+  uint16_t metrics_port() const { return metrics_port_; }
   pid_t pid() const { return child_->pid(); }
   // Exit status if the broker has exited (e.g. crashed), nullopt while it runs.
   std::optional<int> Exited() { return child_->Poll(); }
@@ -58,6 +61,8 @@ class BrokerProcess {
   BrokerProcess() = default;
   std::unique_ptr<ChildProcess> child_;
   uint16_t port_ = 0;
+  uint16_t admin_port_ = 0;
+  uint16_t metrics_port_ = 0;
 };
 
 // A blocking TCP connection to the broker that speaks raw bytes. A client whose connection

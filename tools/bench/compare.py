@@ -46,9 +46,9 @@ SCENARIOS = {
                   "--payload-bytes 16 --window 4", "fan-out 1->1000, QoS 0"),
     "shared-q1": ("--scenario shared --publishers 100 --subscribers 10 --topics 100 --qos 1 "
                   "--payload-bytes 16 --window 20", "shared 100->$share group of 10, QoS 1"),
-    "conn-15k": ("--scenario conn --clients 15000 --connect-rate 5000 --connect-concurrency 500 "
+    "conn-15k": ("--scenario conn --clients 15000 --connect-rate 0 --connect-concurrency 256 "
                  "--keep-alive-s 30 --idle-s 5 --source-addresses 16",
-                 "15k connections at 5k/s, then idle"),
+                 "15k connections as fast as 256 concurrent connects go, then idle"),
     "durable-q1": ("--scenario fan-in --publishers 100 --subscribers 1 --topics 100 --qos 1 "
                    "--payload-bytes 16 --window 5", "durable QoS 1 fan-in 100->1 (commit log)"),
 }
@@ -70,13 +70,10 @@ def bazel_binaries():
     build = shlex.split(os.environ.get("BAZEL_BUILD_OPTS", ""))
     targets = ["//broker:sluiced", "//tools/bench:loadgen"]
     subprocess.run(["bazel", *startup, "build", *build, *targets], cwd=REPO, check=True)
-    out = subprocess.run(["bazel", *startup, "cquery", *build, "--output=files", *targets],
-                         cwd=REPO, check=True, capture_output=True, text=True).stdout.split()
-    paths = [p if os.path.isabs(p) else os.path.join(
-        subprocess.run(["bazel", *startup, "info", *build, "execution_root"], cwd=REPO,
-                       check=True, capture_output=True, text=True).stdout.strip(), p)
-             for p in out]
-    return paths[0], paths[1]
+    # (bazel 4 has no `cquery --output=files`; bazel-bin depends on the build options.)
+    bin_dir = subprocess.run(["bazel", *startup, "info", *build, "bazel-bin"], cwd=REPO,
+                             check=True, capture_output=True, text=True).stdout.strip()
+    return os.path.join(bin_dir, "broker/sluiced"), os.path.join(bin_dir, "tools/bench/loadgen")
 
 
 def free_port():
@@ -313,6 +310,8 @@ def table(results, scenarios):
         else:
             metrics = [("delivered msg/s", "delivered_per_s", "int"),
                        ("broker CPU-s per 1M msgs", "cpu_s_per_M", "num"),
+                       ("broker CPU use (cores)", "cpu_util", "num"),
+                       ("loadgen CPU-s", "loadgen_cpu_s", "num"),
                        ("e2e p50 (max rate)", "e2e_p50_ns", "ns"),
                        ("e2e p99 (max rate)", "e2e_p99_ns", "ns"),
                        ("e2e p999 (max rate)", "e2e_p999_ns", "ns"),

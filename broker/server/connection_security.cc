@@ -1,0 +1,162 @@
+// Authentication at CONNECT, and the ACL and per-client limits applied to each PUBLISH and
+// SUBSCRIBE (issue 8). Every refusal is counted (BrokerStats) and logged with the client id;
+// repeated limit hits are logged at most once a second per connection, so a flood cannot
+// turn into a log flood.
+#include <algorithm>
+
+#include "base/log.h"
+#include "broker/server/broker.h"
+#include "broker/server/connection.h"
+#include "broker/server/shard.h"
+
+namespace sluice::broker {
+
+namespace reason = mqtt::reason;
+using mqtt::Version;
+
+bool Connection::Authenticate(mqtt::Connect& connect) {
+  Security& security = shard_->broker().security();
+  const BrokerConfig& config = shard_->broker().config();
+  const bool v5 = version_ == Version::k5;
+  const bool tls = stream_ && std::string_view(stream_->kind()) != "ws";
+  if (tls && config.security.tls_use_identity_as_username) {
+    // The verified certificate is the credential; what the client sent as user name and
+    // password is ignored.
+    if (stream_->identity().empty()) {
+      BrokerStats::Inc(shard_->stats().auth_failures);
+      RefuseConnect(v5 ? reason::kNotAuthorized : reason::kBadUserNameOrPassword,
+                    "no verified client certificate identity");
+      return false;
+    }
+    connect.username = stream_->identity();
+    connect.password.reset();
+    return true;
+  }
+  if (!connect.username) {
+    if (config.allow_anonymous) return true;
+    RefuseConnect(v5 ? reason::kNotAuthorized : reason::kBadUserNameOrPassword,
+                  "anonymous access is disabled");
+    return false;
+  }
+  if (!security.CheckPassword(*connect.username, connect.password.value_or(""))) {
+    BrokerStats::Inc(shard_->stats().auth_failures);
+    SLOG(kWarn).Kv("client_id", connect.client_id).Kv("user", *connect.username)
+        .Kv("peer", peer_) << "authentication failed";
+    RefuseConnect(reason::kBadUserNameOrPassword, "bad user name or password");
+    return false;
+  }
+  return true;
+}
+
+const auth::ClientAcl* Connection::CurrentAcl() {
+  Security& security = shard_->broker().security();
+  uint64_t version = security.acl_version();
+  if (version != acl_version_) {
+    acl_ = security.AclFor(username_, client_id_, stream_ ? stream_->identity() : std::string());
+    acl_version_ = version;
+  }
+  return acl_.get();
+}
+
+bool Connection::ShouldLogLimit() {
+  int64_t now = shard_->NowMs();
+  if (now - last_limit_log_ms_ < 1000) return false;
+  last_limit_log_ms_ = now;
+  return true;
+}
+
+bool Connection::TopicWithinLimits(std::string_view topic) const {
+  const SecurityConfig& c = shard_->broker().config().security;
+  if (topic.size() > static_cast<size_t>(c.max_topic_length)) return false;
+  if (c.max_topic_levels > 0 &&
+      static_cast<int64_t>(std::count(topic.begin(), topic.end(), '/')) + 1 > c.max_topic_levels)
+    return false;
+  return true;
+}
+
+uint8_t Connection::PublishRefusal(const mqtt::Publish& p) {
+  BrokerStats& stats = shard_->stats();
+  if (!TopicWithinLimits(p.topic)) {
+    BrokerStats::Inc(stats.topics_refused_limit);
+    if (ShouldLogLimit())
+      SLOG(kInfo).Kv("client_id", client_id_).Kv("topic_bytes", p.topic.size())
+          << "publish refused: topic longer or deeper than max_topic_length/max_topic_levels";
+    return reason::kTopicNameInvalid;
+  }
+  if (shard_->broker().IsDeniedPublishNow(p.topic)) {
+    BrokerStats::Inc(stats.publishes_denied);
+    SLOG(kInfo).Kv("client_id", client_id_).Kv("topic", p.topic) << "publish denied";
+    return reason::kNotAuthorized;
+  }
+  if (const auth::ClientAcl* acl = CurrentAcl(); acl && !acl->CanPublish(p.topic)) {
+    BrokerStats::Inc(stats.publishes_denied);
+    BrokerStats::Inc(stats.publishes_denied_acl);
+    SLOG(kInfo).Kv("client_id", client_id_).Kv("user", username_).Kv("topic", p.topic)
+        << "publish denied by ACL";
+    return reason::kNotAuthorized;
+  }
+  const SecurityConfig& c = shard_->broker().config().security;
+  if (c.max_publish_rate > 0 || c.max_publish_bytes_rate > 0) {
+    // Token buckets holding one second's worth, refilled by the elapsed time.
+    int64_t now = shard_->NowMs();
+    double elapsed_s = publish_tokens_ < 0 ? 0 : (now - publish_refill_ms_) / 1000.0;
+    publish_refill_ms_ = now;
+    auto refill = [elapsed_s](double* tokens, int64_t rate) {
+      if (*tokens < 0) *tokens = static_cast<double>(rate);
+      *tokens = std::min(static_cast<double>(rate), *tokens + elapsed_s * rate);
+    };
+    refill(&publish_tokens_, c.max_publish_rate);
+    refill(&publish_byte_tokens_, c.max_publish_bytes_rate);
+    const double bytes = static_cast<double>(p.payload.size());
+    const bool over = (c.max_publish_rate > 0 && publish_tokens_ < 1) ||
+                      (c.max_publish_bytes_rate > 0 && publish_byte_tokens_ < bytes);
+    if (over) {
+      BrokerStats::Inc(stats.publishes_rate_limited);
+      if (ShouldLogLimit())
+        SLOG(kWarn).Kv("client_id", client_id_).Kv("dropped_total",
+                                                    stats.publishes_rate_limited.load())
+            << "publish dropped: max_publish_rate/max_publish_bytes_rate exceeded";
+      return reason::kQuotaExceeded;
+    }
+    if (c.max_publish_rate > 0) publish_tokens_ -= 1;
+    if (c.max_publish_bytes_rate > 0) publish_byte_tokens_ -= bytes;
+  }
+  return reason::kSuccess;
+}
+
+uint8_t Connection::SubscribeRefusal(const std::string& filter, std::string_view plain_filter) {
+  BrokerStats& stats = shard_->stats();
+  if (!TopicWithinLimits(filter)) {
+    BrokerStats::Inc(stats.topics_refused_limit);
+    if (ShouldLogLimit())
+      SLOG(kInfo).Kv("client_id", client_id_).Kv("filter_bytes", filter.size())
+          << "subscribe refused: filter longer or deeper than max_topic_length/max_topic_levels";
+    return reason::kTopicFilterInvalid;
+  }
+  if (shard_->broker().IsDeniedSubscribeNow(filter)) {
+    BrokerStats::Inc(stats.subscribes_denied);
+    SLOG(kInfo).Kv("client_id", client_id_).Kv("filter", filter) << "subscribe denied";
+    return reason::kNotAuthorized;
+  }
+  if (const auth::ClientAcl* acl = CurrentAcl(); acl && !acl->CanSubscribe(plain_filter)) {
+    BrokerStats::Inc(stats.subscribes_denied);
+    BrokerStats::Inc(stats.subscribes_denied_acl);
+    SLOG(kInfo).Kv("client_id", client_id_).Kv("user", username_).Kv("filter", filter)
+        << "subscribe denied by ACL";
+    return reason::kNotAuthorized;
+  }
+  const int64_t max_subs = shard_->broker().config().security.max_subscriptions_per_client;
+  if (max_subs > 0) {
+    const auto& subs = host_->session.subscriptions();
+    if (!subs.contains(filter) && static_cast<int64_t>(subs.size()) >= max_subs) {
+      BrokerStats::Inc(stats.subscriptions_refused_limit);
+      if (ShouldLogLimit())
+        SLOG(kInfo).Kv("client_id", client_id_).Kv("subscriptions", subs.size())
+            << "subscribe refused: max_subscriptions_per_client reached";
+      return reason::kQuotaExceeded;
+    }
+  }
+  return reason::kSuccess;
+}
+
+}  // namespace sluice::broker

@@ -1,0 +1,329 @@
+#include "cluster/multiraft/multiraft.h"
+
+#include <random>
+#include <utility>
+
+#include "base/check.h"
+#include "base/log.h"
+#include "base/rng.h"
+#include "base/status.h"
+#include "cluster/multiraft/group.h"
+#include "cluster/multiraft/proposal.h"
+#include "cluster/raft/rawnode.h"
+
+namespace sluice::multiraft {
+
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+
+uint64_t RandomIncarnation() {
+  std::random_device rd;
+  return (uint64_t{rd()} << 32) ^ rd() ^
+         static_cast<uint64_t>(SteadyClock::now().time_since_epoch().count());
+}
+
+}  // namespace
+
+MultiRaft::MultiRaft(MultiRaftOptions options, raftstore::RocksDbLogStore* store,
+                     transport::Transport* transport, StateMachine* state_machine)
+    : options_(std::move(options)),
+      store_(store),
+      transport_(transport),
+      sm_(state_machine),
+      incarnation_(RandomIncarnation()) {}
+
+MultiRaft::~MultiRaft() { Stop(); }
+
+absl::Status MultiRaft::Start() {
+  ASSIGN_OR_RETURN(std::vector<GroupId> ids, store_->ListGroups());
+  for (GroupId id : ids) RETURN_IF_ERROR(OpenGroupLocked(id, raft::ConfState{}));
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (started_) return absl::FailedPreconditionError("multiraft: already started");
+    started_ = true;
+  }
+  thread_ = std::thread([this] { Run(); });
+  return absl::OkStatus();
+}
+
+void MultiRaft::Stop() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (stop_) return;
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+// Called before the thread starts (Start) or on the driver thread (CreateGroup).
+absl::Status MultiRaft::OpenGroupLocked(GroupId id, const raft::ConfState& bootstrap) {
+  if (groups_.count(id)) return absl::AlreadyExistsError("multiraft: group already open");
+  ASSIGN_OR_RETURN(raftstore::GroupLog * log, store_->OpenGroup(id, bootstrap));
+  auto g = std::make_unique<Group>();
+  g->id = id;
+  g->log = log;
+  g->rng = std::make_unique<SeededRng>(options_.self.value() * 1'000'003 + id.value() * 7919 +
+                                       incarnation_);
+  // The state machine restarts from the group's snapshot; later entries are applied again.
+  ASSIGN_OR_RETURN(raft::Snapshot snap, log->GetSnapshot());
+  if (!snap.IsEmpty()) sm_->Restore(id, snap.metadata.index, snap.data);
+  g->applied = snap.metadata.index;
+  g->conf_state = snap.metadata.conf_state;
+  raft::Config c;
+  c.id = options_.self;
+  c.election_tick = options_.election_tick;
+  c.heartbeat_tick = options_.heartbeat_tick;
+  c.storage = log;
+  c.rng = g->rng.get();
+  c.applied = g->applied;
+  c.max_size_per_msg = options_.max_size_per_msg;
+  c.max_inflight_msgs = options_.max_inflight_msgs;
+  c.max_uncommitted_entries_size = options_.max_uncommitted_entries_size;
+  c.check_quorum = options_.check_quorum;
+  c.pre_vote = options_.pre_vote;
+  // Proposals are made where the caller is told the outcome: on the leader.
+  c.disable_proposal_forwarding = true;
+  ASSIGN_OR_RETURN(g->raw, raft::RawNode::Create(c));
+  g->soft = g->raw->raft().soft_state();
+  Group& ref = *g;
+  groups_.emplace(id, std::move(g));
+  Publish(ref);
+  return absl::OkStatus();
+}
+
+void MultiRaft::Post(std::function<void()> fn) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    in_tasks_.push_back(std::move(fn));
+  }
+  cv_.notify_one();
+}
+
+absl::Status MultiRaft::CreateGroup(GroupId group, const raft::ConfState& bootstrap) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    // Before Start no driver thread runs: the caller's thread may touch the groups itself.
+    if (!started_) return OpenGroupLocked(group, bootstrap);
+    if (stop_) return absl::CancelledError("multiraft: stopped");
+  }
+  auto done = std::make_shared<std::promise<absl::Status>>();
+  std::future<absl::Status> f = done->get_future();
+  Post([this, group, bootstrap, done] { done->set_value(OpenGroupLocked(group, bootstrap)); });
+  return f.get();
+}
+
+void MultiRaft::Propose(GroupId group, std::string data, ProposeCallback done) {
+  Post([this, group, data = std::move(data), done = std::move(done)]() mutable {
+    ProposeOnDriver(group, std::move(data), false, {}, std::move(done));
+  });
+}
+
+std::future<absl::StatusOr<LogIndex>> MultiRaft::Propose(GroupId group, std::string data) {
+  auto p = std::make_shared<std::promise<absl::StatusOr<LogIndex>>>();
+  auto f = p->get_future();
+  Propose(group, std::move(data), [p](absl::StatusOr<LogIndex> r) { p->set_value(std::move(r)); });
+  return f;
+}
+
+std::future<absl::StatusOr<LogIndex>> MultiRaft::ProposeConfChange(GroupId group,
+                                                                   raft::ConfChange cc) {
+  auto p = std::make_shared<std::promise<absl::StatusOr<LogIndex>>>();
+  auto f = p->get_future();
+  Post([this, group, cc = std::move(cc), p]() mutable {
+    ProposeOnDriver(group, {}, true, std::move(cc),
+                    [p](absl::StatusOr<LogIndex> r) { p->set_value(std::move(r)); });
+  });
+  return f;
+}
+
+void MultiRaft::ProposeOnDriver(GroupId group, std::string data, bool conf_change,
+                                raft::ConfChange cc, ProposeCallback done) {
+  auto it = groups_.find(group);
+  if (it == groups_.end()) {
+    ++driver_stats_.proposals_failed;
+    return done(absl::NotFoundError("multiraft: no such group"));
+  }
+  if (pending_.size() >= options_.pending_proposals_max) {
+    ++driver_stats_.proposals_failed;
+    return done(absl::ResourceExhaustedError("multiraft: too many pending proposals"));
+  }
+  const ProposalId id{options_.self, incarnation_, next_sequence_++};
+  absl::Status st;
+  if (conf_change) {
+    cc.context = EncodeProposal(id, {});
+    st = it->second->raw->ProposeConfChange(cc);
+  } else {
+    st = it->second->raw->Propose(EncodeProposal(id, data));
+  }
+  if (!st.ok()) {
+    ++driver_stats_.proposals_failed;
+    return done(st);
+  }
+  pending_.emplace(id.sequence,
+                   Pending{group, std::move(done),
+                           SteadyClock::now() + std::chrono::milliseconds(options_.proposal_timeout_ms)});
+}
+
+void MultiRaft::Campaign(GroupId group) {
+  Post([this, group] {
+    auto it = groups_.find(group);
+    if (it != groups_.end()) (void)it->second->raw->Campaign();
+  });
+}
+
+void MultiRaft::TransferLeader(GroupId group, NodeId to) {
+  Post([this, group, to] {
+    auto it = groups_.find(group);
+    if (it != groups_.end()) it->second->raw->TransferLeader(to);
+  });
+}
+
+std::optional<GroupStatus> MultiRaft::Status(GroupId group) const {
+  std::lock_guard<std::mutex> l(status_mu_);
+  auto it = status_.find(group);
+  if (it == status_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool MultiRaft::AwaitStatus(GroupId group, const std::function<bool(const GroupStatus&)>& pred,
+                            std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> l(status_mu_);
+  return status_cv_.wait_for(l, timeout, [&] {
+    auto it = status_.find(group);
+    return it != status_.end() && pred(it->second);
+  });
+}
+
+MultiRaftStats MultiRaft::stats() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return stats_;
+}
+
+void MultiRaft::HandleMessages(NodeId from, std::vector<transport::GroupMessage> batch) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    const uint64_t room = options_.inbox_msgs_max > in_msgs_.size()
+                              ? options_.inbox_msgs_max - in_msgs_.size() : 0;
+    if (batch.size() > room) {
+      stats_.messages_dropped_inbox_full += batch.size() - room;
+      batch.resize(room);
+    }
+    for (auto& gm : batch) in_msgs_.push_back(std::move(gm));
+  }
+  cv_.notify_one();
+}
+
+void MultiRaft::HandleUnreachable(NodeId peer) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    in_unreachable_.push_back(peer);
+  }
+  cv_.notify_one();
+}
+
+void MultiRaft::HandleSnapshotStatus(GroupId group, NodeId to, bool delivered) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    in_snap_status_.emplace_back(group, to, delivered);
+  }
+  cv_.notify_one();
+}
+
+void MultiRaft::Run() {
+  const auto tick = std::chrono::milliseconds(options_.tick_ms);
+  auto next_tick = SteadyClock::now() + tick;
+  std::vector<transport::GroupMessage> msgs;
+  std::vector<NodeId> unreachable;
+  std::vector<std::tuple<GroupId, NodeId, bool>> snap_status;
+  std::vector<std::function<void()>> tasks;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait_until(l, next_tick, [&] {
+        return stop_ || !in_msgs_.empty() || !in_unreachable_.empty() ||
+               !in_snap_status_.empty() || !in_tasks_.empty();
+      });
+      if (stop_) break;
+      msgs.swap(in_msgs_);
+      unreachable.swap(in_unreachable_);
+      snap_status.swap(in_snap_status_);
+      tasks.swap(in_tasks_);
+      // Publish the driver's counters (the inbox-full counter is kept under mu_ directly).
+      const uint64_t inbox_full = stats_.messages_dropped_inbox_full;
+      stats_ = driver_stats_;
+      stats_.messages_dropped_inbox_full = inbox_full;
+    }
+    ++driver_stats_.loop_turns;
+    for (transport::GroupMessage& gm : msgs) {
+      auto it = groups_.find(gm.group);
+      if (it == groups_.end()) {
+        ++driver_stats_.messages_unknown_group;
+        continue;
+      }
+      (void)it->second->raw->Step(std::move(gm.message));
+    }
+    msgs.clear();
+    for (NodeId peer : unreachable) {
+      for (auto& [id, g] : groups_) {
+        if (g->soft.raft_state == raft::StateType::kLeader) g->raw->ReportUnreachable(peer);
+      }
+    }
+    unreachable.clear();
+    for (auto& [group, to, ok] : snap_status) {
+      auto it = groups_.find(group);
+      if (it == groups_.end()) continue;
+      it->second->raw->ReportSnapshot(
+          to, ok ? raft::SnapshotStatus::kFinish : raft::SnapshotStatus::kFailure);
+    }
+    snap_status.clear();
+    for (auto& task : tasks) task();
+    tasks.clear();
+    const auto now = SteadyClock::now();
+    if (now >= next_tick) {
+      Tick();
+      next_tick += tick;
+      if (next_tick < now) next_tick = now + tick;  // fell far behind: do not tick in a burst
+    }
+    HandleReadies();
+  }
+  // Stopped: nobody will complete what is pending.
+  std::map<uint64_t, Pending> pending;
+  pending.swap(pending_);
+  for (auto& [seq, p] : pending) p.done(absl::CancelledError("multiraft: stopped"));
+}
+
+void MultiRaft::Tick() {
+  for (auto& [id, g] : groups_) g->raw->Tick();
+  const auto now = SteadyClock::now();
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->second.deadline <= now) {
+      ProposeCallback done = std::move(it->second.done);
+      it = pending_.erase(it);
+      ++driver_stats_.proposals_failed;
+      done(absl::DeadlineExceededError("multiraft: proposal not applied in time; outcome unknown"));
+    } else {
+      ++it;
+    }
+  }
+}
+
+void MultiRaft::Publish(Group& g) {
+  const raft::Raft& r = g.raw->raft();
+  GroupStatus s;
+  s.leader = r.lead();
+  s.term = r.term();
+  s.state = r.state();
+  s.commit = r.log().committed();
+  s.applied = g.applied;
+  s.last_index = r.log().LastIndex();
+  s.conf_state = g.conf_state;
+  {
+    std::lock_guard<std::mutex> l(status_mu_);
+    status_[g.id] = std::move(s);
+  }
+  status_cv_.notify_all();
+}
+
+}  // namespace sluice::multiraft

@@ -1,0 +1,196 @@
+// MultiRaft: the driver of all the Raft groups of one node.
+//
+// One thread (the driver) owns every RawNode, the RocksDbLogStore and the StateMachine calls.
+// Each turn of its loop:
+//   1. takes what other threads posted: received messages, transport feedback (unreachable
+//      peers, snapshot outcomes) and client requests (proposals, group creation, ...);
+//   2. turns the real clock into Tick()s (every `tick_ms`) and expires overdue proposals;
+//   3. collects the Ready of every group that has one, persists all of them in ONE synced
+//      RocksDB write, then sends their messages (one transport batch per destination node,
+//      all groups mixed), applies committed entries to the StateMachine, completes the
+//      proposals this node made, and Advance()s;
+//   4. takes a snapshot and compacts a group's log every `snapshot_interval_entries`.
+//
+// Proposals complete with the log index they were applied at, or with an error:
+//   FailedPrecondition  this node is not the leader (or a conf change is pending, or the
+//                       uncommitted-size limit is hit): retry elsewhere/later. Not applied.
+//   ResourceExhausted   `pending_proposals_max` proposals are already waiting. Not applied.
+//   NotFound            no such group on this node. Not applied.
+//   Unavailable         leadership was lost while waiting: outcome unknown (the entry may
+//                       still commit under the new leader).
+//   DeadlineExceeded    not applied within `proposal_timeout_ms`: outcome unknown.
+//   Cancelled           the driver stopped: outcome unknown.
+// Callbacks run on the driver thread and must not block.
+//
+// Membership: ProposeConfChange adds a learner, promotes it (kAddNode) or removes a node, one
+// change at a time per group. A node joining a group calls CreateGroup with the membership it
+// joins (the group's voters, itself as learner) before the leader adds it. Where peers are
+// reached is the transport's business (Transport::AddPeer), not the driver's.
+//
+// Thread-safety: every public method is thread-safe. Stop the transport before destroying the
+// MultiRaft (it is the transport's handler). Storage write failures crash the process: a Raft
+// node that cannot persist must not keep voting.
+#ifndef SLUICE_CLUSTER_MULTIRAFT_MULTIRAFT_H_
+#define SLUICE_CLUSTER_MULTIRAFT_MULTIRAFT_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "base/ids.h"
+#include "cluster/multiraft/state_machine.h"
+#include "cluster/raft/types.h"
+#include "cluster/storage/rocksdb_log_store.h"
+#include "cluster/transport/transport.h"
+
+namespace sluice::multiraft {
+
+struct MultiRaftOptions {
+  NodeId self;
+  int64_t tick_ms = 100;
+  int election_tick = 10;  // ticks
+  int heartbeat_tick = 1;  // ticks
+  bool pre_vote = true;
+  bool check_quorum = true;
+  // Raft limits (see cluster/raft/config.h).
+  uint64_t max_size_per_msg = 1 << 20;
+  uint64_t max_inflight_msgs = 256;
+  uint64_t max_uncommitted_entries_size = 64 << 20;
+  // Driver limits.
+  uint64_t pending_proposals_max = 100'000;  // per node, all groups
+  int64_t proposal_timeout_ms = 10'000;
+  uint64_t inbox_msgs_max = 200'000;  // received messages waiting for the driver; beyond: dropped
+  // Snapshot + compaction once this many entries were applied since the last snapshot (0 =
+  // never); keep this many entries behind the snapshot for followers that lag a little.
+  uint64_t snapshot_interval_entries = 10'000;
+  uint64_t compaction_lag_entries = 1'000;
+};
+
+struct GroupStatus {
+  NodeId leader;
+  sluice::Term term;
+  raft::StateType state = raft::StateType::kFollower;
+  LogIndex commit;
+  LogIndex applied;
+  LogIndex last_index;
+  raft::ConfState conf_state;
+};
+
+struct MultiRaftStats {
+  uint64_t loop_turns = 0;
+  uint64_t storage_writes = 0;      // synced RocksDB batches
+  uint64_t readies = 0;             // group Readies handled (>= storage_writes: batching)
+  uint64_t messages_dropped_inbox_full = 0;
+  uint64_t messages_unknown_group = 0;
+  uint64_t proposals_completed = 0;
+  uint64_t proposals_failed = 0;
+  uint64_t snapshots_taken = 0;
+};
+
+class MultiRaft final : public transport::TransportHandler {
+ public:
+  using ProposeCallback = std::function<void(absl::StatusOr<LogIndex>)>;
+
+  // None owned; all must outlive the MultiRaft.
+  MultiRaft(MultiRaftOptions options, raftstore::RocksDbLogStore* store,
+            transport::Transport* transport, StateMachine* state_machine);
+  ~MultiRaft() override;
+
+  // Reopens every group in the store (restoring the state machine from each group's snapshot)
+  // and starts the driver thread. Errors from storage or a bad Raft config.
+  absl::Status Start();
+  // Stops the driver thread; pending proposals complete with Cancelled. Idempotent.
+  void Stop();
+
+  // Creates `group` with membership `bootstrap`, or reopens it if the store has it (bootstrap
+  // ignored). Waits for the driver. Errors from storage; AlreadyExists if already running.
+  absl::Status CreateGroup(GroupId group, const raft::ConfState& bootstrap);
+
+  void Propose(GroupId group, std::string data, ProposeCallback done);
+  std::future<absl::StatusOr<LogIndex>> Propose(GroupId group, std::string data);
+  std::future<absl::StatusOr<LogIndex>> ProposeConfChange(GroupId group, raft::ConfChange cc);
+  // Starts an election in `group` now / asks its leader to hand over to `to` (fire and forget).
+  void Campaign(GroupId group);
+  void TransferLeader(GroupId group, NodeId to);
+
+  // The last published status of `group` (updated by the driver after every Ready).
+  std::optional<GroupStatus> Status(GroupId group) const;
+  // Waits until `pred(status)` holds for `group`; false after `timeout`.
+  bool AwaitStatus(GroupId group, const std::function<bool(const GroupStatus&)>& pred,
+                   std::chrono::milliseconds timeout) const;
+  MultiRaftStats stats() const;
+  NodeId self() const { return options_.self; }
+
+  // transport::TransportHandler (called on transport threads).
+  void HandleMessages(NodeId from, std::vector<transport::GroupMessage> batch) override;
+  void HandleUnreachable(NodeId peer) override;
+  void HandleSnapshotStatus(GroupId group, NodeId to, bool delivered) override;
+
+ private:
+  struct Group;
+  struct Pending {
+    GroupId group;
+    ProposeCallback done;
+    std::chrono::steady_clock::time_point deadline;
+  };
+
+  // Runs `fn` on the driver thread (after Start) and returns at once.
+  void Post(std::function<void()> fn);
+  void Run();
+  // Driver-thread helpers (multiraft.cc / multiraft_apply.cc).
+  absl::Status OpenGroupLocked(GroupId group, const raft::ConfState& bootstrap);
+  void Tick();
+  void HandleReadies();
+  void ApplyCommitted(Group& g, const std::vector<raft::Entry>& entries);
+  void Complete(uint64_t sequence, absl::StatusOr<LogIndex> result);
+  void FailGroupProposals(Group& g, const absl::Status& why);
+  void MaybeSnapshot(Group& g);
+  void Publish(Group& g);
+  void ProposeOnDriver(GroupId group, std::string data, bool conf_change, raft::ConfChange cc,
+                       ProposeCallback done);
+
+  const MultiRaftOptions options_;
+  raftstore::RocksDbLogStore* store_;
+  transport::Transport* transport_;
+  StateMachine* sm_;
+  const uint64_t incarnation_;
+
+  // Driver-thread state.
+  std::map<GroupId, std::unique_ptr<Group>> groups_;
+  std::map<uint64_t, Pending> pending_;  // by sequence
+  uint64_t next_sequence_ = 1;
+  MultiRaftStats driver_stats_;  // published into stats_ once per turn
+  std::thread thread_;
+
+  // Inbox, guarded by mu_.
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  bool started_ = false;
+  std::vector<transport::GroupMessage> in_msgs_;
+  std::vector<NodeId> in_unreachable_;
+  std::vector<std::tuple<GroupId, NodeId, bool>> in_snap_status_;
+  std::vector<std::function<void()>> in_tasks_;
+  MultiRaftStats stats_;
+
+  // Published status, guarded by status_mu_.
+  mutable std::mutex status_mu_;
+  mutable std::condition_variable status_cv_;
+  std::map<GroupId, GroupStatus> status_;
+};
+
+}  // namespace sluice::multiraft
+
+#endif  // SLUICE_CLUSTER_MULTIRAFT_MULTIRAFT_H_

@@ -1,0 +1,137 @@
+// The driver's Ready cycle: persist every group's Ready in one write, send, apply, advance.
+#include <map>
+#include <utility>
+
+#include "base/check.h"
+#include "base/log.h"
+#include "cluster/multiraft/multiraft.h"
+#include "cluster/multiraft/group.h"
+#include "cluster/multiraft/proposal.h"
+#include "cluster/raft/rawnode.h"
+
+namespace sluice::multiraft {
+
+void MultiRaft::HandleReadies() {
+  std::vector<std::pair<Group*, raft::Ready>> readies;
+  for (auto& [id, g] : groups_) {
+    if (g->raw->HasReady()) readies.emplace_back(g.get(), g->raw->GetReady());
+  }
+  if (readies.empty()) return;
+  driver_stats_.readies += readies.size();
+
+  // 1. One durable write for every group's hard state, entries and snapshot.
+  raftstore::LogWriteBatch batch = store_->NewBatch();
+  for (auto& [g, rd] : readies) {
+    if (rd.hard_state || !rd.entries.empty() || rd.snapshot) {
+      batch.Append(g->log, rd.hard_state, rd.entries, rd.snapshot);
+    }
+  }
+  if (!batch.empty()) {
+    SLUICE_CHECK_OK(batch.Commit());
+    ++driver_stats_.storage_writes;
+  }
+
+  // 2. Messages, grouped by destination node: one transport batch per peer.
+  std::map<NodeId, std::vector<transport::GroupMessage>> out;
+  for (auto& [g, rd] : readies) {
+    for (raft::Message& m : rd.messages) {
+      const NodeId to = m.to;
+      out[to].push_back(transport::GroupMessage{g->id, std::move(m)});
+    }
+    rd.messages.clear();
+  }
+  for (auto& [to, msgs] : out) transport_->Send(to, std::move(msgs));
+
+  // 3. Apply, complete proposals, advance.
+  for (auto& [g, rd] : readies) {
+    if (rd.snapshot && !rd.snapshot->IsEmpty()) {
+      const raft::Snapshot& s = *rd.snapshot;
+      sm_->Restore(g->id, s.metadata.index, s.data);
+      g->applied = s.metadata.index;
+      g->conf_state = s.metadata.conf_state;
+    }
+    ApplyCommitted(*g, rd.committed_entries);
+    if (rd.soft_state) {
+      const bool was_leader = g->soft.raft_state == raft::StateType::kLeader;
+      g->soft = *rd.soft_state;
+      if (was_leader && g->soft.raft_state != raft::StateType::kLeader) {
+        FailGroupProposals(*g, absl::UnavailableError(
+                                   "multiraft: leadership lost; outcome unknown"));
+      }
+    }
+    g->raw->Advance(rd);
+    MaybeSnapshot(*g);
+    Publish(*g);
+  }
+}
+
+void MultiRaft::ApplyCommitted(Group& g, const std::vector<raft::Entry>& entries) {
+  for (const raft::Entry& e : entries) {
+    if (e.index <= g.applied) continue;  // covered by a snapshot applied in the same Ready
+    g.applied = e.index;
+    if (e.type == raft::EntryType::kConfChange) {
+      absl::StatusOr<raft::ConfChange> cc = raft::ConfChange::Decode(e.data);
+      SLUICE_CHECK_MSG(cc.ok(), "undecodable conf change in the committed log");
+      g.conf_state = g.raw->ApplyConfChange(*cc);
+      g.snapshot_due = true;
+      SLOG(kInfo) << "membership changed" << " group=" << g.id << " index=" << e.index
+                  << " voters=" << g.conf_state.voters.size()
+                  << " learners=" << g.conf_state.learners.size();
+      if (!cc->context.empty()) {
+        absl::StatusOr<DecodedProposal> p = DecodeProposal(cc->context);
+        if (p.ok() && p->id.proposer == options_.self && p->id.incarnation == incarnation_) {
+          Complete(p->id.sequence, e.index);
+        }
+      }
+      continue;
+    }
+    if (e.data.empty()) continue;  // a new leader's empty entry
+    absl::StatusOr<DecodedProposal> p = DecodeProposal(e.data);
+    SLUICE_CHECK_MSG(p.ok(), "committed entry without a proposal envelope");
+    sm_->Apply(g.id, e.index, p->payload);
+    if (p->id.proposer == options_.self && p->id.incarnation == incarnation_) {
+      Complete(p->id.sequence, e.index);
+    }
+  }
+}
+
+void MultiRaft::Complete(uint64_t sequence, absl::StatusOr<LogIndex> result) {
+  auto it = pending_.find(sequence);
+  if (it == pending_.end()) return;  // already failed (timeout, leadership lost)
+  ProposeCallback done = std::move(it->second.done);
+  pending_.erase(it);
+  ++(result.ok() ? driver_stats_.proposals_completed : driver_stats_.proposals_failed);
+  done(std::move(result));
+}
+
+void MultiRaft::FailGroupProposals(Group& g, const absl::Status& why) {
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->second.group != g.id) {
+      ++it;
+      continue;
+    }
+    ProposeCallback done = std::move(it->second.done);
+    it = pending_.erase(it);
+    ++driver_stats_.proposals_failed;
+    done(why);
+  }
+}
+
+void MultiRaft::MaybeSnapshot(Group& g) {
+  if (options_.snapshot_interval_entries == 0) return;
+  const LogIndex snap_index = g.log->snapshot_metadata().index;
+  if (g.applied <= snap_index) return;
+  if (!g.snapshot_due &&
+      g.applied.value() < snap_index.value() + options_.snapshot_interval_entries) {
+    return;
+  }
+  g.snapshot_due = false;
+  SLUICE_CHECK_OK(store_->CreateSnapshot(g.log, g.applied, g.conf_state, sm_->TakeSnapshot(g.id)));
+  ++driver_stats_.snapshots_taken;
+  if (g.applied.value() > options_.compaction_lag_entries) {
+    const LogIndex compact_to(g.applied.value() - options_.compaction_lag_entries);
+    if (compact_to >= *g.log->FirstIndex()) SLUICE_CHECK_OK(store_->Compact(g.log, compact_to));
+  }
+}
+
+}  // namespace sluice::multiraft

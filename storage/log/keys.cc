@@ -1,0 +1,87 @@
+#include "storage/log/keys.h"
+
+#include "absl/status/status.h"
+#include "storage/log/record.h"
+
+namespace sluice::storage {
+namespace {
+
+void PutFixed32(std::string& out, uint32_t v) {
+  for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+std::string Prefix(char c, PartitionId p, size_t reserve) {
+  std::string k;
+  k.reserve(5 + reserve);
+  k.push_back(c);
+  PutFixed32(k, p.value());
+  return k;
+}
+
+}  // namespace
+
+std::string MetaKey(PartitionId p) { return Prefix('m', p, 0); }
+
+std::string RecordKey(PartitionId p, Offset o) {
+  std::string k = Prefix('r', p, 8);
+  PutFixed64(k, o.value());
+  return k;
+}
+
+std::string IndexKey(PartitionId p, Offset o) {
+  std::string k = Prefix('x', p, 8);
+  PutFixed64(k, o.value());
+  return k;
+}
+
+std::string CursorKey(PartitionId p, std::string_view name) {
+  std::string k = Prefix('c', p, name.size());
+  k.append(name);
+  return k;
+}
+
+std::string PrefixStart(char prefix, PartitionId p) { return Prefix(prefix, p, 0); }
+
+std::string PrefixEnd(char prefix, PartitionId p) {
+  // Partition ids are below 2^32 - 1 in practice; the next partition's prefix ends the range.
+  return Prefix(prefix, PartitionId(p.value() + 1), 0);
+}
+
+Offset KeyOffset(std::string_view key) { return Offset(GetFixed64(key.substr(5))); }
+
+std::string_view CursorKeyName(std::string_view key) { return key.substr(5); }
+
+std::string EncodeMeta(const PartitionMeta& m) {
+  std::string v;
+  PutFixed64(v, m.applied.value());
+  PutFixed64(v, m.start.value());
+  PutFixed64(v, m.next.value());
+  PutFixed64(v, static_cast<uint64_t>(m.max_log_time_ms));
+  PutFixed64(v, m.bytes_appended);
+  return v;
+}
+
+absl::StatusOr<PartitionMeta> DecodeMeta(std::string_view v) {
+  if (v.size() != 40) return absl::DataLossError("commit log: malformed partition meta");
+  PartitionMeta m;
+  m.applied = LogIndex(GetFixed64(v));
+  m.start = Offset(GetFixed64(v.substr(8)));
+  m.next = Offset(GetFixed64(v.substr(16)));
+  m.max_log_time_ms = static_cast<int64_t>(GetFixed64(v.substr(24)));
+  m.bytes_appended = GetFixed64(v.substr(32));
+  return m;
+}
+
+std::string EncodeIndexValue(const IndexEntry& e) {
+  std::string v;
+  PutFixed64(v, static_cast<uint64_t>(e.log_time_ms));
+  PutFixed64(v, e.bytes_before);
+  return v;
+}
+
+absl::StatusOr<IndexEntry> DecodeIndexValue(Offset o, std::string_view v) {
+  if (v.size() != 16) return absl::DataLossError("commit log: malformed index entry");
+  return IndexEntry{o, static_cast<int64_t>(GetFixed64(v)), GetFixed64(v.substr(8))};
+}
+
+}  // namespace sluice::storage

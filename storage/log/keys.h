@@ -1,0 +1,50 @@
+// Key layout of the records database (see README.md "Record store"). Partition ids are 4 bytes
+// and offsets 8 bytes, big-endian, so one partition's records are contiguous and sort by
+// offset; whole ranges are deleted with one range tombstone. Pure; thread-safe.
+//   'L'                    -> partitions(8) key_levels(8)      (fixed when the log is created)
+//   'm' p                  -> PartitionMeta                    (rewritten with every apply)
+//   'r' p offset           -> EncodeRecord
+//   'x' p offset           -> log_time_ms(8) bytes_before(8)   (sparse index, one per block)
+//   'c' p name             -> offset(8) updated_ms(8) expiry_ms(8)
+#ifndef SLUICE_STORAGE_LOG_KEYS_H_
+#define SLUICE_STORAGE_LOG_KEYS_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "base/ids.h"
+#include "storage/log/retention.h"
+
+namespace sluice::storage {
+
+inline constexpr char kLayoutKey[] = "L";
+
+// What a partition's applied state is, besides its records, index and cursors.
+struct PartitionMeta {
+  LogIndex applied;  // last Raft index applied to this database
+  Offset start;      // log start offset
+  Offset next;       // high watermark
+  int64_t max_log_time_ms = 0;
+  uint64_t bytes_appended = 0;
+};
+
+std::string MetaKey(PartitionId p);
+std::string RecordKey(PartitionId p, Offset o);
+std::string IndexKey(PartitionId p, Offset o);
+std::string CursorKey(PartitionId p, std::string_view name);
+// The first key after every key of `p` with that prefix character.
+std::string PrefixEnd(char prefix, PartitionId p);
+std::string PrefixStart(char prefix, PartitionId p);
+Offset KeyOffset(std::string_view key);          // of a RecordKey / IndexKey
+std::string_view CursorKeyName(std::string_view key);
+
+std::string EncodeMeta(const PartitionMeta& m);
+absl::StatusOr<PartitionMeta> DecodeMeta(std::string_view v);
+std::string EncodeIndexValue(const IndexEntry& e);
+absl::StatusOr<IndexEntry> DecodeIndexValue(Offset o, std::string_view v);
+
+}  // namespace sluice::storage
+
+#endif  // SLUICE_STORAGE_LOG_KEYS_H_

@@ -1,0 +1,231 @@
+// LogState write side: load, apply, snapshot. Reads are in log_state_read.cc.
+#include "storage/log/log_state.h"
+
+#include <algorithm>
+#include <mutex>
+
+#include "base/check.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
+#include "storage/log/partition.h"
+#include "storage/log/rocksdb_util.h"
+
+namespace sluice::storage {
+
+LogState::LogState(rocksdb::DB* db, LogStateOptions options) : db_(db), options_(options) {
+  for (uint32_t i = 0; i < options_.partitions; ++i) {
+    partitions_.push_back(std::make_unique<Partition>());
+    partitions_.back()->id = PartitionId(i);
+  }
+}
+
+LogState::~LogState() = default;
+
+LogState::Partition* LogState::Find(PartitionId p) const {
+  if (p.value() >= partitions_.size()) return nullptr;
+  return partitions_[p.value()].get();
+}
+
+absl::Status LogState::Load() {
+  for (auto& part : partitions_) {
+    std::string v;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), MetaKey(part->id), &v);
+    if (s.ok()) {
+      ASSIGN_OR_RETURN(part->meta, DecodeMeta(v));
+    } else if (!s.IsNotFound()) {
+      return FromRocksDb(s);
+    }
+    RETURN_IF_ERROR(ScanPrefix(db_, PrefixStart('x', part->id), PrefixEnd('x', part->id),
+                               [&](std::string_view k, std::string_view val) -> absl::Status {
+                                 ASSIGN_OR_RETURN(IndexEntry e, DecodeIndexValue(KeyOffset(k), val));
+                                 part->index.push_back(e);
+                                 return absl::OkStatus();
+                               }));
+    RETURN_IF_ERROR(ScanPrefix(db_, PrefixStart('c', part->id), PrefixEnd('c', part->id),
+                               [&](std::string_view k, std::string_view val) -> absl::Status {
+                                 if (val.size() != 24) return absl::DataLossError("commit log: malformed cursor");
+                                 CursorInfo c;
+                                 c.name.assign(CursorKeyName(k));
+                                 c.offset = Offset(GetFixed64(val));
+                                 c.updated_ms = static_cast<int64_t>(GetFixed64(val.substr(8)));
+                                 c.expiry_ms = static_cast<int64_t>(GetFixed64(val.substr(16)));
+                                 part->cursors.emplace(c.name, std::move(c));
+                                 return absl::OkStatus();
+                               }));
+    if (!part->index.empty() && part->index.front().offset != part->meta.start) {
+      return absl::DataLossError("commit log: index does not start at the log start");
+    }
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+void WriteOrDie(rocksdb::DB* db, rocksdb::WriteBatch* b) {
+  rocksdb::WriteOptions wo;
+  wo.sync = false;  // the Raft log holds the entry durably; TakeSnapshot syncs (see header)
+  rocksdb::Status s = db->Write(wo, b);
+  SLUICE_CHECK_MSG(s.ok(), s.ToString().c_str());
+}
+
+}  // namespace
+
+void LogState::Apply(GroupId group, LogIndex index, std::string_view data) {
+  Partition* part = Find(PartitionOf(group));
+  SLUICE_CHECK_MSG(part != nullptr, "apply for a group that is no partition of this log");
+  if (index <= part->meta.applied) return;  // already in this database (replay after restart)
+  absl::StatusOr<Command> c = DecodeCommand(data);
+  SLUICE_CHECK_MSG(c.ok(), "undecodable command in the committed log");
+  switch (c->type) {
+    case CommandType::kAppend:
+      return ApplyAppend(*part, index, c->record);
+    case CommandType::kCommitCursor:
+    case CommandType::kDeleteCursor:
+      return ApplyCursor(*part, index, *c);
+    case CommandType::kRetention:
+      return ApplyRetention(*part, index, c->now_ms);
+  }
+}
+
+void LogState::ApplyAppend(Partition& part, LogIndex index, std::string_view record) {
+  absl::StatusOr<int64_t> ts = DecodeRecordTimestamp(record);
+  SLUICE_CHECK_MSG(ts.ok(), "undecodable record in the committed log");
+  PartitionMeta m = part.meta;
+  const Offset offset = m.next;
+  const int64_t log_time = std::max(m.max_log_time_ms, *ts);
+  std::optional<IndexEntry> entry;
+  if (part.index.empty() ||
+      offset.value() - part.index.back().offset.value() >= options_.index_interval_records ||
+      log_time >= part.index.back().log_time_ms + options_.index_interval_ms) {
+    entry = IndexEntry{offset, log_time, m.bytes_appended};
+  }
+  m.applied = index;
+  m.next = offset.Next();
+  m.max_log_time_ms = log_time;
+  m.bytes_appended += record.size();
+
+  rocksdb::WriteBatch b;
+  b.Put(RecordKey(part.id, offset), rocksdb::Slice(record.data(), record.size()));
+  if (entry) b.Put(IndexKey(part.id, offset), EncodeIndexValue(*entry));
+  b.Put(MetaKey(part.id), EncodeMeta(m));
+  WriteOrDie(db_, &b);
+  {
+    std::unique_lock<std::shared_mutex> l(part.mu);
+    part.meta = m;
+    if (entry) part.index.push_back(*entry);
+  }
+  part.last_append_index = index;
+  part.last_append_offset = offset;
+}
+
+void LogState::ApplyCursor(Partition& part, LogIndex index, const Command& c) {
+  PartitionMeta m = part.meta;
+  m.applied = index;
+  rocksdb::WriteBatch b;
+  CursorInfo ci;
+  if (c.type == CommandType::kCommitCursor) {
+    ci.name = c.cursor.name;
+    ci.offset = std::min(c.cursor.offset, m.next);  // validated by the proposer; clamp anyway
+    ci.updated_ms = c.cursor.now_ms;
+    ci.expiry_ms = c.cursor.expiry_ms;
+    std::string v;
+    PutFixed64(v, ci.offset.value());
+    PutFixed64(v, static_cast<uint64_t>(ci.updated_ms));
+    PutFixed64(v, static_cast<uint64_t>(ci.expiry_ms));
+    b.Put(CursorKey(part.id, ci.name), v);
+  } else {
+    b.Delete(CursorKey(part.id, c.cursor.name));
+  }
+  b.Put(MetaKey(part.id), EncodeMeta(m));
+  WriteOrDie(db_, &b);
+  std::unique_lock<std::shared_mutex> l(part.mu);
+  part.meta = m;
+  if (c.type == CommandType::kCommitCursor) {
+    part.cursors[ci.name] = std::move(ci);
+  } else {
+    auto it = part.cursors.find(c.cursor.name);
+    if (it != part.cursors.end()) part.cursors.erase(it);
+  }
+}
+
+std::optional<Offset> LogState::MinLiveCursor(const Partition& part, int64_t now_ms) const {
+  std::optional<Offset> min;
+  for (const auto& [name, c] : part.cursors) {
+    if (c.Live(now_ms) && (!min || c.offset < *min)) min = c.offset;
+  }
+  return min;
+}
+
+void LogState::ApplyRetention(Partition& part, LogIndex index, int64_t now_ms) {
+  PartitionMeta m = part.meta;
+  m.applied = index;
+  RetentionInput in{m.start, m.next, m.bytes_appended, m.max_log_time_ms, &part.index,
+                    MinLiveCursor(part, now_ms), now_ms};
+  const RetentionDecision d = DecideRetention(in, options_.retention);
+  std::vector<std::string> expired;
+  for (const auto& [name, c] : part.cursors) {
+    if (!c.Live(now_ms)) expired.push_back(name);
+  }
+  rocksdb::WriteBatch b;
+  if (d.new_start > m.start) {
+    // Two range tombstones, whatever the number of records: deletion is O(1) to write;
+    // RocksDB drops the data in its compactions.
+    b.DeleteRange(RecordKey(part.id, m.start), RecordKey(part.id, d.new_start));
+    b.DeleteRange(IndexKey(part.id, m.start), IndexKey(part.id, d.new_start));
+    m.start = d.new_start;
+  }
+  for (const std::string& name : expired) b.Delete(CursorKey(part.id, name));
+  b.Put(MetaKey(part.id), EncodeMeta(m));
+  const uint64_t deleted = m.start.value() - part.meta.start.value();
+  // Exclusive while writing: a reader opening an iterator sees either all or none of it.
+  std::unique_lock<std::shared_mutex> l(part.mu);
+  WriteOrDie(db_, &b);
+  part.meta = m;
+  while (!part.index.empty() && part.index.front().offset < m.start) part.index.pop_front();
+  for (const std::string& name : expired) part.cursors.erase(name);
+  l.unlock();
+  part.records_deleted += deleted;
+  if (d.records_past_cursor > 0) {
+    part.records_deleted_past_cursor += d.records_past_cursor;
+    SLOG(kWarn) << "retention hard limit deleted records a live cursor still needs"
+                << " partition=" << part.id << " records_past_cursor=" << d.records_past_cursor
+                << " new_start=" << m.start;
+  }
+  if (deleted > 0 || !expired.empty()) {
+    SLOG(kDebug) << "retention" << " partition=" << part.id << " deleted=" << deleted
+                 << " start=" << m.start << " cursors_expired=" << expired.size();
+  }
+}
+
+std::string LogState::TakeSnapshot(GroupId group) {
+  Partition* part = Find(PartitionOf(group));
+  SLUICE_CHECK(part != nullptr);
+  // The Raft log is compacted right after this snapshot: everything applied so far must be
+  // durable here first.
+  rocksdb::Status s = db_->SyncWAL();
+  SLUICE_CHECK_MSG(s.ok(), s.ToString().c_str());
+  return EncodeMeta(part->meta);
+}
+
+void LogState::Restore(GroupId group, LogIndex index, std::string_view image) {
+  Partition* part = Find(PartitionOf(group));
+  SLUICE_CHECK(part != nullptr);
+  // On one node the records database is never behind its own snapshot (TakeSnapshot synced
+  // it). A snapshot sent by another replica would need the records themselves: not yet
+  // supported (README.md "Remaining").
+  SLUICE_CHECK_MSG(part->meta.applied >= index,
+                   "records database behind the Raft snapshot: installing a snapshot from "
+                   "another replica is not supported yet");
+}
+
+Offset LogState::AppendedOffset(PartitionId p, LogIndex index) const {
+  const Partition* part = Find(p);
+  SLUICE_CHECK(part != nullptr);
+  SLUICE_CHECK_MSG(part->last_append_index == index,
+                   "append completion does not follow its apply");
+  return part->last_append_offset;
+}
+
+}  // namespace sluice::storage

@@ -1,0 +1,132 @@
+// LogState: the applied state of every partition of a PartitionedLog, kept in the records
+// database (a RocksDB of its own, see README.md "Why two databases"), and the MultiRaft
+// StateMachine that builds it from each partition's Raft group.
+//
+// Write side (driver thread only, through multiraft::StateMachine): Apply decodes a command
+// (record.h) and writes its effect plus the partition's meta (including the applied Raft index)
+// in ONE RocksDB write, not synced: the Raft log already holds the entry durably, and an apply
+// lost in a crash is replayed from it (entries at or below the stored applied index are
+// skipped, so replay is idempotent). TakeSnapshot first syncs the records database's WAL, so
+// the Raft log is only compacted behind what this database has made durable.
+//
+// Offsets: a per-partition counter in the applied state (`next`), not the Raft index. Raft
+// indexes have holes (a new leader's empty entry, membership changes, cursor and retention
+// commands), and offsets must be dense; the counter is replicated state, so every replica
+// assigns the same offsets, and it is stored with every write, so it never goes backwards.
+//
+// Read side (any thread): Read, OffsetForTime, Info, GetCursor, ListCursors. Each partition has
+// a shared mutex: readers take it to copy bounds and to open their RocksDB iterator (which
+// pins a consistent view); the driver takes it exclusively to publish a new high watermark and
+// around a retention delete, so a reader never sees a record it should not, nor a hole.
+//
+// Errors: reads return OutOfRange (offset before the log start or past the high watermark),
+// NotFound (cursor), InvalidArgument (partition), DataLoss/Unavailable from RocksDB. Storage
+// write failures in Apply crash (the driver cannot give up an applied entry).
+#ifndef SLUICE_STORAGE_LOG_LOG_STATE_H_
+#define SLUICE_STORAGE_LOG_LOG_STATE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "base/ids.h"
+#include "cluster/multiraft/state_machine.h"
+#include "storage/log/keys.h"
+#include "storage/log/record.h"
+#include "storage/log/retention.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace sluice::storage {
+
+struct LogStateOptions {
+  uint32_t partitions = 1;
+  // A new index block starts after this many records or when the log time moved this far.
+  // Retention deletes and timestamp lookups scan at this granularity.
+  uint64_t index_interval_records = 1024;
+  int64_t index_interval_ms = 10'000;
+  RetentionLimits retention;
+};
+
+struct CursorInfo {
+  std::string name;
+  Offset offset;           // the next offset the consumer will read
+  int64_t updated_ms = 0;  // wall clock of the last commit
+  int64_t expiry_ms = 0;   // 0 = never; else dropped this long after the last commit
+  bool Live(int64_t now_ms) const { return expiry_ms == 0 || updated_ms + expiry_ms > now_ms; }
+};
+
+struct PartitionInfo {
+  Offset log_start;       // first readable offset
+  Offset high_watermark;  // one past the last committed record (Kafka's definition)
+  uint64_t bytes = 0;     // encoded record bytes between log_start and high_watermark
+  int64_t max_log_time_ms = 0;
+  LogIndex applied;
+  size_t cursors = 0;
+  size_t index_entries = 0;
+  uint64_t records_deleted = 0;              // by retention, since this process started
+  uint64_t records_deleted_past_cursor = 0;  // of those, needed by a live cursor (hard limit)
+};
+
+class LogState final : public multiraft::StateMachine {
+ public:
+  // `db` is not owned and must outlive this object.
+  LogState(rocksdb::DB* db, LogStateOptions options);
+  ~LogState() override;
+
+  // Loads every partition's meta, index and cursors. Call once, before the MultiRaft starts.
+  absl::Status Load();
+
+  static GroupId GroupOf(PartitionId p) { return GroupId(uint64_t{p.value()} + 1); }
+  static PartitionId PartitionOf(GroupId g) { return PartitionId(static_cast<uint32_t>(g.value() - 1)); }
+
+  // multiraft::StateMachine (driver thread).
+  void Apply(GroupId group, LogIndex index, std::string_view data) override;
+  std::string TakeSnapshot(GroupId group) override;
+  void Restore(GroupId group, LogIndex index, std::string_view image) override;
+
+  // The offset the append applied at `index` got (driver thread, in the proposal's callback,
+  // which MultiRaft runs right after applying that entry).
+  Offset AppendedOffset(PartitionId p, LogIndex index) const;
+
+  // Reads (any thread).
+  absl::StatusOr<std::vector<StoredRecord>> Read(PartitionId p, Offset from, size_t max_records,
+                                                 uint64_t max_bytes) const;
+  absl::StatusOr<Offset> OffsetForTime(PartitionId p, int64_t timestamp_ms) const;
+  absl::StatusOr<PartitionInfo> Info(PartitionId p) const;
+  absl::StatusOr<CursorInfo> GetCursor(PartitionId p, std::string_view name) const;
+  absl::StatusOr<std::vector<CursorInfo>> ListCursors(PartitionId p) const;
+  // What a retention command applied at `now_ms` would do (leaders propose only when useful).
+  absl::StatusOr<RetentionDecision> PreviewRetention(PartitionId p, int64_t now_ms,
+                                                     bool* cursors_expired) const;
+  std::vector<IndexEntry> IndexForTesting(PartitionId p) const;
+
+  const LogStateOptions& options() const { return options_; }
+
+ private:
+  struct Partition;
+  Partition* Find(PartitionId p) const;
+  void ApplyAppend(Partition& part, LogIndex index, std::string_view record);
+  void ApplyCursor(Partition& part, LogIndex index, const Command& c);
+  void ApplyRetention(Partition& part, LogIndex index, int64_t now_ms);
+  std::optional<Offset> MinLiveCursor(const Partition& part, int64_t now_ms) const;
+
+  rocksdb::DB* db_;
+  const LogStateOptions options_;
+  std::vector<std::unique_ptr<Partition>> partitions_;
+};
+
+}  // namespace sluice::storage
+
+#endif  // SLUICE_STORAGE_LOG_LOG_STATE_H_

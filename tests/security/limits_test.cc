@@ -1,0 +1,143 @@
+// Limits (issue 8): connections total / per address / rate, connect timeout (TCP and TLS),
+// publish rate and bytes, subscriptions per client, topic length and levels — each being hit.
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "tests/security/support.h"
+
+namespace sluice::security_test {
+namespace {
+
+using conformance::kV311;
+using conformance::kV5;
+namespace c = conformance;
+
+class LimitsTest : public ::testing::Test {
+ protected:
+  void StartBroker(const std::vector<std::string>& flags) {
+    std::string error;
+    broker_ = Broker::Start(flags, &error);
+    ASSERT_TRUE(broker_) << error;
+  }
+  // True when a new TCP connection gets a CONNACK.
+  bool Admitted(const std::string& id, std::unique_ptr<Client>* keep = nullptr) {
+    auto client = std::make_unique<Client>(TcpWire(broker_->port()), kV5);
+    bool ok = client->Connect(id).type == c::kConnack;
+    if (keep) *keep = std::move(client);
+    return ok;
+  }
+  std::unique_ptr<Broker> broker_;
+};
+
+TEST_F(LimitsTest, ConnectionsPerAddressAndTotal) {
+  StartBroker({"--max-connections-per-address=3"});
+  std::vector<std::unique_ptr<Client>> held(3);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Admitted("c" + std::to_string(i), &held[i]));
+  EXPECT_FALSE(Admitted("c3")) << "a 4th connection from 127.0.0.1";
+  held[0].reset();
+  bool again = false;
+  for (int i = 0; i < 50 && !again; ++i) {
+    std::this_thread::sleep_for(20ms);
+    again = Admitted("c4", &held[0]);
+  }
+  EXPECT_TRUE(again) << "the closed connection's slot was not freed";
+  broker_.reset();
+
+  StartBroker({"--max-connections=2"});
+  std::unique_ptr<Client> a, b;
+  ASSERT_TRUE(Admitted("a", &a));
+  ASSERT_TRUE(Admitted("b", &b));
+  EXPECT_FALSE(Admitted("c"));
+}
+
+TEST_F(LimitsTest, ConnectionRate) {
+  StartBroker({"--max-connection-rate=5"});
+  int admitted = 0;
+  std::vector<std::unique_ptr<Client>> held;
+  for (int i = 0; i < 20; ++i) {
+    std::unique_ptr<Client> c;
+    if (Admitted("r" + std::to_string(i), &c)) ++admitted;
+    held.push_back(std::move(c));
+  }
+  EXPECT_GE(admitted, 4);
+  EXPECT_LE(admitted, 8) << "the burst is one second's worth";
+  std::this_thread::sleep_for(1100ms);
+  EXPECT_TRUE(Admitted("later"));
+}
+
+TEST_F(LimitsTest, ConnectTimeoutOnTcpAndTls) {
+  std::string dir = TempDir("limits");
+  Pki pki(dir);
+  KeyPair server = pki.Issue("server", {.cn = "s", .server = true});
+  StartBroker({"--connect-timeout-s=1", "--tls-listen=127.0.0.1:0",
+               "--tls-cert-file=" + server.cert_file, "--tls-key-file=" + server.key_file});
+  auto start = std::chrono::steady_clock::now();
+  Client idle(TcpWire(broker_->port()), kV5);
+  Client idle_tls(TcpWire(broker_->port("tls")), kV5);  // never starts the handshake
+  idle.Send("\x10");  // a CONNECT that never completes (slowloris)
+  EXPECT_TRUE(idle.ExpectClosed(3000ms));
+  EXPECT_TRUE(idle_tls.ExpectClosed(3000ms));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3000ms);
+}
+
+TEST_F(LimitsTest, PublishRateAndBytes) {
+  StartBroker({"--max-publish-rate=5"});
+  std::unique_ptr<Client> sub, pub;
+  ASSERT_TRUE(Admitted("sub", &sub));
+  sub->Send(c::Subscribe(kV5, 1, {{.filter = "r/#"}}));
+  ASSERT_EQ(sub->ReadDecoded().type, c::kSuback);
+  ASSERT_TRUE(Admitted("pub", &pub));
+  int refused = 0;
+  for (uint16_t i = 1; i <= 20; ++i) {
+    pub->Send(c::Publish(kV5, {.topic = "r/t", .payload = "x", .qos = 1, .id = i}));
+    Packet ack = pub->ReadDecoded();
+    ASSERT_EQ(ack.type, c::kPuback);
+    if (ack.reason == 0x97) ++refused;
+  }
+  EXPECT_GE(refused, 12);
+  int delivered = 0;
+  while (!sub->Read(300ms).empty()) ++delivered;
+  EXPECT_EQ(delivered, 20 - refused) << "a refused publish was delivered";
+  broker_.reset();
+
+  StartBroker({"--max-publish-bytes-rate=1000"});
+  ASSERT_TRUE(Admitted("pub", &pub));
+  std::string payload(600, 'p');
+  pub->Send(c::Publish(kV5, {.topic = "b", .payload = payload, .qos = 1, .id = 1}));
+  EXPECT_LT(pub->ReadDecoded().reason, 0x80);
+  pub->Send(c::Publish(kV5, {.topic = "b", .payload = payload, .qos = 1, .id = 2}));
+  EXPECT_EQ(pub->ReadDecoded().reason, 0x97);
+}
+
+TEST_F(LimitsTest, SubscriptionsPerClient) {
+  StartBroker({"--max-subscriptions-per-client=2"});
+  std::unique_ptr<Client> c5;
+  ASSERT_TRUE(Admitted("c5", &c5));
+  c5->Send(c::Subscribe(kV5, 1, {{.filter = "a"}, {.filter = "b"}, {.filter = "c"}}));
+  EXPECT_EQ(c5->ReadDecoded().reasons, (std::vector<uint8_t>{0, 0, 0x97}));
+  c5->Send(c::Subscribe(kV5, 2, {{.filter = "a", .qos = 1}}));  // an existing one: replaced
+  EXPECT_EQ(c5->ReadDecoded().reasons, (std::vector<uint8_t>{1}));
+  Client c3(TcpWire(broker_->port()), kV311);
+  ASSERT_EQ(c3.Connect("c3").reason, 0);
+  c3.Send(c::Subscribe(kV311, 1, {{.filter = "a"}, {.filter = "b"}, {.filter = "c"}}));
+  EXPECT_EQ(c3.ReadDecoded().reasons, (std::vector<uint8_t>{0, 0, 0x80}));
+}
+
+TEST_F(LimitsTest, TopicLengthAndLevels) {
+  StartBroker({"--max-topic-length=16", "--max-topic-levels=3"});
+  std::unique_ptr<Client> c5;
+  ASSERT_TRUE(Admitted("c5", &c5));
+  c5->Send(c::Publish(kV5, {.topic = "a/b/c", .qos = 1, .id = 1}));
+  EXPECT_LT(c5->ReadDecoded().reason, 0x80);
+  c5->Send(c::Publish(kV5, {.topic = "a/b/c/d", .qos = 1, .id = 2}));
+  EXPECT_EQ(c5->ReadDecoded().reason, 0x90);
+  c5->Send(c::Publish(kV5, {.topic = std::string(17, 'x'), .qos = 1, .id = 3}));
+  EXPECT_EQ(c5->ReadDecoded().reason, 0x90);
+  c5->Send(c::Subscribe(kV5, 4, {{.filter = "a/+/c"}, {.filter = "a/b/c/#"},
+                                 {.filter = std::string(17, 'y')}}));
+  EXPECT_EQ(c5->ReadDecoded().reasons, (std::vector<uint8_t>{0, 0x8F, 0x8F}));
+}
+
+}  // namespace
+}  // namespace sluice::security_test

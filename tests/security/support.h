@@ -1,0 +1,131 @@
+// Test support for the security tests: a sluiced child process with extra listeners, a test
+// PKI made with the OpenSSL API (CA, server and client certificates, expired ones too), and
+// MQTT clients over TCP, TLS (OpenSSL), WebSocket and WebSocket over TLS (Boost.Beast).
+// Every wait is bounded. Not thread-safe: one test thread.
+#pragma once
+
+#include <csignal>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tests/conformance/packets.h"
+#include "tests/conformance/process.h"
+
+namespace sluice::security_test {
+
+using conformance::Bytes;
+using conformance::Millis;
+using conformance::Packet;
+using conformance::Version;
+using namespace std::chrono_literals;
+
+inline constexpr Millis kTimeout = 5000ms;
+
+// A scratch directory under TEST_TMPDIR.
+std::string TempDir(const std::string& name);
+void WriteFile(const std::string& path, const std::string& text);
+std::string Runfile(const char* env_name);  // path from an env var set in BUILD
+
+// ---- Broker -------------------------------------------------------------------------------
+class Broker {
+ public:
+  // Starts sluiced with --listen 127.0.0.1:0, no admin/metrics listeners, and `flags`.
+  // nullptr and *error on failure.
+  static std::unique_ptr<Broker> Start(const std::vector<std::string>& flags, std::string* error);
+  ~Broker();
+  uint16_t port(const std::string& listener = "mqtt") const;
+  pid_t pid() const { return child_->pid(); }
+  std::optional<int> Exited() { return child_->Poll(); }
+  void Signal(int sig);
+  int Stop() { return child_->Stop(SIGTERM, kTimeout); }
+  // VmRSS of the broker process in KiB (0 if unknown).
+  long RssKib() const;
+
+ private:
+  std::unique_ptr<conformance::ChildProcess> child_;
+  std::map<std::string, uint16_t> ports_;
+};
+
+// ---- PKI ----------------------------------------------------------------------------------
+struct CertOptions {
+  std::string cn;
+  std::string san_dns;          // optional subjectAltName DNS
+  long not_before_s = -3600;    // relative to now
+  long not_after_s = 86400;
+  bool server = false;
+};
+struct KeyPair {
+  std::string cert_file, key_file;
+};
+class Pki {
+ public:
+  // Creates a CA (key + self-signed certificate) in `dir`, named `name`.
+  Pki(const std::string& dir, const std::string& name = "test-ca");
+  ~Pki();
+  const std::string& ca_file() const { return ca_file_; }
+  KeyPair Issue(const std::string& file_stem, const CertOptions& options);
+
+ private:
+  std::string dir_, ca_file_;
+  void* ca_key_ = nullptr;   // EVP_PKEY*
+  void* ca_cert_ = nullptr;  // X509*
+  long serial_ = 1;
+};
+
+// ---- Clients ------------------------------------------------------------------------------
+class Wire {
+ public:
+  virtual ~Wire() = default;
+  virtual bool Send(std::string_view bytes) = 0;
+  // Appends what arrives within `timeout` (at least one byte) to *out; false on timeout,
+  // close or error (closed() tells which).
+  virtual bool Receive(std::string* out, Millis timeout) = 0;
+  bool closed() const { return closed_; }
+
+ protected:
+  bool closed_ = false;
+};
+
+struct TlsClientOptions {
+  std::string ca_file, cert_file, key_file;
+  int max_version = 0;  // e.g. TLS1_2_VERSION; 0: default
+  std::string sni = "localhost";
+};
+
+std::unique_ptr<Wire> TcpWire(uint16_t port);
+// nullptr and *error when the TLS handshake fails.
+std::unique_ptr<Wire> TlsWire(uint16_t port, const TlsClientOptions& options, std::string* error,
+                              std::string* server_cn = nullptr);
+// WebSocket (ws) or over TLS (tls != nullptr). nullptr and *error when the upgrade fails.
+std::unique_ptr<Wire> WsWire(uint16_t port, const std::string& path,
+                             const std::string& subprotocol, const TlsClientOptions* tls,
+                             std::string* error);
+
+class Client {
+ public:
+  Client(std::unique_ptr<Wire> wire, Version v) : wire_(std::move(wire)), version_(v) {}
+  bool ok() const { return wire_ != nullptr; }
+  bool Send(std::string_view bytes) { return wire_ && wire_->Send(bytes); }
+  // One frame, or empty on timeout/close.
+  Bytes Read(Millis timeout = kTimeout);
+  Packet ReadDecoded(Millis timeout = kTimeout) { return conformance::Decode(version_, Read(timeout)); }
+  // True if the connection closes within `timeout` (frames before it are skipped).
+  bool ExpectClosed(Millis timeout = kTimeout);
+  // CONNECT; returns the CONNACK (type 0 if none).
+  Packet Connect(const std::string& client_id, std::optional<std::string> user = std::nullopt,
+                 std::optional<std::string> password = std::nullopt);
+  Version version() const { return version_; }
+  uint16_t NextId() { return ++next_id_; }
+
+ private:
+  std::unique_ptr<Wire> wire_;
+  Version version_;
+  std::string in_;
+  uint16_t next_id_ = 0;
+};
+
+}  // namespace sluice::security_test
