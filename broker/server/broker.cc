@@ -205,18 +205,6 @@ std::vector<MessagePtr> Broker::AllRetained() const {
   return out;
 }
 
-bool Broker::IsDeniedSubscribe(std::string_view filter) const {
-  for (const auto& rule : config_.deny_subscribe)
-    if (rule == filter || topic::Matches(rule, filter)) return true;
-  return false;
-}
-
-bool Broker::IsDeniedPublish(std::string_view name) const {
-  for (const auto& rule : config_.deny_publish)
-    if (topic::Matches(rule, name)) return true;
-  return false;
-}
-
 StatsSnapshot Broker::Stats() const {
   StatsSnapshot s;
   for (const auto& shard : shards_) {

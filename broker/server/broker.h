@@ -60,8 +60,6 @@ class Broker {
   std::vector<MessagePtr> MatchRetained(std::string_view filter) const;
   // Every retained message, '$' topics included.
   std::vector<MessagePtr> AllRetained() const;
-  bool IsDeniedSubscribe(std::string_view filter) const;
-  bool IsDeniedPublish(std::string_view topic) const;
 
   StatsSnapshot Stats() const;
 

@@ -15,8 +15,10 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 namespace {
-constexpr size_t kReadChunkBytes = 64 * 1024;
+// TLS and WebSocket streams read into the connection's buffer, one TLS record at a time.
+constexpr size_t kStreamReadChunkBytes = 16 * 1024;
 constexpr int64_t kDrainMs = 2000;
+constexpr size_t kKeepBufferBytes = 16 * 1024;
 }  // namespace
 
 Connection::Connection(Shard* shard, tcp::socket socket)
@@ -25,6 +27,7 @@ Connection::Connection(Shard* shard, tcp::socket socket)
   auto ep = socket_.remote_endpoint(ec);
   if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
   socket_.set_option(tcp::no_delay(true), ec);
+  socket_.non_blocking(true, ec);  // ReadAvailable reads until would_block
   last_rx_ms_ = shard_->NowMs();
 }
 
@@ -64,24 +67,60 @@ void Connection::StartMoved(mqtt::Connect connect, std::string leftover) {
 
 void Connection::DoRead() {
   if (terminated_ || moved_ || reading_stopped_) return;
-  size_t old = in_.size();
-  in_.resize(old + kReadChunkBytes);
   read_pending_ = true;
+  if (!stream_) {
+    // Plain TCP: wait for readability, then read synchronously into the shard's scratch
+    // buffer. No buffer is reserved per connection while it waits (an idle connection holds
+    // none) and nothing is zero-filled per read.
+    socket_.async_wait(tcp::socket::wait_read,
+                       [self = shared_from_this()](const boost::system::error_code& ec) {
+                         self->read_pending_ = false;
+                         if (self->draining_) return self->DrainStep(ec);
+                         if (ec || self->terminated_) {
+                           if (!self->terminated_) self->Terminate(std::nullopt, WillAction::kPublish);
+                           return;
+                         }
+                         self->ReadAvailable();
+                       });
+    return;
+  }
+  size_t old = in_.size();
+  in_.resize(old + kStreamReadChunkBytes);
   ReadSome(
-      asio::buffer(in_.data() + old, kReadChunkBytes),
+      asio::buffer(in_.data() + old, kStreamReadChunkBytes),
       [self = shared_from_this(), old](const boost::system::error_code& ec, size_t n) {
         self->read_pending_ = false;
         if (self->draining_) return self->DrainStep(ec);
         self->in_.resize(old + n);
-        BrokerStats::Inc(self->shard_->stats().bytes_received, n);
-        if (ec || self->terminated_) {
-          if (!self->terminated_) self->Terminate(std::nullopt, WillAction::kPublish);
-          return;
-        }
-        self->last_rx_ms_ = self->shard_->NowMs();
-        self->ProcessInput();
-        if (!self->moved_) self->DoRead();
+        self->OnBytesRead(ec, n);
       });
+}
+
+void Connection::ReadAvailable() {
+  std::vector<char>& scratch = shard_->read_scratch();
+  // A few reads per wake-up at most, so one busy client cannot starve the shard's others.
+  for (int round = 0; round < 4; ++round) {
+    boost::system::error_code ec;
+    size_t n = socket_.read_some(asio::buffer(scratch), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+    if (!ec) in_.append(scratch.data(), n);
+    OnBytesRead(ec, n);
+    if (ec || terminated_ || moved_) return;
+    if (n < scratch.size()) break;
+  }
+  if (!terminated_ && !moved_) DoRead();
+}
+
+void Connection::OnBytesRead(const boost::system::error_code& ec, size_t n) {
+  BrokerStats::Inc(shard_->stats().bytes_received, n);
+  if (ec || terminated_) {
+    if (!terminated_) Terminate(std::nullopt, WillAction::kPublish);
+    return;
+  }
+  last_rx_ms_ = shard_->NowMs();
+  ProcessInput();
+  // Stream reads re-arm here; TCP re-arms in ReadAvailable after its read loop.
+  if (stream_ && !moved_) DoRead();
 }
 
 void Connection::ProcessInput() {
@@ -91,7 +130,7 @@ void Connection::ProcessInput() {
     mqtt::FrameHeader header;
     mqtt::CodecError error;
     mqtt::FrameStatus status = mqtt::PeekFrame(view, max_size, &header, &error);
-    if (!connected_ && !view.empty() &&
+    if (!connected_ && !pending_connect_ && !view.empty() &&
         (static_cast<uint8_t>(view[0]) >> 4) != static_cast<uint8_t>(mqtt::PacketType::kConnect)) {
       // Whatever this is (HTTP, TLS, garbage), it is not MQTT: do not wait for its "frame".
       ProtocolError(mqtt::reason::kProtocolError, "first packet is not CONNECT");
@@ -137,6 +176,8 @@ void Connection::ProcessInput() {
     in_.erase(0, in_start_);
     in_start_ = 0;
   }
+  // An emptied buffer that grew for a large packet gives its memory back.
+  if (in_.empty() && in_.capacity() > kKeepBufferBytes) std::string().swap(in_);
 }
 
 void Connection::Send(const mqtt::Packet& packet) {

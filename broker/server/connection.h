@@ -21,6 +21,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "broker/auth/acl.h"
+#include "broker/auth/scram.h"
 #include "broker/net/stream.h"
 #include "broker/codec/codec.h"
 #include "broker/session/session.h"
@@ -62,6 +63,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // I/O.
   void DoRead();
+  void ReadAvailable();
+  void OnBytesRead(const boost::system::error_code& ec, size_t n);
   void ProcessInput();
   void Send(const mqtt::Packet& packet);
   void StartWrite();
@@ -102,6 +105,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // PUBLISH/SUBSCRIBE. The *Refusal functions return 0 when allowed, else the MQTT 5 reason
   // code to answer with; the refusal is counted and logged there.
   bool Authenticate(mqtt::Connect& connect);
+  // MQTT 5 enhanced authentication (SCRAM-SHA-256): the CONNECT waits in pending_connect_
+  // while AUTH packets go back and forth; other methods are refused with 0x8C.
+  void StartEnhancedAuth(mqtt::Connect connect);
+  void HandleAuthFrame(const mqtt::Auth& auth);
   uint8_t PublishRefusal(const mqtt::Publish& publish);
   uint8_t SubscribeRefusal(const std::string& filter, std::string_view plain_filter);
   const auth::ClientAcl* CurrentAcl();
@@ -142,6 +149,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Security state: the authenticated user name (or certificate identity), the ACL compiled
   // for this client (re-compiled when the ACL is reloaded), publish rate buckets.
   std::string username_;
+  std::unique_ptr<auth::ScramServer> scram_;
+  std::optional<mqtt::Connect> pending_connect_;
   std::shared_ptr<const auth::ClientAcl> acl_;
   uint64_t acl_version_ = 0;
   double publish_tokens_ = -1, publish_byte_tokens_ = -1;  // < 0: not started

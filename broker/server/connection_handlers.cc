@@ -15,8 +15,10 @@ using mqtt::Version;
 
 void Connection::HandlePacket(mqtt::Packet& packet) {
   if (!connected_) {
-    if (auto* c = std::get_if<mqtt::Connect>(&packet)) {
+    if (auto* c = std::get_if<mqtt::Connect>(&packet); c && !pending_connect_) {
       HandleConnectFrame(*c);
+    } else if (auto* a = std::get_if<mqtt::Auth>(&packet); a && pending_connect_) {
+      HandleAuthFrame(*a);  // enhanced authentication in progress (connection_security.cc)
     } else {
       ProtocolError(reason::kProtocolError, "first packet is not CONNECT");
     }
@@ -81,12 +83,13 @@ void Connection::HandleConnectFrame(mqtt::Connect& connect) {
     connect.client_id = id;
     if (version_ == Version::k5) connect.properties.assigned_client_identifier = connect.client_id;
   }
-  // allow_anonymous, password file, certificate identity (connection_security.cc).
-  if (!Authenticate(connect)) return;
   if (connect.properties.authentication_method) {
-    RefuseConnect(reason::kBadAuthenticationMethod, "no enhanced authentication method is offered");
+    // MQTT 5 enhanced authentication: SCRAM-SHA-256, else 0x8C (connection_security.cc).
+    StartEnhancedAuth(std::move(connect));
     return;
   }
+  // allow_anonymous, password file, certificate identity (connection_security.cc).
+  if (!Authenticate(connect)) return;
   uint32_t home = shard_->broker().HomeShard(connect.client_id);
   if (home != shard_->index()) {
     MoveToShard(home, std::move(connect));
@@ -134,6 +137,10 @@ void Connection::CompleteConnect(mqtt::Connect connect) {
     problem_information_ = connect.properties.request_problem_information.value_or(1) != 0;
     in_aliases_.assign(static_cast<size_t>(config.topic_alias_maximum) + 1, std::string());
     ack.properties.assigned_client_identifier = connect.properties.assigned_client_identifier;
+    if (connect.properties.authentication_method) {  // enhanced authentication succeeded
+      ack.properties.authentication_method = connect.properties.authentication_method;
+      ack.properties.authentication_data = connect.properties.authentication_data;
+    }
     if (config.receive_maximum != 65535)
       ack.properties.receive_maximum = static_cast<uint16_t>(config.receive_maximum);
     ack.properties.maximum_packet_size = static_cast<uint32_t>(config.max_packet_size);

@@ -48,6 +48,61 @@ bool Connection::Authenticate(mqtt::Connect& connect) {
   return true;
 }
 
+void Connection::StartEnhancedAuth(mqtt::Connect connect) {
+  Security& security = shard_->broker().security();
+  if (*connect.properties.authentication_method != auth::kScramMethod ||
+      !security.has_password_file()) {
+    RefuseConnect(reason::kBadAuthenticationMethod,
+                  "the only enhanced authentication method is SCRAM-SHA-256 (with a password_file)");
+    return;
+  }
+  scram_ = std::make_unique<auth::ScramServer>();
+  auto server_first = scram_->Start(
+      connect.properties.authentication_data.value_or(""),
+      [&security](const std::string& user) { return security.ScramCredentialsFor(user); });
+  if (!server_first.ok()) {
+    BrokerStats::Inc(shard_->stats().auth_failures);
+    SLOG(kWarn).Kv("client_id", connect.client_id).Kv("peer", peer_)
+        .Kv("error", server_first.status().message()) << "SCRAM authentication failed";
+    scram_.reset();
+    RefuseConnect(reason::kBadUserNameOrPassword, "malformed SCRAM client-first message");
+    return;
+  }
+  mqtt::Auth challenge;
+  challenge.reason_code = reason::kContinueAuthentication;
+  challenge.properties.authentication_method = auth::kScramMethod;
+  challenge.properties.authentication_data = *std::move(server_first);
+  pending_connect_ = std::move(connect);
+  Send(challenge);
+}
+
+void Connection::HandleAuthFrame(const mqtt::Auth& a) {
+  if (a.reason_code != reason::kContinueAuthentication ||
+      a.properties.authentication_method != pending_connect_->properties.authentication_method)
+    return ProtocolError(reason::kProtocolError, "unexpected AUTH during SCRAM exchange");
+  auto server_final = scram_->Finish(a.properties.authentication_data.value_or(""));
+  mqtt::Connect connect = std::move(*pending_connect_);
+  pending_connect_.reset();
+  std::string user = scram_->user();
+  scram_.reset();
+  if (!server_final.ok()) {
+    BrokerStats::Inc(shard_->stats().auth_failures);
+    SLOG(kWarn).Kv("client_id", connect.client_id).Kv("user", user).Kv("peer", peer_)
+        .Kv("error", server_final.status().message()) << "SCRAM authentication failed";
+    RefuseConnect(reason::kBadUserNameOrPassword, "SCRAM authentication failed");
+    return;
+  }
+  connect.username = std::move(user);
+  connect.password.reset();
+  connect.properties.authentication_data = *std::move(server_final);  // goes into CONNACK
+  uint32_t home = shard_->broker().HomeShard(connect.client_id);
+  if (home != shard_->index()) {
+    MoveToShard(home, std::move(connect));
+    return;
+  }
+  CompleteConnect(std::move(connect));
+}
+
 const auth::ClientAcl* Connection::CurrentAcl() {
   Security& security = shard_->broker().security();
   uint64_t version = security.acl_version();

@@ -250,6 +250,8 @@ absl::Status SaveState(Broker& broker, const std::string& path, StateCounts* cou
   w.out().append(kMagic, sizeof kMagic);
   w.U32(kFormatVersion);
   for (const MessagePtr& m : broker.AllRetained()) {
+    // $SYS topics describe the running process and are republished by the next one.
+    if (m->topic.rfind("$SYS/", 0) == 0) continue;
     Writer body;
     PutMessage(body, *m, now_ms);
     w.U8(kRetained);

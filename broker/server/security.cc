@@ -238,6 +238,16 @@ bool Security::CheckPassword(const std::string& user, const std::string& passwor
   return true;
 }
 
+std::optional<auth::ScramCredentials> Security::ScramCredentialsFor(const std::string& user) const {
+  std::shared_ptr<const auth::PasswordFile> passwords;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    passwords = passwords_;
+  }
+  if (!passwords) return std::nullopt;
+  return passwords->Scram(user);
+}
+
 bool Security::has_acl() const {
   std::lock_guard<std::mutex> lock(mu_);
   return acl_ != nullptr;

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <condition_variable>
@@ -62,6 +63,8 @@ class Security {
   // Verifies against the password file (PBKDF2). Successful checks are cached (keyed by user
   // and a keyed hash of the password) so reconnecting clients do not pay the derivation.
   bool CheckPassword(const std::string& user, const std::string& password);
+  // SCRAM-SHA-256 credentials of `user` from the password file (nullopt: none).
+  std::optional<auth::ScramCredentials> ScramCredentialsFor(const std::string& user) const;
 
   bool has_acl() const;
   uint64_t acl_version() const { return acl_version_.load(std::memory_order_acquire); }

@@ -61,6 +61,9 @@ class Shard {
   BrokerStats& stats() { return stats_; }
   topic::SubscriptionTrie& trie() { return trie_; }
   int64_t NowMs() const;
+  // 64 KiB for synchronous socket reads on this shard's thread; contents valid only until
+  // the caller returns.
+  std::vector<char>& read_scratch() { return read_scratch_; }
 
   void StartThread();
   // Lets the io_context return once it has no more work.
@@ -125,6 +128,7 @@ class Shard {
   bool finished_ = false;
   BrokerStats stats_;
   SeededRng rng_;
+  std::vector<char> read_scratch_ = std::vector<char>(64 * 1024);
   topic::SubscriptionTrie trie_;
   absl::flat_hash_map<std::string, std::unique_ptr<SessionHost>> sessions_;
   absl::flat_hash_set<Connection*> connections_;

@@ -3,13 +3,22 @@
 // and a topic name. Checked properties: valid filters parse; a filter without wildcards
 // matches exactly the equal name; FilterCovers(p, f) with Matches(f, n) implies Matches(p, n);
 // Matches(a, n) and Matches(b, n) imply FiltersOverlap(a, b); every filter covers itself.
+#include <unistd.h>
+
 #include <cstddef>
+#include <cstdlib>
 #include <cstdint>
 #include <string_view>
 
 #include "base/check.h"
 #include "broker/auth/acl.h"
 #include "broker/topic/topic.h"
+
+extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
+  // Relative corpus paths under `bazel run` (see README).
+  if (const char* dir = std::getenv("BUILD_WORKING_DIRECTORY")) SLUICE_CHECK(chdir(dir) == 0);
+  return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace sluice;

@@ -2,7 +2,10 @@
 // side, binary, bounded message size, no compression): the input follows a valid upgrade
 // request as the client's frames (first byte even) or is the whole HTTP request (first byte
 // odd). Beast must report errors, never crash, and never hand out more than the limit.
+#include <unistd.h>
+
 #include <cstddef>
+#include <cstdlib>
 #include <cstdint>
 #include <string>
 
@@ -17,6 +20,12 @@
 
 namespace beast = boost::beast;
 namespace websocket = boost::beast::websocket;
+
+extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
+  // Relative corpus paths under `bazel run` (see README).
+  if (const char* dir = std::getenv("BUILD_WORKING_DIRECTORY")) SLUICE_CHECK(chdir(dir) == 0);
+  return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0 || size > 1 << 20) return 0;

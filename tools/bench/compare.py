@@ -123,7 +123,9 @@ class Broker:
             cmd = [self.args.sluiced, "--listen", "127.0.0.1:0", "--data-dir",
                    os.path.join(self.workdir, "data"), "--threads", str(self.args.sluice_threads),
                    "--ready-fd", str(w), "--log-level", "warn", "--max-queued-messages", "1000",
-                   "--max-inflight", "100"]
+                   "--max-inflight", "100",
+                   # No admin/metrics listeners: Mosquitto runs none, and fixed ports collide.
+                   "--admin-listen=", "--metrics-listen="]
             self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, pass_fds=(w,),
                                          preexec_fn=limits_preexec(self.cpu, self.nofile))
             os.close(w)
