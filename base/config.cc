@@ -130,6 +130,10 @@ namespace {
 absl::Status Flatten(const YAML::Node& node, const std::string& prefix,
                      std::vector<std::pair<std::string, YAML::Node>>* out) {
   for (const auto& kv : node) {
+    // A complex key ("? [a]: b") is not a setting name; as<std::string>() would throw.
+    if (!kv.first.IsScalar())
+      return absl::InvalidArgumentError("setting names must be plain strings" +
+                                        (prefix.empty() ? std::string() : " (under '" + prefix + "')"));
     std::string key = kv.first.as<std::string>();
     std::string full = prefix.empty() ? key : prefix + "." + key;
     if (kv.second.IsMap()) {

@@ -147,8 +147,8 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
                        Sum(b, [](S& s) -> auto& { return s.connections_accepted; })));
   {
     MetricFamily f = Family("sluice_connections_refused_total",
-                            "Connections refused, by CONNACK reason (accept_error: the socket "
-                            "could not be accepted).", C);
+                            "Connections refused, by CONNACK reason (accept_error: refused at "
+                            "accept, e.g. out of file descriptors).", C);
     uint64_t by_reason_total = 0;
     for (int code = 0; code < 256; ++code) {
       uint64_t n = 0;

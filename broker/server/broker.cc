@@ -1,5 +1,9 @@
 #include "broker/server/broker.h"
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
@@ -78,6 +82,8 @@ absl::Status Broker::Start() {
     SLOG(kInfo).Kv("sessions", loaded.sessions).Kv("retained", loaded.retained)
         .Kv("messages", loaded.messages) << "state restored";
   }
+  reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  accept_backoff_ = std::make_unique<asio::steady_timer>(shards_[0]->io());
   for (auto& shard : shards_) shard->StartThread();
   started_ = true;
   asio::post(shards_[0]->io(), [this] { Accept(); });
@@ -102,9 +108,7 @@ void Broker::Accept() {
                                                        tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_ || !acceptor_->is_open()) return;
     if (ec) {
-      // Out of file descriptors and the like: refuse this one, keep serving the others.
-      SLOG(kWarn).Kv("error", ec.message()) << "accept failed";
-      BrokerStats::Inc(shards_[0]->stats().connect_refused);
+      if (!OnAcceptError(ec)) return;  // re-armed after a back-off
     } else {
       // Connection limits, checked before anything is allocated for the socket; a refused
       // socket is closed when `socket` goes out of scope (counted and logged by Admission).
@@ -124,12 +128,48 @@ void Broker::Accept() {
   });
 }
 
+bool Broker::OnAcceptError(const boost::system::error_code& ec) {
+  BrokerStats& stats = shards_[0]->stats();
+  bool out_of_fds = ec == asio::error::no_descriptors || ec.value() == ENFILE;
+  uint64_t refused = 0;
+  if (out_of_fds && reserve_fd_ >= 0) {
+    // The waiting client would otherwise sit in the backlog forever while accept keeps
+    // failing: spend the reserve descriptor to accept it, close it at once (the client sees
+    // the connection closed), and take the reserve back.
+    ::close(reserve_fd_);
+    reserve_fd_ = -1;
+    int fd = ::accept4(acceptor_->native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd >= 0) {
+      ::close(fd);
+      refused = 1;
+    }
+    reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
+  BrokerStats::Inc(stats.connect_refused, refused);
+  ++accept_errors_since_log_;
+  int64_t now = shards_[0]->NowMs();
+  if (now - last_accept_error_log_ms_ >= 1000) {
+    SLOG(kWarn).Kv("error", ec.message()).Kv("errors", accept_errors_since_log_)
+        << "accept failing; refusing connections";
+    accept_errors_since_log_ = 0;
+    last_accept_error_log_ms_ = now;
+  }
+  if (refused) return true;  // one client handled: try the next at once
+  // Nothing could be accepted: back off instead of spinning on the error.
+  accept_backoff_->expires_after(std::chrono::milliseconds(100));
+  accept_backoff_->async_wait([this](const boost::system::error_code& wait_ec) {
+    if (!wait_ec && acceptor_ && acceptor_->is_open()) Accept();
+  });
+  return false;
+}
+
 void Broker::Stop() {
   if (!started_) return;
   started_ = false;
   asio::post(shards_[0]->io(), [this] {
     boost::system::error_code ec;
     acceptor_->close(ec);
+    accept_backoff_->cancel();
   });
   security_->StopListeners();
   // Each shard disconnects its clients (0x8B), cancels its timers and lets its io_context run

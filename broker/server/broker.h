@@ -18,6 +18,7 @@
 
 #include <utility>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -137,6 +138,10 @@ class Broker {
 
  private:
   void Accept();
+  // An accept failed: refuses one waiting client when out of descriptors (spending the
+  // reserve descriptor), counts, logs at most once a second. False when Accept() will be
+  // re-armed after a back-off instead of at once.
+  bool OnAcceptError(const boost::system::error_code& ec);
 
   BrokerConfig config_;
   // Declared before the shards: connections (destroyed with the shards) hold its admission
@@ -145,6 +150,10 @@ class Broker {
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
   uint32_t next_accept_shard_ = 0;
+  int reserve_fd_ = -1;  // kept open to refuse clients politely when out of descriptors
+  std::unique_ptr<boost::asio::steady_timer> accept_backoff_;
+  uint64_t accept_errors_since_log_ = 0;
+  int64_t last_accept_error_log_ms_ = 0;
   mutable std::mutex retained_mu_;
   topic::RetainedTrie<MessagePtr> retained_;
   bool started_ = false;

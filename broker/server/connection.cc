@@ -66,7 +66,7 @@ void Connection::StartMoved(mqtt::Connect connect, std::string leftover) {
 }
 
 void Connection::DoRead() {
-  if (terminated_ || moved_ || reading_stopped_) return;
+  if (terminated_ || moved_ || reading_stopped_ || auth_pending_) return;
   read_pending_ = true;
   if (!stream_) {
     // Plain TCP: wait for readability, then read synchronously into the shard's scratch
@@ -125,7 +125,7 @@ void Connection::OnBytesRead(const boost::system::error_code& ec, size_t n) {
 
 void Connection::ProcessInput() {
   const uint32_t max_size = static_cast<uint32_t>(shard_->broker().config().max_packet_size);
-  while (!terminated_ && !moved_) {
+  while (!terminated_ && !moved_ && !auth_pending_) {
     std::string_view view(in_.data() + in_start_, in_.size() - in_start_);
     mqtt::FrameHeader header;
     mqtt::CodecError error;
@@ -187,6 +187,19 @@ void Connection::Send(const mqtt::Packet& packet) {
 }
 
 void Connection::StartWrite() {
+  if (writing_ || out_pending_.empty() || moved_ || flush_scheduled_) return;
+  // Deferred to the end of the shard's current round of handlers, so that everything queued
+  // for this connection meanwhile (a burst of deliveries) leaves in one send.
+  flush_scheduled_ = true;
+  shard_->ScheduleFlush(shared_from_this());
+}
+
+void Connection::Flush() {
+  flush_scheduled_ = false;
+  WriteNow();
+}
+
+void Connection::WriteNow() {
   if (writing_ || out_pending_.empty() || moved_) return;
   writing_ = true;
   out_writing_.swap(out_pending_);
@@ -204,7 +217,7 @@ void Connection::StartWrite() {
                         self->CloseSocket();
                         return;
                       }
-                      self->StartWrite();
+                      self->WriteNow();  // what queued up during this write goes at once
                     };
   if (stream_) {
     stream_->AsyncWrite(asio::buffer(out_writing_), std::move(on_written));
@@ -326,6 +339,7 @@ void Connection::Terminate(std::optional<uint8_t> disconnect_reason, WillAction 
   will_.reset();
   shard_->RemoveConnection(this);
   BrokerStats::Dec(shard_->stats().connections_current);
+  WriteNow();  // the last packets (e.g. DISCONNECT) go before the close
   if (!writing_) CloseSocket();
 }
 

@@ -49,6 +49,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Encodes and queues the session's outbound packets.
   void SendOutbound(std::vector<Outbound>& out);
+  // Writes what is queued (called by the shard's flush round; see StartWrite).
+  void Flush();
   // Server-initiated end: MQTT 5 clients get DISCONNECT `reason`.
   void Disconnect(uint8_t reason, const char* why = nullptr);
   // Another connection took the session; `session_ends` when that one started clean.
@@ -67,7 +69,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnBytesRead(const boost::system::error_code& ec, size_t n);
   void ProcessInput();
   void Send(const mqtt::Packet& packet);
-  void StartWrite();
+  void StartWrite();  // schedules a flush at the end of the shard's round
+  void WriteNow();
   void CloseSocket();
   // The transport: the TCP socket, or stream_ when set (TLS, WebSocket).
   bool TransportOpen() const { return stream_ ? stream_->IsOpen() : socket_.is_open(); }
@@ -104,7 +107,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Security (connection_security.cc): authentication at CONNECT; ACL and limits per
   // PUBLISH/SUBSCRIBE. The *Refusal functions return 0 when allowed, else the MQTT 5 reason
   // code to answer with; the refusal is counted and logged there.
+  // False: stop handling this CONNECT (refused, or a password check is under way on the auth
+  // workers — then `connect` was moved away and comes back through OnPasswordChecked).
   bool Authenticate(mqtt::Connect& connect);
+  void OnPasswordChecked(bool ok, mqtt::Connect connect);
+  // After authentication: moves to the client id's home shard or completes the CONNECT.
+  void ContinueConnect(mqtt::Connect connect);
   // MQTT 5 enhanced authentication (SCRAM-SHA-256): the CONNECT waits in pending_connect_
   // while AUTH packets go back and forth; other methods are refused with 0x8C.
   void StartEnhancedAuth(mqtt::Connect connect);
@@ -129,6 +137,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string out_pending_;
   std::string out_writing_;
   bool writing_ = false;
+  bool flush_scheduled_ = false;
   bool reading_stopped_ = false;
   bool draining_ = false;
   bool read_pending_ = false;
@@ -151,6 +160,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string username_;
   std::unique_ptr<auth::ScramServer> scram_;
   std::optional<mqtt::Connect> pending_connect_;
+  bool auth_pending_ = false;  // password check on the auth workers: input waits
   std::shared_ptr<const auth::ClientAcl> acl_;
   uint64_t acl_version_ = 0;
   double publish_tokens_ = -1, publish_byte_tokens_ = -1;  // < 0: not started

@@ -66,7 +66,6 @@ void Connection::RefuseConnect(uint8_t code, const char* why) {
 void Connection::HandleConnectFrame(mqtt::Connect& connect) {
   version_ = connect.version;
   client_id_ = connect.client_id;
-  const BrokerConfig& config = shard_->broker().config();
   if (connect.client_id.empty()) {
     // MQTT 3.1.1 requires clean session with an empty id (3.1.3-8); MQTT 5 lets the server
     // assign one, which the client may use to resume the session later.

@@ -1,8 +1,11 @@
 // Authentication at CONNECT, and the ACL and per-client limits applied to each PUBLISH and
 // SUBSCRIBE (issue 8). Every refusal is counted (BrokerStats) and logged with the client id;
-// repeated limit hits are logged at most once a second per connection, so a flood cannot
-// turn into a log flood.
+// refusals of PUBLISH/SUBSCRIBE are logged at most once a second per connection (with the
+// running count), so a flood cannot turn into a log flood.
 #include <algorithm>
+
+#include <utility>
+#include <boost/asio/post.hpp>
 
 #include "base/log.h"
 #include "broker/server/broker.h"
@@ -38,14 +41,54 @@ bool Connection::Authenticate(mqtt::Connect& connect) {
                   "anonymous access is disabled");
     return false;
   }
-  if (!security.CheckPassword(*connect.username, connect.password.value_or(""))) {
+  const std::string password = connect.password.value_or("");
+  if (security.PasswordCached(*connect.username, password)) return true;
+  // PBKDF2 takes milliseconds: run it on the auth workers, stop reading meanwhile, and
+  // continue on this shard's thread with the answer.
+  std::string user = *connect.username;
+  auto self = shared_from_this();
+  auto work = [self, &security, user, password, connect = std::move(connect)]() mutable {
+    bool ok = security.CheckPassword(user, password);
+    Shard* shard = self->shard_;
+    boost::asio::post(shard->io(), [self = std::move(self), ok, connect = std::move(connect)]() mutable {
+      self->OnPasswordChecked(ok, std::move(connect));
+    });
+  };
+  auth_pending_ = true;
+  if (!security.SubmitAuthWork(std::move(work))) {
+    auth_pending_ = false;
     BrokerStats::Inc(shard_->stats().auth_failures);
-    SLOG(kWarn).Kv("client_id", connect.client_id).Kv("user", *connect.username)
+    if (ShouldLogLimit())
+      SLOG(kWarn).Kv("client_id", client_id_).Kv("peer", peer_)
+          << "CONNECT refused: too many password checks waiting";
+    RefuseConnect(reason::kServerBusy, "server busy");
+  }
+  return false;
+}
+
+void Connection::OnPasswordChecked(bool ok, mqtt::Connect connect) {
+  auth_pending_ = false;
+  if (terminated_) return;
+  if (!ok) {
+    BrokerStats::Inc(shard_->stats().auth_failures);
+    SLOG(kWarn).Kv("client_id", connect.client_id).Kv("user", connect.username.value_or(""))
         .Kv("peer", peer_) << "authentication failed";
     RefuseConnect(reason::kBadUserNameOrPassword, "bad user name or password");
-    return false;
+    return;
   }
-  return true;
+  ContinueConnect(std::move(connect));
+  // Packets the client sent behind its CONNECT, then more input.
+  if (!terminated_ && !moved_) ProcessInput();
+  if (!terminated_ && !moved_) DoRead();
+}
+
+void Connection::ContinueConnect(mqtt::Connect connect) {
+  uint32_t home = shard_->broker().HomeShard(connect.client_id);
+  if (home != shard_->index()) {
+    MoveToShard(home, std::move(connect));
+    return;
+  }
+  CompleteConnect(std::move(connect));
 }
 
 void Connection::StartEnhancedAuth(mqtt::Connect connect) {
@@ -95,12 +138,7 @@ void Connection::HandleAuthFrame(const mqtt::Auth& a) {
   connect.username = std::move(user);
   connect.password.reset();
   connect.properties.authentication_data = *std::move(server_final);  // goes into CONNACK
-  uint32_t home = shard_->broker().HomeShard(connect.client_id);
-  if (home != shard_->index()) {
-    MoveToShard(home, std::move(connect));
-    return;
-  }
-  CompleteConnect(std::move(connect));
+  ContinueConnect(std::move(connect));
 }
 
 const auth::ClientAcl* Connection::CurrentAcl() {
@@ -140,14 +178,17 @@ uint8_t Connection::PublishRefusal(const mqtt::Publish& p) {
   }
   if (shard_->broker().IsDeniedPublishNow(p.topic)) {
     BrokerStats::Inc(stats.publishes_denied);
-    SLOG(kInfo).Kv("client_id", client_id_).Kv("topic", p.topic) << "publish denied";
+    if (ShouldLogLimit())
+      SLOG(kInfo).Kv("client_id", client_id_).Kv("topic", p.topic)
+          .Kv("denied_total", stats.publishes_denied.load()) << "publish denied";
     return reason::kNotAuthorized;
   }
   if (const auth::ClientAcl* acl = CurrentAcl(); acl && !acl->CanPublish(p.topic)) {
     BrokerStats::Inc(stats.publishes_denied);
     BrokerStats::Inc(stats.publishes_denied_acl);
-    SLOG(kInfo).Kv("client_id", client_id_).Kv("user", username_).Kv("topic", p.topic)
-        << "publish denied by ACL";
+    if (ShouldLogLimit())
+      SLOG(kInfo).Kv("client_id", client_id_).Kv("user", username_).Kv("topic", p.topic)
+          .Kv("denied_total", stats.publishes_denied.load()) << "publish denied by ACL";
     return reason::kNotAuthorized;
   }
   const SecurityConfig& c = shard_->broker().config().security;
@@ -190,14 +231,16 @@ uint8_t Connection::SubscribeRefusal(const std::string& filter, std::string_view
   }
   if (shard_->broker().IsDeniedSubscribeNow(filter)) {
     BrokerStats::Inc(stats.subscribes_denied);
-    SLOG(kInfo).Kv("client_id", client_id_).Kv("filter", filter) << "subscribe denied";
+    if (ShouldLogLimit())
+      SLOG(kInfo).Kv("client_id", client_id_).Kv("filter", filter) << "subscribe denied";
     return reason::kNotAuthorized;
   }
   if (const auth::ClientAcl* acl = CurrentAcl(); acl && !acl->CanSubscribe(plain_filter)) {
     BrokerStats::Inc(stats.subscribes_denied);
     BrokerStats::Inc(stats.subscribes_denied_acl);
-    SLOG(kInfo).Kv("client_id", client_id_).Kv("user", username_).Kv("filter", filter)
-        << "subscribe denied by ACL";
+    if (ShouldLogLimit())
+      SLOG(kInfo).Kv("client_id", client_id_).Kv("user", username_).Kv("filter", filter)
+          << "subscribe denied by ACL";
     return reason::kNotAuthorized;
   }
   const int64_t max_subs = shard_->broker().config().security.max_subscriptions_per_client;

@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
@@ -40,6 +42,7 @@ Security::Security(Broker* broker, const SecurityConfig& config)
 }
 
 Security::~Security() {
+  StopAuthWorkers();
   {
     std::lock_guard<std::mutex> lock(watch_mu_);
     watch_stop_ = true;
@@ -130,6 +133,12 @@ absl::Status Security::StartListeners() {
   }
   if (tls_ && config_.tls_reload_interval_s > 0)
     watcher_ = std::thread([this] { WatchCertificates(); });
+  // PBKDF2 checks run here, not on the shards: a flood of wrong passwords then delays other
+  // logins, not established clients.
+  if (!config_.password_file.empty()) {
+    unsigned n = std::min(2u, std::max(1u, std::thread::hardware_concurrency() / 2));
+    for (unsigned i = 0; i < n; ++i) auth_threads_.emplace_back([this] { AuthWorker(); });
+  }
   return absl::OkStatus();
 }
 
@@ -182,7 +191,45 @@ void Security::WatchCertificates() {
   }
 }
 
-void Security::DestroyListeners() { listeners_.clear(); }
+void Security::DestroyListeners() {
+  listeners_.clear();
+  StopAuthWorkers();
+}
+
+void Security::StopAuthWorkers() {
+  {
+    std::lock_guard<std::mutex> lock(auth_mu_);
+    auth_stop_ = true;
+    auth_queue_.clear();
+  }
+  auth_cv_.notify_all();
+  for (auto& t : auth_threads_) t.join();
+  auth_threads_.clear();
+}
+
+bool Security::SubmitAuthWork(std::function<void()> work) {
+  {
+    std::lock_guard<std::mutex> lock(auth_mu_);
+    if (auth_stop_ || auth_queue_.size() >= kAuthQueueMax) return false;
+    auth_queue_.push_back(std::move(work));
+  }
+  auth_cv_.notify_one();
+  return true;
+}
+
+void Security::AuthWorker() {
+  std::unique_lock<std::mutex> lock(auth_mu_);
+  while (true) {
+    auth_cv_.wait(lock, [this] { return auth_stop_ || !auth_queue_.empty(); });
+    if (auth_stop_) return;
+    std::function<void()> work = std::move(auth_queue_.front());
+    auth_queue_.pop_front();
+    lock.unlock();
+    work();
+    work = nullptr;  // drop captured state before taking the lock again
+    lock.lock();
+  }
+}
 
 std::vector<std::pair<std::string, std::string>> Security::ListenerAddresses() const {
   std::vector<std::pair<std::string, std::string>> out;
@@ -210,7 +257,7 @@ bool Security::has_password_file() const {
   return passwords_ != nullptr;
 }
 
-bool Security::CheckPassword(const std::string& user, const std::string& password) {
+std::string Security::CacheKey(const std::string& user, const std::string& password) const {
   std::string material = user;
   material.push_back('\0');
   material += password;
@@ -221,6 +268,17 @@ bool Security::CheckPassword(const std::string& user, const std::string& passwor
   std::string key = user;
   key.push_back('\0');
   key.append(reinterpret_cast<const char*>(mac), mac_len);
+  return key;
+}
+
+bool Security::PasswordCached(const std::string& user, const std::string& password) {
+  std::string key = CacheKey(user, password);
+  std::lock_guard<std::mutex> lock(mu_);
+  return !passwords_ || password_cache_.contains(key);
+}
+
+bool Security::CheckPassword(const std::string& user, const std::string& password) {
+  std::string key = CacheKey(user, password);
   std::shared_ptr<const auth::PasswordFile> passwords;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -18,6 +18,8 @@
 #include <string>
 #include <thread>
 #include <condition_variable>
+#include <deque>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -47,6 +49,7 @@ class Security {
   void StopListeners();
   // After the shard threads have stopped (or never ran): frees the acceptors while their
   // io_contexts still exist.
+  // Also stops the auth worker threads (their completions post to the shards).
   void DestroyListeners();
   absl::Status Reload();
 
@@ -63,6 +66,12 @@ class Security {
   // Verifies against the password file (PBKDF2). Successful checks are cached (keyed by user
   // and a keyed hash of the password) so reconnecting clients do not pay the derivation.
   bool CheckPassword(const std::string& user, const std::string& password);
+  // True when this user/password pair verified before (no PBKDF2; the shards' fast path).
+  bool PasswordCached(const std::string& user, const std::string& password);
+  // Runs `work` on the auth worker threads (PBKDF2 off the shard threads); false when
+  // kAuthQueueMax checks are already waiting (the caller refuses with "server busy").
+  static constexpr size_t kAuthQueueMax = 4096;
+  bool SubmitAuthWork(std::function<void()> work);
   // SCRAM-SHA-256 credentials of `user` from the password file (nullopt: none).
   std::optional<auth::ScramCredentials> ScramCredentialsFor(const std::string& user) const;
 
@@ -91,6 +100,16 @@ class Security {
   std::string cache_key_;                    // random per process
   std::atomic<uint64_t> acl_version_{1};
   std::atomic<uint64_t> reloads_{0};
+
+  std::string CacheKey(const std::string& user, const std::string& password) const;
+  void AuthWorker();
+  void StopAuthWorkers();
+
+  std::vector<std::thread> auth_threads_;
+  std::mutex auth_mu_;
+  std::condition_variable auth_cv_;
+  std::deque<std::function<void()>> auth_queue_;
+  bool auth_stop_ = false;
 
   std::thread watcher_;
   std::mutex watch_mu_;

@@ -292,6 +292,18 @@ void Shard::Deliver(const std::string& client_id, Delivery delivery) {
   if (host->connection && !out.empty()) host->connection->SendOutbound(out);
 }
 
+void Shard::ScheduleFlush(std::shared_ptr<Connection> c) {
+  dirty_.push_back(std::move(c));
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  asio::post(io_, [this] {
+    flush_posted_ = false;
+    flushing_.swap(dirty_);
+    for (auto& c : flushing_) c->Flush();
+    flushing_.clear();
+  });
+}
+
 void Shard::DisconnectAll(uint8_t reason) {
   std::vector<Connection*> all(connections_.begin(), connections_.end());
   for (Connection* c : all) c->Disconnect(reason, "server shutting down");

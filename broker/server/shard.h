@@ -98,6 +98,10 @@ class Shard {
   void PublishWill(const mqtt::Will& will, const std::string& client_id);
   void Deliver(const std::string& client_id, Delivery delivery);
 
+  // Output batching: `c` has bytes to send; all such connections are flushed together once
+  // the handlers already queued on this shard have run.
+  void ScheduleFlush(std::shared_ptr<Connection> c);
+
   // Connections registry (for shutdown and counts).
   void AddConnection(Connection* c) { connections_.insert(c); }
   void RemoveConnection(Connection* c) { connections_.erase(c); }
@@ -132,6 +136,9 @@ class Shard {
   topic::SubscriptionTrie trie_;
   absl::flat_hash_map<std::string, std::unique_ptr<SessionHost>> sessions_;
   absl::flat_hash_set<Connection*> connections_;
+  std::vector<std::shared_ptr<Connection>> dirty_;
+  std::vector<std::shared_ptr<Connection>> flushing_;
+  bool flush_posted_ = false;
   // Reused per Route to avoid allocating: aggregation per client, and per-shard outboxes.
   absl::flat_hash_map<absl::string_view, Aggregate> aggregate_;
   std::vector<std::vector<std::pair<std::string, Delivery>>> outbox_;

@@ -109,7 +109,8 @@ bool UnderMosquitto() { return Env("SLUICE_TEST_BROKER") == "mosquitto"; }
 // ---- BrokerProcess ----------------------------------------------------------------------
 
 std::unique_ptr<BrokerProcess> BrokerProcess::Start(const std::vector<std::string>& flags,
-                                                    std::string* error, bool* unsupported) {
+                                                    std::string* error, bool* unsupported,
+                                                    const std::vector<std::string>& wrapper) {
   std::unique_ptr<BrokerProcess> broker(new BrokerProcess);
   std::string dir = MakeDataDir();
   ChildProcess::Options options;
@@ -132,6 +133,7 @@ std::unique_ptr<BrokerProcess> BrokerProcess::Start(const std::vector<std::strin
                     "--ready-fd", std::to_string(kReadyFd), "--admin-listen", "127.0.0.1:0",
                     "--metrics-listen", "127.0.0.1:0"};
     options.argv.insert(options.argv.end(), flags.begin(), flags.end());
+    options.argv.insert(options.argv.begin(), wrapper.begin(), wrapper.end());
     options.ready_fd = kReadyFd;
   }
   broker->child_ = ChildProcess::Spawn(options, error);

@@ -43,8 +43,10 @@ class BrokerProcess {
   // `flags` are Sluice command-line flags ("--receive-maximum=2"). Returns nullptr with *error set
   // if the broker did not come up within 10 s; *unsupported is set (and nullptr returned) when
   // running mosquitto and a flag has no mosquitto equivalent.
+  // `wrapper` runs the broker through another program, e.g. {"prlimit", "--nofile=64"}.
   static std::unique_ptr<BrokerProcess> Start(const std::vector<std::string>& flags,
-                                              std::string* error, bool* unsupported);
+                                              std::string* error, bool* unsupported,
+                                              const std::vector<std::string>& wrapper = {});
   ~BrokerProcess();
 
   uint16_t port() const { return port_; }

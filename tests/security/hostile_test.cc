@@ -4,6 +4,7 @@
 // client must keep being served promptly throughout.
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstdint>
 #include <thread>
 
@@ -32,7 +33,11 @@ struct Rng {
 
 TEST(HostileTest, BrokerStaysUpBoundedAndServesGoodClients) {
   std::string error;
+  // A password file with the default PBKDF2 cost, for the password guesser below.
+  std::string passwords = TempDir("hostile") + "/passwords";
+  ASSERT_EQ(std::system((Runfile("SLUICE_PASSWD") + " -c " + passwords + " alice s3cret").c_str()), 0);
   auto broker = Broker::Start({"--threads=2", "--connect-timeout-s=2",
+                               "--password-file=" + passwords,
                                "--max-subscriptions-per-client=100",
                                "--max-publish-rate=5000", "--max-packet-size=65536",
                                "--max-write-buffer-bytes=1048576"},
@@ -83,6 +88,21 @@ TEST(HostileTest, BrokerStaysUpBoundedAndServesGoodClients) {
       bad2.ExpectClosed(2000ms);
     }
   });
+  // Password guessing: wrong passwords as fast as the broker answers, from several sockets.
+  // PBKDF2 runs on the auth workers, so the shards keep serving the good clients.
+  std::atomic<int> guesses{0};
+  for (int t = 0; t < 4; ++t) {
+    attackers.emplace_back([&, t] {
+      for (int i = 0; !stop; ++i) {
+        Client guess(TcpWire(port), kV311);
+        Packet p = guess.Connect("guess-" + std::to_string(t), "alice", "guess" + std::to_string(i));
+        if (p.type == c::kConnack) {
+          EXPECT_NE(p.reason, 0) << "a wrong password was accepted";
+          ++guesses;
+        }
+      }
+    });
+  }
   // SUBSCRIBE flood: thousands of distinct filters from a few clients.
   for (int t = 0; t < 2; ++t) {
     attackers.emplace_back([&, t] {
@@ -136,9 +156,11 @@ TEST(HostileTest, BrokerStaysUpBoundedAndServesGoodClients) {
   int64_t median = latencies_ms[latencies_ms.size() / 2];
   int64_t p99 = latencies_ms[latencies_ms.size() * 99 / 100];
   std::printf("good client: %zu round trips, median %lld ms, p99 %lld ms, max %lld ms; "
-              "VmRSS %ld KiB -> %ld KiB\n",
+              "VmRSS %ld KiB -> %ld KiB; %d wrong passwords refused\n",
               latencies_ms.size(), static_cast<long long>(median), static_cast<long long>(p99),
-              static_cast<long long>(latencies_ms.back()), rss_start_kib, rss_peak_kib);
+              static_cast<long long>(latencies_ms.back()), rss_start_kib, rss_peak_kib,
+              guesses.load());
+  EXPECT_GT(guesses.load(), 10);
   // Generous bounds: the test machine is shared (2 cores, other builds running).
   EXPECT_LT(median, 100);
   EXPECT_LT(p99, 1000);

@@ -1,0 +1,47 @@
+// Bridge status, per (rule, partition): what the admin API and metrics will show. Value types.
+#ifndef SLUICE_BRIDGE_WORKER_STATUS_H_
+#define SLUICE_BRIDGE_WORKER_STATUS_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/ids.h"
+
+namespace sluice::bridge {
+
+enum class WorkerState {
+  kRunning,   // reading and producing (or idle at the high watermark)
+  kRetrying,  // a delivery failed: waiting for the outstanding reports, then backing off
+  kStopped,
+};
+std::string_view WorkerStateName(WorkerState s);
+
+struct WorkerStatus {
+  std::string rule;
+  PartitionId partition;
+  WorkerState state = WorkerState::kRunning;
+  Offset checkpoint;      // the durable cursor: a restart resumes here
+  Offset acknowledged;    // every record before it is acknowledged by Kafka (or skipped)
+  Offset high_watermark;  // of the log partition
+  uint64_t lag = 0;       // high_watermark - checkpoint (records)
+  uint64_t inflight = 0;  // produced, no delivery report yet
+  // Counters since start.
+  uint64_t produced = 0;
+  uint64_t delivered = 0;
+  uint64_t delivery_failures = 0;   // failed delivery reports (each leads to a retry)
+  uint64_t retries = 0;             // rewinds to the first unacknowledged record
+  uint64_t resent_after_ack = 0;    // records produced again although Kafka had acknowledged
+                                    // them: the possible duplicates of the retry case
+  uint64_t skipped_unmappable = 0;  // matched the rule but had no valid Kafka topic/key
+  uint64_t lost_to_retention = 0;   // deleted by a hard retention limit before being produced
+  uint64_t window_full = 0;         // times the per-worker inflight limit stopped reading
+  uint64_t queue_full = 0;          // times librdkafka's local queue was full
+  uint64_t checkpoints = 0;         // cursor commits
+  std::string last_error;
+  int64_t last_error_ms = 0;  // monotonic
+};
+
+}  // namespace sluice::bridge
+
+#endif  // SLUICE_BRIDGE_WORKER_STATUS_H_
