@@ -189,6 +189,13 @@ class JsonReader {
 
 }  // namespace
 
+bool ParseJwtJsonForFuzzing(std::string_view json, size_t* keys) {
+  std::map<std::string, JsonValue> object;
+  bool ok = JsonReader(json).ReadObject(&object);
+  *keys = object.size();
+  return ok;
+}
+
 bool Base64UrlDecode(std::string_view text, std::string* raw) {
   if (text.size() > 16384) return false;
   std::string b64(text);

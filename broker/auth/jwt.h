@@ -38,6 +38,10 @@ class JwtVerifier {
   std::string audience_;
 };
 
+// The token JSON reader alone (for the fuzz target): true when `json` is an object it
+// accepts; *keys gets the member count.
+bool ParseJwtJsonForFuzzing(std::string_view json, size_t* keys);
+
 // base64url without padding (RFC 7515 section 2).
 bool Base64UrlDecode(std::string_view text, std::string* raw);
 std::string Base64UrlEncode(std::string_view raw);

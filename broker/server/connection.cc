@@ -308,7 +308,7 @@ void Connection::TakenOver(bool session_ends) {
   // out at once unless it has a delay and the session lives on (the new connection resumed
   // it within the delay, so MQTT 5 section 3.1.3.2.2 says it must not be sent).
   host_ = nullptr;
-  std::optional<mqtt::Will> will = std::move(will_);
+  Boxed<mqtt::Will> will = std::move(will_);
   will_.reset();
   if (will) {
     uint32_t delay = will->properties.will_delay_interval.value_or(0);

@@ -23,6 +23,7 @@
 #include "broker/auth/acl.h"
 #include "broker/auth/scram.h"
 #include "broker/net/stream.h"
+#include "base/boxed.h"
 #include "broker/codec/codec.h"
 #include "broker/session/session.h"
 
@@ -151,7 +152,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   SessionHost* host_ = nullptr;
   uint16_t keep_alive_s_ = 0;
   int64_t last_rx_ms_ = 0;
-  std::optional<mqtt::Will> will_;
+  Boxed<mqtt::Will> will_;  // heap: an absent will costs a pointer, not ~1 KB
   uint32_t client_max_packet_size_ = mqtt::kMaxRemainingLength + 5;
   bool problem_information_ = true;
 

@@ -3,6 +3,7 @@
 // refusals of PUBLISH/SUBSCRIBE are logged at most once a second per connection (with the
 // running count), so a flood cannot turn into a log flood.
 #include <algorithm>
+#include <ctime>
 
 #include <utility>
 #include <boost/asio/post.hpp>
@@ -34,6 +35,37 @@ bool Connection::Authenticate(mqtt::Connect& connect) {
     connect.username = stream_->identity();
     connect.password.reset();
     return true;
+  }
+  if (auto jwt = security.jwt()) {
+    if (connect.password && auth::JwtVerifier::LooksLikeJwt(*connect.password)) {
+      // A JWT: its signature and claims are the credential; "sub" is the user name.
+      auto sub = jwt->Verify(*connect.password, static_cast<int64_t>(std::time(nullptr)));
+      const char* why = nullptr;
+      if (!sub.ok()) {
+        why = "invalid token";
+      } else if (connect.username && *connect.username != *sub) {
+        why = "user name is not the token's subject";
+      }
+      if (why) {
+        BrokerStats::Inc(shard_->stats().auth_failures);
+        SLOG(kWarn).Kv("client_id", connect.client_id).Kv("peer", peer_)
+            .Kv("error", sub.ok() ? std::string(why) : std::string(sub.status().message()))
+            << "JWT authentication failed";
+        RefuseConnect(reason::kBadUserNameOrPassword, "bad user name or password");
+        return false;
+      }
+      connect.username = *std::move(sub);
+      connect.password.reset();
+      return true;
+    }
+    if ((connect.username || connect.password) && !security.has_password_file()) {
+      // Only tokens can prove an identity here: no password file to check against.
+      BrokerStats::Inc(shard_->stats().auth_failures);
+      SLOG(kWarn).Kv("client_id", connect.client_id).Kv("peer", peer_)
+          << "authentication failed: the password is not a JWT";
+      RefuseConnect(reason::kBadUserNameOrPassword, "bad user name or password");
+      return false;
+    }
   }
   if (!connect.username) {
     if (config.allow_anonymous) return true;

@@ -75,6 +75,12 @@ absl::Status Security::Load() {
 absl::Status Security::LoadAuth() {
   std::shared_ptr<const auth::PasswordFile> passwords;
   std::shared_ptr<const auth::Acl> acl;
+  std::shared_ptr<const auth::JwtVerifier> jwt;
+  if (!config_.jwt_public_key_file.empty()) {
+    auto loaded = auth::JwtVerifier::Load(config_.jwt_public_key_file, config_.jwt_audience);
+    if (!loaded.ok()) return loaded.status();
+    jwt = *std::move(loaded);
+  }
   if (!config_.password_file.empty()) {
     auto file = auth::PasswordFile::Load(config_.password_file);
     if (!file.ok()) return file.status();
@@ -89,6 +95,7 @@ absl::Status Security::LoadAuth() {
     std::lock_guard<std::mutex> lock(mu_);
     passwords_ = std::move(passwords);
     acl_ = std::move(acl);
+    jwt_ = std::move(jwt);
     password_cache_.clear();
   }
   acl_version_.fetch_add(1, std::memory_order_acq_rel);
@@ -165,8 +172,9 @@ absl::Status Security::Reload() {
   if (absl::Status st = LoadAuth(); !st.ok()) {
     SLOG(kError).Kv("error", st.message()) << "password/ACL reload failed; keeping the old ones";
     result = st;
-  } else if (!config_.password_file.empty() || !config_.acl_file.empty()) {
-    SLOG(kInfo) << "password file and ACL reloaded";
+  } else if (!config_.password_file.empty() || !config_.acl_file.empty() ||
+             !config_.jwt_public_key_file.empty()) {
+    SLOG(kInfo) << "password file, JWT key and ACL reloaded";
   }
   return result;
 }
@@ -304,6 +312,11 @@ std::optional<auth::ScramCredentials> Security::ScramCredentialsFor(const std::s
   }
   if (!passwords) return std::nullopt;
   return passwords->Scram(user);
+}
+
+std::shared_ptr<const auth::JwtVerifier> Security::jwt() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return jwt_;
 }
 
 bool Security::has_acl() const {

@@ -26,6 +26,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "broker/auth/acl.h"
+#include "broker/auth/jwt.h"
 #include "broker/auth/password_file.h"
 #include "broker/net/admission.h"
 #include "broker/server/security_config.h"
@@ -75,6 +76,9 @@ class Security {
   // SCRAM-SHA-256 credentials of `user` from the password file (nullopt: none).
   std::optional<auth::ScramCredentials> ScramCredentialsFor(const std::string& user) const;
 
+  // Null when no jwt_public_key_file is configured.
+  std::shared_ptr<const auth::JwtVerifier> jwt() const;
+
   bool has_acl() const;
   uint64_t acl_version() const { return acl_version_.load(std::memory_order_acquire); }
   // Null when no ACL file is configured.
@@ -96,6 +100,7 @@ class Security {
   mutable std::mutex mu_;  // guards the snapshots and the cache
   std::shared_ptr<const auth::PasswordFile> passwords_;
   std::shared_ptr<const auth::Acl> acl_;
+  std::shared_ptr<const auth::JwtVerifier> jwt_;
   absl::flat_hash_set<std::string> password_cache_;  // user NUL keyed-hash; cleared on reload
   std::string cache_key_;                    // random per process
   std::atomic<uint64_t> acl_version_{1};

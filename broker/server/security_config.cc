@@ -28,6 +28,11 @@ void SecurityConfig::Register(ConfigSchema* s) {
   s->AddString("password_file", &password_file,
                "User:PBKDF2-SHA512 hash file (sluice-passwd, mosquitto_passwd); clients with a "
                "user name must match it. Reloaded on SIGHUP.");
+  s->AddString("jwt_public_key_file", &jwt_public_key_file,
+               "PEM public key (RSA for RS256, P-256 for ES256): a JWT in the CONNECT password "
+               "signed by it authenticates its 'sub' as the user name. Reloaded on SIGHUP.");
+  s->AddString("jwt_audience", &jwt_audience,
+               "When set, a JWT's 'aud' must contain this value.");
   s->AddString("acl_file", &acl_file,
                "YAML publish/subscribe rules per user, client id or certificate identity. "
                "Reloaded on SIGHUP.");

@@ -27,6 +27,8 @@ struct SecurityConfig {
   // Authentication and authorization.
   std::string password_file;
   std::string acl_file;
+  std::string jwt_public_key_file;  // RS256 (RSA) or ES256 (P-256) public key, PEM
+  std::string jwt_audience;
   // Limits (0 = unlimited).
   int64_t max_connections = 0;
   int64_t max_connections_per_address = 0;

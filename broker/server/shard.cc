@@ -97,7 +97,7 @@ SessionHost* Shard::TakeSession(const std::string& client_id, bool clean_start,
 }
 
 void Shard::OnConnectionClosed(SessionHost* host, const Connection* connection,
-                               std::optional<mqtt::Will> will) {
+                               Boxed<mqtt::Will> will) {
   if (host->connection.get() != connection) return;
   host->connection.reset();
   host->session.Detach();

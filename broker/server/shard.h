@@ -24,6 +24,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "base/boxed.h"
 #include "base/rng.h"
 #include "broker/codec/packets.h"
 #include "broker/server/stats.h"
@@ -44,7 +45,7 @@ struct SessionHost {
   std::shared_ptr<Connection> connection;  // null while the client is away
   mqtt::Version version = mqtt::Version::k311;
   uint32_t expiry_s = 0;
-  std::optional<mqtt::Will> pending_will;  // a will waiting for its delay
+  Boxed<mqtt::Will> pending_will;  // a will waiting for its delay (heap: usually absent)
   boost::asio::steady_timer expiry_timer;
   boost::asio::steady_timer will_timer;
   uint64_t generation = 0;  // bumped on every attach/detach, so stale timers do nothing
@@ -85,7 +86,7 @@ class Shard {
   // The connection attached to `host` has closed. `will` (if any) is published now or after
   // `will_delay_s`, and the session ends now or after its expiry interval.
   void OnConnectionClosed(SessionHost* host, const Connection* connection,
-                          std::optional<mqtt::Will> will);
+                          Boxed<mqtt::Will> will);
   void DestroySession(const std::string& client_id);
   // Recreates a saved, offline session (before the shard's thread starts); its expiry timer
   // starts now.

@@ -70,13 +70,13 @@ void Session::Pump(int64_t now_ms, std::vector<Outbound>* out) {
   }
 }
 
-std::deque<Session::InflightEntry>::iterator Session::Find(uint16_t packet_id) {
+LazyDeque<Session::InflightEntry>::iterator Session::Find(uint16_t packet_id) {
   for (auto it = inflight_.begin(); it != inflight_.end(); ++it)
     if (it->packet_id == packet_id) return it;
   return inflight_.end();
 }
 
-void Session::Release(std::deque<InflightEntry>::iterator it, int64_t now_ms,
+void Session::Release(LazyDeque<InflightEntry>::iterator it, int64_t now_ms,
                       std::vector<Outbound>* out) {
   used_ids_.erase(it->packet_id);
   inflight_.erase(it);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "base/boxed.h"
 #include "broker/session/message.h"
 #include "broker/topic/subscription_trie.h"
 
@@ -86,8 +87,8 @@ class Session {
     bool awaiting_pubcomp;  // PUBREC received, PUBREL sent
     Delivery delivery;
   };
-  const std::deque<InflightEntry>& inflight_entries() const { return inflight_; }
-  const std::deque<Delivery>& queued_entries() const { return queue_; }
+  const LazyDeque<InflightEntry>& inflight_entries() const { return inflight_; }
+  const LazyDeque<Delivery>& queued_entries() const { return queue_; }
   const absl::flat_hash_set<uint16_t>& incoming_qos2_ids() const { return incoming_qos2_; }
 
   // Rebuilding a saved session (offline, before any Attach). RestoreInflight keeps the saved
@@ -102,17 +103,17 @@ class Session {
   void Pump(int64_t now_ms, std::vector<Outbound>* out);
   // Builds the Outbound for a delivery (assigning a packet id for QoS > 0); false if expired.
   bool Emit(Delivery delivery, int64_t now_ms, std::vector<Outbound>* out);
-  std::deque<InflightEntry>::iterator Find(uint16_t packet_id);
-  void Release(std::deque<InflightEntry>::iterator it, int64_t now_ms, std::vector<Outbound>* out);
+  LazyDeque<InflightEntry>::iterator Find(uint16_t packet_id);
+  void Release(LazyDeque<InflightEntry>::iterator it, int64_t now_ms, std::vector<Outbound>* out);
 
   std::string client_id_;
   uint32_t max_queued_;
   bool online_ = false;
   uint16_t window_ = 0;
   uint16_t next_packet_id_ = 1;
-  std::deque<InflightEntry> inflight_;  // send order
+  LazyDeque<InflightEntry> inflight_;  // send order
   absl::flat_hash_set<uint16_t> used_ids_;
-  std::deque<Delivery> queue_;
+  LazyDeque<Delivery> queue_;
   absl::flat_hash_set<uint16_t> incoming_qos2_;
   SessionCounters counters_;
   std::map<std::string, topic::SubscriptionOptions> subscriptions_;
