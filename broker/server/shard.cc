@@ -63,7 +63,7 @@ void Shard::JoinThread() {
   if (thread_.joinable()) thread_.join();
 }
 
-SessionHost* Shard::Find(const std::string& client_id) {
+SessionHost* Shard::Find(std::string_view client_id) {
   auto it = sessions_.find(Av(client_id));
   return it == sessions_.end() ? nullptr : it->second.get();
 }
@@ -244,7 +244,7 @@ size_t Shard::Route(const MessagePtr& message) {
 
 void Shard::Dispatch(std::string_view client_id, uint32_t shard, Delivery delivery) {
   if (shard == index_) {
-    Deliver(std::string(client_id), std::move(delivery));
+    Deliver(client_id, std::move(delivery));
   } else {
     outbox_[shard].emplace_back(std::string(client_id), std::move(delivery));
   }
@@ -261,10 +261,11 @@ void Shard::FlushOutbox() {
   }
 }
 
-void Shard::Deliver(const std::string& client_id, Delivery delivery) {
+void Shard::Deliver(std::string_view client_id, Delivery delivery) {
   SessionHost* host = Find(client_id);
   if (!host) return;  // the session ended after the match: nothing to deliver to
-  std::vector<Outbound> out;
+  std::vector<Outbound>& out = deliver_out_;
+  out.clear();
   OfferResult r = host->session.Offer(std::move(delivery), NowMs(), &out);
   switch (r) {
     case OfferResult::kDroppedQueueFull:
@@ -290,6 +291,7 @@ void Shard::Deliver(const std::string& client_id, Delivery delivery) {
       break;
   }
   if (host->connection && !out.empty()) host->connection->SendOutbound(out);
+  out.clear();  // drop the message references now, keep the capacity
 }
 
 void Shard::ScheduleFlush(std::shared_ptr<Connection> c) {

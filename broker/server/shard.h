@@ -77,7 +77,7 @@ class Shard {
   void Shutdown();
 
   // Sessions.
-  SessionHost* Find(const std::string& client_id);
+  SessionHost* Find(std::string_view client_id);
   // Gives `connection` the session of `client_id`: an existing connection of it is taken
   // over (closed with 0x8E); clean_start discards any existing session. Sets
   // *session_present when an existing session is resumed.
@@ -97,7 +97,7 @@ class Shard {
   // session, here or on other shards; returns how many sessions it was addressed to.
   size_t Route(const MessagePtr& message);
   void PublishWill(const mqtt::Will& will, const std::string& client_id);
-  void Deliver(const std::string& client_id, Delivery delivery);
+  void Deliver(std::string_view client_id, Delivery delivery);
 
   // Output batching: `c` has bytes to send; all such connections are flushed together once
   // the handlers already queued on this shard have run.
@@ -143,6 +143,7 @@ class Shard {
   // Reused per Route to avoid allocating: aggregation per client, and per-shard outboxes.
   absl::flat_hash_map<absl::string_view, Aggregate> aggregate_;
   std::vector<std::vector<std::pair<std::string, Delivery>>> outbox_;
+  std::vector<Outbound> deliver_out_;  // reused by Deliver
 };
 
 }  // namespace sluice::broker
