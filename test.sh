@@ -11,10 +11,12 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 quick=0
+sanitizers=0
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
+    --sanitizers) sanitizers=1 ;;
     --) shift; extra=("$@"); break ;;
     *) extra+=("$1") ;;
   esac
@@ -50,8 +52,14 @@ stage() {
 
 stage default --config=ci -- //...
 if [ $quick -eq 0 ]; then
-  stage asan --config=ci --config=asan -- //base/... //broker/... //tests/conformance/... //tests/fuzz/...
-  stage tsan --config=ci --config=tsan -- //broker/... //tests/conformance/...
+  if [ $sanitizers -eq 1 ]; then
+    stage asan --config=ci --config=asan -- //base/... //broker/... //tests/conformance/...
+    stage tsan --config=ci --config=tsan -- //broker/... //tests/conformance/... //cluster/multiraft/...
+  else
+    stage asan --config=ci --config=asan -- //base/... //broker/codec/... //broker/topic/... \
+      //broker/session/... //broker/auth/...
+    stage tsan --config=ci --config=tsan -- //cluster/multiraft/...
+  fi
   stage fuzz --config=ci --config=fuzz -- //tests/fuzz/...
 fi
 python3 tools/ci/count_tests.py "$collected" --extra-failed "$build_failures"

@@ -242,6 +242,25 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
                        Sum(b, [](S& s) -> auto& { return s.subscriptions_refused_limit; })));
   out.push_back(Single("sluice_topics_refused_limit_total", "Topics over max_topic_length / max_topic_levels.", C,
                        Sum(b, [](S& s) -> auto& { return s.topics_refused_limit; })));
+  {
+    // Accept-time limits (broker/net/admission.h) and TLS/WebSocket handshakes.
+    net::Admission::Counts admission = b->security().admission_counts();
+    MetricFamily f = Family("sluice_connections_refused_limit_total",
+                            "Sockets closed at accept by a connection limit, by limit.", C);
+    AddValue(&f, static_cast<double>(admission.refused_total - admission.refused_per_address -
+                                     admission.refused_rate),
+             {{"limit", "max_connections"}});
+    AddValue(&f, static_cast<double>(admission.refused_per_address),
+             {{"limit", "max_connections_per_address"}});
+    AddValue(&f, static_cast<double>(admission.refused_rate), {{"limit", "max_connection_rate"}});
+    out.push_back(std::move(f));
+    out.push_back(Single("sluice_handshake_failures_total",
+                         "TLS handshakes and WebSocket upgrades that failed or timed out.", C,
+                         static_cast<double>(b->security().handshake_failures())));
+    out.push_back(Single("sluice_security_reloads_total",
+                         "Reloads of certificates, password file and ACL (SIGHUP).", C,
+                         static_cast<double>(b->security().reloads())));
+  }
   out.push_back(Histogram("sluice_message_delivery_latency_seconds",
                           "From the broker receiving a PUBLISH to its copy being handed to a "
                           "subscriber's connection (includes time queued for an offline or "

@@ -146,6 +146,7 @@ absl::Status Listener::Bind() {
   int port = std::atoi(options_.address.c_str() + colon + 1);
   tcp::endpoint endpoint(address, static_cast<uint16_t>(port));
   acceptor_ = std::make_unique<tcp::acceptor>(*ios_[0]);
+  backoff_ = std::make_unique<asio::steady_timer>(*ios_[0]);
   acceptor_->open(endpoint.protocol(), ec);
   if (!ec) acceptor_->set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) acceptor_->bind(endpoint, ec);
@@ -176,6 +177,7 @@ void Listener::Stop() {
   asio::post(*ios_[0], [this] {
     boost::system::error_code ec;
     if (acceptor_) acceptor_->close(ec);
+    if (backoff_) backoff_->cancel();
   });
 }
 
@@ -197,7 +199,20 @@ void Listener::Accept() {
         });
       }  // else: the socket closes here, before anything was allocated for it
     } else {
-      SLOG(kWarn).Kv("listener", options_.name).Kv("error", ec.message()) << "accept failed";
+      // Out of descriptors and the like: retrying at once would spin (the socket stays
+      // readable). Back off, and log at most once a second.
+      ++accept_errors_;
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_accept_log_ >= std::chrono::seconds(1)) {
+        last_accept_log_ = now;
+        SLOG(kWarn).Kv("listener", options_.name).Kv("error", ec.message())
+            .Kv("errors_total", accept_errors_) << "accept failed; backing off";
+      }
+      backoff_->expires_after(std::chrono::milliseconds(100));
+      backoff_->async_wait([this](const boost::system::error_code& e) {
+        if (!e && acceptor_->is_open()) Accept();
+      });
+      return;
     }
     Accept();
   });

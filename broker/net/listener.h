@@ -12,6 +12,7 @@
 #define SLUICE_BROKER_NET_LISTENER_H_
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -20,6 +21,7 @@
 #include <utility>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "absl/status/status.h"
 #include "broker/net/admission.h"
@@ -66,6 +68,9 @@ class Listener {
   Admission* admission_;
   StreamHandler on_stream_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::unique_ptr<boost::asio::steady_timer> backoff_;  // after an accept error
+  uint64_t accept_errors_ = 0;
+  std::chrono::steady_clock::time_point last_accept_log_{};
   uint32_t next_shard_ = 0;
   std::atomic<uint64_t> handshake_failures_{0};
 };

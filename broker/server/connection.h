@@ -118,6 +118,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // while AUTH packets go back and forth; other methods are refused with 0x8C.
   void StartEnhancedAuth(mqtt::Connect connect);
   void HandleAuthFrame(const mqtt::Auth& auth);
+  // AUTH after CONNACK: re-authentication with the CONNECT's method (SCRAM-SHA-256).
+  void HandleReauth(const mqtt::Auth& auth);
   uint8_t PublishRefusal(const mqtt::Publish& publish);
   uint8_t SubscribeRefusal(const std::string& filter, std::string_view plain_filter);
   const auth::ClientAcl* CurrentAcl();
@@ -162,6 +164,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::unique_ptr<auth::ScramServer> scram_;
   std::optional<mqtt::Connect> pending_connect_;
   bool auth_pending_ = false;  // password check on the auth workers: input waits
+  std::string auth_method_;    // the enhanced authentication method of the CONNECT, if any
   std::shared_ptr<const auth::ClientAcl> acl_;
   uint64_t acl_version_ = 0;
   double publish_tokens_ = -1, publish_byte_tokens_ = -1;  // < 0: not started

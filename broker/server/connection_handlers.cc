@@ -42,8 +42,7 @@ void Connection::HandlePacket(mqtt::Packet& packet) {
         } else if constexpr (std::is_same_v<T, mqtt::Connect>) {
           ProtocolError(reason::kProtocolError, "second CONNECT");
         } else if constexpr (std::is_same_v<T, mqtt::Auth>) {
-          // No enhanced authentication method is offered, so AUTH is never expected.
-          ProtocolError(reason::kProtocolError, "unexpected AUTH");
+          HandleReauth(p);  // MQTT 5 re-authentication (connection_security.cc)
         } else {
           ProtocolError(reason::kProtocolError, "packet only a server may send");
         }
@@ -137,6 +136,7 @@ void Connection::CompleteConnect(mqtt::Connect connect) {
     in_aliases_.assign(static_cast<size_t>(config.topic_alias_maximum) + 1, std::string());
     ack.properties.assigned_client_identifier = connect.properties.assigned_client_identifier;
     if (connect.properties.authentication_method) {  // enhanced authentication succeeded
+      auth_method_ = *connect.properties.authentication_method;
       ack.properties.authentication_method = connect.properties.authentication_method;
       ack.properties.authentication_data = connect.properties.authentication_data;
     }

@@ -173,6 +173,48 @@ void Connection::HandleAuthFrame(const mqtt::Auth& a) {
   ContinueConnect(std::move(connect));
 }
 
+void Connection::HandleReauth(const mqtt::Auth& a) {
+  // MQTT 5 section 4.12.1: only a client that connected with enhanced authentication may
+  // re-authenticate, with the same method; a failure ends the connection.
+  if (auth_method_.empty() || a.properties.authentication_method != auth_method_)
+    return ProtocolError(reason::kProtocolError, "AUTH without enhanced authentication");
+  Security& security = shard_->broker().security();
+  auto fail = [&](const std::string& why) {
+    BrokerStats::Inc(shard_->stats().auth_failures);
+    SLOG(kWarn).Kv("client_id", client_id_).Kv("user", username_).Kv("peer", peer_)
+        .Kv("error", why) << "SCRAM re-authentication failed";
+    scram_.reset();
+    Terminate(reason::kNotAuthorized, WillAction::kPublish, "re-authentication failed");
+  };
+  if (a.reason_code == reason::kReauthenticate && !scram_) {
+    scram_ = std::make_unique<auth::ScramServer>();
+    auto server_first = scram_->Start(
+        a.properties.authentication_data.value_or(""),
+        [&security](const std::string& user) { return security.ScramCredentialsFor(user); });
+    if (!server_first.ok()) return fail(std::string(server_first.status().message()));
+    mqtt::Auth challenge;
+    challenge.reason_code = reason::kContinueAuthentication;
+    challenge.properties.authentication_method = auth_method_;
+    challenge.properties.authentication_data = *std::move(server_first);
+    Send(challenge);
+    return;
+  }
+  if (a.reason_code == reason::kContinueAuthentication && scram_) {
+    auto server_final = scram_->Finish(a.properties.authentication_data.value_or(""));
+    std::string user = scram_->user();
+    scram_.reset();
+    if (!server_final.ok()) return fail(std::string(server_final.status().message()));
+    if (user != username_) return fail("re-authenticated as another user");
+    mqtt::Auth done;
+    done.reason_code = reason::kSuccess;
+    done.properties.authentication_method = auth_method_;
+    done.properties.authentication_data = *std::move(server_final);
+    Send(done);
+    return;
+  }
+  ProtocolError(reason::kProtocolError, "unexpected AUTH reason code");
+}
+
 const auth::ClientAcl* Connection::CurrentAcl() {
   Security& security = shard_->broker().security();
   uint64_t version = security.acl_version();

@@ -1,5 +1,6 @@
 // Limits (issue 8): connections total / per address / rate, connect timeout (TCP and TLS),
 // publish rate and bytes, subscriptions per client, topic length and levels — each being hit.
+#include <cstdlib>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -49,6 +50,50 @@ TEST_F(LimitsTest, ConnectionsPerAddressAndTotal) {
   ASSERT_TRUE(Admitted("a", &a));
   ASSERT_TRUE(Admitted("b", &b));
   EXPECT_FALSE(Admitted("c"));
+}
+
+// GET /metrics from the broker's Prometheus endpoint (plain HTTP/1.0 over a raw socket).
+std::string ScrapeMetrics(uint16_t port) {
+  auto wire = TcpWire(port);
+  wire->Send("GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n");
+  std::string out;
+  while (wire->Receive(&out, 2000ms)) {
+  }
+  return out;
+}
+
+TEST_F(LimitsTest, RefusalsAndAuthFailuresAreCountedInMetrics) {
+  std::string dir = TempDir("metrics");
+  ASSERT_EQ(std::system((Runfile("SLUICE_PASSWD") + " -c -i 1000 " + dir + "/pw alice a").c_str()), 0);
+  StartBroker({"--max-connections-per-address=1", "--metrics-listen=127.0.0.1:0",
+               "--password-file=" + dir + "/pw", "--max-subscriptions-per-client=1"});
+  ASSERT_NE(broker_->port("metrics"), 0);
+  std::unique_ptr<Client> held;
+  ASSERT_TRUE(Admitted("one", &held));
+  EXPECT_FALSE(Admitted("two"));
+  held->Send(c::Subscribe(kV5, 1, {{.filter = "a"}, {.filter = "b"}}));
+  EXPECT_EQ(held->ReadDecoded().reasons, (std::vector<uint8_t>{0, 0x97}));
+  held.reset();
+  bool refused_auth = false;
+  for (int i = 0; i < 50 && !refused_auth; ++i) {  // the slot frees when the close is seen
+    Client bad(TcpWire(broker_->port()), kV5);
+    refused_auth = bad.Connect("bad", "alice", "wrong").reason == 0x86;
+    if (!refused_auth) std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_TRUE(refused_auth);
+  std::string metrics = ScrapeMetrics(broker_->port("metrics"));
+  // The value of the series starting with `series` (-1 if absent).
+  auto value = [&](const std::string& series) -> double {
+    size_t at = metrics.find("\n" + series + " ");
+    if (at == std::string::npos) return -1;
+    return std::atof(metrics.c_str() + at + series.size() + 2);
+  };
+  // At least the one refused above; the retries racing the slot's release may add more.
+  EXPECT_GE(value("sluice_connections_refused_limit_total{limit=\"max_connections_per_address\"}"), 1)
+      << metrics;
+  EXPECT_EQ(value("sluice_connections_refused_limit_total{limit=\"max_connection_rate\"}"), 0);
+  EXPECT_EQ(value("sluice_auth_failures_total"), 1);
+  EXPECT_EQ(value("sluice_subscriptions_refused_limit_total"), 1);
 }
 
 TEST_F(LimitsTest, ConnectionRate) {

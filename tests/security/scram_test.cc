@@ -134,6 +134,50 @@ TEST_F(ScramTest, OtherMethodsAndBrokenExchangesAreRefused) {
   EXPECT_TRUE(rude.ExpectClosed());
 }
 
+// The client half of an exchange on an open connection: AUTH `first_reason` with
+// client-first, then client-final; returns the broker's last answer.
+Packet Reauth(Client& client, const std::string& user, const std::string& password) {
+  const std::string bare = "n=" + user + ",r=reauthnonce";
+  client.Send(AuthPacket(0x19, "n,," + bare));
+  Packet challenge = client.ReadDecoded();
+  if (challenge.type != c::kAuth) return challenge;
+  std::string server_first = challenge.props.Str(kAuthData).value_or("");
+  std::string salt;
+  auth::Base64Decode(Attr(server_first, 's'), &salt);
+  std::string without_proof = "c=biws,r=" + Attr(server_first, 'r');
+  std::string auth_message = bare + "," + server_first + "," + without_proof;
+  std::string salted =
+      auth::ScramSaltedPassword(password, salt, std::atoll(Attr(server_first, 'i').c_str()));
+  std::string key = auth::ScramHmac(salted, "Client Key");
+  std::string sig = auth::ScramHmac(auth::ScramSha256(key), auth_message);
+  for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<char>(key[i] ^ sig[i]);
+  client.Send(AuthPacket(0x18, without_proof + ",p=" + auth::Base64Encode(key)));
+  return client.ReadDecoded();
+}
+
+TEST_F(ScramTest, ReauthenticationOnAnOpenConnection) {
+  Client client(TcpWire(broker_->port()), kV5);
+  ASSERT_EQ(Scram(client, "re", "alice", "pencil").reason, 0);
+  Packet ok = Reauth(client, "alice", "pencil");
+  EXPECT_EQ(ok.type, c::kAuth);
+  EXPECT_EQ(ok.reason, 0x00);
+  EXPECT_EQ(ok.props.Str(kAuthData).value_or("").substr(0, 2), "v=");
+  client.Send(c::Pingreq());
+  EXPECT_EQ(client.ReadDecoded().type, c::kPingresp);
+  // A wrong password on re-authentication ends the connection with 0x87.
+  Packet bad = Reauth(client, "alice", "wrong");
+  EXPECT_EQ(bad.type, c::kDisconnect);
+  EXPECT_EQ(bad.reason, 0x87);
+  EXPECT_TRUE(client.ExpectClosed());
+  // AUTH on a connection that did not use enhanced authentication: protocol error.
+  Client plain(TcpWire(broker_->port()), kV5);
+  ASSERT_EQ(plain.Connect("plain", "alice", "pencil").reason, 0);
+  plain.Send(AuthPacket(0x19, "n,,n=alice,r=x"));
+  Packet disconnect = plain.ReadDecoded();
+  EXPECT_EQ(disconnect.type, c::kDisconnect);
+  EXPECT_EQ(disconnect.reason, 0x82);
+}
+
 TEST_F(ScramTest, ScramEntryAlsoChecksPlainPasswords) {
   Client plain(TcpWire(broker_->port()), kV5);
   EXPECT_EQ(plain.Connect("p", "alice", "pencil").reason, 0);

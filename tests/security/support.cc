@@ -298,6 +298,8 @@ SSL_CTX* ClientContext(const TlsClientOptions& o, std::string* error) {
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
   }
   if (o.max_version) SSL_CTX_set_max_proto_version(ctx, o.max_version);
+  if (!o.ciphers.empty()) SSL_CTX_set_cipher_list(ctx, o.ciphers.c_str());
+  if (!o.ciphersuites.empty()) SSL_CTX_set_ciphersuites(ctx, o.ciphersuites.c_str());
   if (!o.cert_file.empty() &&
       (SSL_CTX_use_certificate_chain_file(ctx, o.cert_file.c_str()) != 1 ||
        SSL_CTX_use_PrivateKey_file(ctx, o.key_file.c_str(), SSL_FILETYPE_PEM) != 1)) {

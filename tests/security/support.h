@@ -94,6 +94,8 @@ struct TlsClientOptions {
   std::string ca_file, cert_file, key_file;
   int max_version = 0;  // e.g. TLS1_2_VERSION; 0: default
   std::string sni = "localhost";
+  std::string ciphers;       // TLS 1.2 cipher list; empty: default
+  std::string ciphersuites;  // TLS 1.3 suites; empty: default
 };
 
 std::unique_ptr<Wire> TcpWire(uint16_t port);

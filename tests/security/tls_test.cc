@@ -119,6 +119,32 @@ TEST_F(TlsTest, MinimumVersionAndPlainTcpOnTlsPort) {
   EXPECT_FALSE(broker_->Exited());
 }
 
+TEST_F(TlsTest, ConfiguredCiphersAndSuitesAreTheOnlyOnesAccepted) {
+  StartBroker({"--tls-ciphers=ECDHE-ECDSA-AES256-GCM-SHA384",
+               "--tls-ciphersuites=TLS_AES_256_GCM_SHA384"});
+  std::string error;
+  TlsClientOptions o = Opts();
+  o.max_version = TLS1_2_VERSION;
+  o.ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256";
+  EXPECT_FALSE(TlsWire(broker_->port("tls"), o, &error)) << "TLS 1.2 cipher not configured";
+  o.ciphers = "ECDHE-ECDSA-AES256-GCM-SHA384";
+  EXPECT_TRUE(TlsWire(broker_->port("tls"), o, &error)) << error;
+  TlsClientOptions o13 = Opts();
+  o13.ciphersuites = "TLS_CHACHA20_POLY1305_SHA256";
+  EXPECT_FALSE(TlsWire(broker_->port("tls"), o13, &error)) << "TLS 1.3 suite not configured";
+  o13.ciphersuites = "TLS_AES_256_GCM_SHA384";
+  auto ok = TlsWire(broker_->port("tls"), o13, &error);
+  ASSERT_TRUE(ok) << error;
+  Client client(std::move(ok), kV5);
+  EXPECT_EQ(client.Connect("suite").reason, 0);
+  // A bad cipher setting stops the broker at start, naming the setting.
+  std::string start_error;
+  auto bad = Broker::Start({"--tls-listen=127.0.0.1:0", "--tls-cert-file=" + server_.cert_file,
+                            "--tls-key-file=" + server_.key_file, "--tls-ciphers=NOPE-NOTHING"},
+                           &start_error);
+  EXPECT_FALSE(bad);
+}
+
 TEST_F(TlsTest, MutualTlsRejectsMissingExpiredAndForeignCertificates) {
   StartBroker({"--tls-ca-file=" + pki_->ca_file(), "--tls-require-client-cert"});
   KeyPair good = pki_->Issue("good", {.cn = "device-1"});
