@@ -31,6 +31,10 @@ class Boxed {
     }
     return *this;
   }
+  Boxed& operator=(T&& value) {
+    p_ = std::make_unique<T>(std::move(value));
+    return *this;
+  }
   bool has_value() const { return p_ != nullptr; }
   explicit operator bool() const { return has_value(); }
   T& operator*() { return *p_; }

@@ -162,7 +162,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // for this client (re-compiled when the ACL is reloaded), publish rate buckets.
   std::string username_;
   std::unique_ptr<auth::ScramServer> scram_;
-  std::optional<mqtt::Connect> pending_connect_;
+  Boxed<mqtt::Connect> pending_connect_;  // heap: ~1.3 KB inline, and rarely present
   bool auth_pending_ = false;  // password check on the auth workers: input waits
   std::string auth_method_;    // the enhanced authentication method of the CONNECT, if any
   std::shared_ptr<const auth::ClientAcl> acl_;

@@ -121,8 +121,8 @@ void Shard::OnConnectionClosed(SessionHost* host, const Connection* connection,
 void Shard::ArmWill(SessionHost* host, uint32_t delay_s) {
   uint64_t generation = host->generation;
   std::string client_id = host->session.client_id();
-  host->will_timer.expires_after(std::chrono::seconds(delay_s));
-  host->will_timer.async_wait([this, generation, client_id](const boost::system::error_code& ec) {
+  host->will_timer.Get().expires_after(std::chrono::seconds(delay_s));
+  host->will_timer.Get().async_wait([this, generation, client_id](const boost::system::error_code& ec) {
     if (ec) return;
     SessionHost* h = Find(client_id);
     if (!h || h->generation != generation || !h->pending_will) return;
@@ -135,8 +135,8 @@ void Shard::ArmWill(SessionHost* host, uint32_t delay_s) {
 void Shard::ArmExpiry(SessionHost* host) {
   uint64_t generation = host->generation;
   std::string client_id = host->session.client_id();
-  host->expiry_timer.expires_after(std::chrono::seconds(host->expiry_s));
-  host->expiry_timer.async_wait([this, generation, client_id](const boost::system::error_code& ec) {
+  host->expiry_timer.Get().expires_after(std::chrono::seconds(host->expiry_s));
+  host->expiry_timer.Get().async_wait([this, generation, client_id](const boost::system::error_code& ec) {
     if (ec) return;
     SessionHost* h = Find(client_id);
     if (!h || h->generation != generation || h->connection) return;

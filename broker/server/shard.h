@@ -38,6 +38,24 @@ class Connection;
 
 inline constexpr uint32_t kSessionNeverExpires = 0xFFFFFFFF;
 
+// A steady_timer created on first use: most sessions never arm one, and an Asio timer is
+// ~110 bytes of every idle session otherwise.
+class LazyTimer {
+ public:
+  explicit LazyTimer(boost::asio::io_context& io) : io_(&io) {}
+  boost::asio::steady_timer& Get() {
+    if (!timer_) timer_ = std::make_unique<boost::asio::steady_timer>(*io_);
+    return *timer_;
+  }
+  void cancel() {
+    if (timer_) timer_->cancel();
+  }
+
+ private:
+  boost::asio::io_context* io_;
+  std::unique_ptr<boost::asio::steady_timer> timer_;
+};
+
 struct SessionHost {
   SessionHost(std::string client_id, uint32_t max_queued, boost::asio::io_context& io)
       : session(std::move(client_id), max_queued), expiry_timer(io), will_timer(io) {}
@@ -46,8 +64,8 @@ struct SessionHost {
   mqtt::Version version = mqtt::Version::k311;
   uint32_t expiry_s = 0;
   Boxed<mqtt::Will> pending_will;  // a will waiting for its delay (heap: usually absent)
-  boost::asio::steady_timer expiry_timer;
-  boost::asio::steady_timer will_timer;
+  LazyTimer expiry_timer;
+  LazyTimer will_timer;
   uint64_t generation = 0;  // bumped on every attach/detach, so stale timers do nothing
 };
 
