@@ -1,4 +1,5 @@
 #include "broker/auth/password_file.h"
+#include "broker/auth/scram.h"  // Base64Encode/Base64Decode
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -20,29 +21,6 @@ constexpr size_t kHashBytes = 64;
 constexpr size_t kSaltBytes = 16;
 constexpr int64_t kMaxIterations = 10'000'000;
 
-std::string Base64(std::string_view raw) {
-  std::string out(4 * ((raw.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(raw.data()),
-                          static_cast<int>(raw.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-bool Unbase64(std::string_view text, std::string* raw) {
-  if (text.empty() || text.size() % 4 != 0 || text.size() > 4096) return false;
-  std::string out(text.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(text.data()),
-                          static_cast<int>(text.size()));
-  if (n < 0) return false;
-  size_t pad = 0;
-  if (text.back() == '=') ++pad;
-  if (text.size() >= 2 && text[text.size() - 2] == '=') ++pad;
-  out.resize(static_cast<size_t>(n) - pad);
-  *raw = std::move(out);
-  return true;
-}
 
 std::string Derive(std::string_view password, const std::string& salt, int64_t iterations) {
   std::string key(kHashBytes, '\0');
@@ -88,9 +66,9 @@ absl::StatusOr<PasswordFile::Entry> PasswordFile::ParseHash(std::string_view tex
   e.iterations = std::strtoll(iterations.c_str(), &end, 10);
   if (iterations.empty() || *end != '\0' || e.iterations < 1 || e.iterations > kMaxIterations)
     return absl::InvalidArgumentError("bad iteration count '" + iterations + "'");
-  if (!Unbase64(text.substr(d1 + 1, d2 - d1 - 1), &e.salt) || e.salt.empty())
+  if (!Base64Decode(text.substr(d1 + 1, d2 - d1 - 1), &e.salt) || e.salt.empty())
     return absl::InvalidArgumentError("salt is not base64");
-  if (!Unbase64(text.substr(d2 + 1), &e.hash) || e.hash.size() != kHashBytes)
+  if (!Base64Decode(text.substr(d2 + 1), &e.hash) || e.hash.size() != kHashBytes)
     return absl::InvalidArgumentError("hash is not 64 bytes of base64");
   return e;
 }
@@ -178,8 +156,8 @@ std::string PasswordFile::Serialize() const {
     if (e.scram) {
       out += user + ":" + e.scram->Serialize() + "\n";
     } else {
-      out += user + ":$7$" + std::to_string(e.iterations) + "$" + Base64(e.salt) + "$" +
-             Base64(e.hash) + "\n";
+      out += user + ":$7$" + std::to_string(e.iterations) + "$" + Base64Encode(e.salt) + "$" +
+             Base64Encode(e.hash) + "\n";
     }
   }
   return out;
