@@ -1,5 +1,7 @@
 #include "broker/net/listener.h"
 
+#include <cstdlib>
+
 #include <optional>
 
 #include <utility>
@@ -132,42 +134,52 @@ Listener::Listener(ListenerOptions options, std::vector<asio::io_context*> ios,
 
 Listener::~Listener() = default;
 
-absl::Status Listener::Bind() {
-  size_t colon = options_.address.rfind(':');
-  if (colon == std::string::npos)
-    return absl::InvalidArgumentError(options_.name + "_listen: expected HOST:PORT");
-  std::string host = options_.address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+absl::Status OpenAcceptor(tcp::acceptor& acceptor, const std::string& address_text,
+                          const std::string& setting) {
+  size_t colon = address_text.rfind(':');
+  char* end = nullptr;
+  long port = colon == std::string::npos ? -1 : std::strtol(address_text.c_str() + colon + 1, &end, 10);
+  if (colon == std::string::npos || colon + 1 >= address_text.size() || *end != '\0' || port < 0 ||
+      port > 65535)
+    return absl::InvalidArgumentError(setting + ": expected HOST:PORT, got '" + address_text + "'");
+  std::string host = address_text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   boost::system::error_code ec;
   auto address = asio::ip::make_address(host, ec);
-  if (ec)
-    return absl::InvalidArgumentError(options_.name + "_listen: '" + host +
-                                      "' is not an IP address");
-  int port = std::atoi(options_.address.c_str() + colon + 1);
+  if (ec) return absl::InvalidArgumentError(setting + ": '" + host + "' is not an IP address");
   tcp::endpoint endpoint(address, static_cast<uint16_t>(port));
-  acceptor_ = std::make_unique<tcp::acceptor>(*ios_[0]);
-  backoff_ = std::make_unique<asio::steady_timer>(*ios_[0]);
-  acceptor_->open(endpoint.protocol(), ec);
-  if (!ec) acceptor_->set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_->bind(endpoint, ec);
-  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    acceptor_.reset();
-    return absl::UnavailableError("cannot listen on " + options_.address + " (" +
-                                  options_.name + "): " + ec.message());
+    boost::system::error_code ignored;
+    acceptor.close(ignored);
+    return absl::UnavailableError("cannot listen on " + address_text + " (" + setting +
+                                  "): " + ec.message());
   }
   return absl::OkStatus();
 }
 
-std::string Listener::BoundAddress() const {
-  if (!acceptor_) return "";
+std::string BoundAddressOf(const tcp::acceptor* acceptor) {
+  if (!acceptor || !acceptor->is_open()) return "";
   boost::system::error_code ec;
-  auto ep = acceptor_->local_endpoint(ec);
+  auto ep = acceptor->local_endpoint(ec);
   if (ec) return "";
   std::string addr = ep.address().to_string();
   if (ep.address().is_v6()) addr = "[" + addr + "]";
   return addr + ":" + std::to_string(ep.port());
 }
+
+absl::Status Listener::Bind() {
+  acceptor_ = std::make_unique<tcp::acceptor>(*ios_[0]);
+  backoff_ = std::make_unique<asio::steady_timer>(*ios_[0]);
+  absl::Status st = OpenAcceptor(*acceptor_, options_.address, options_.name + "_listen");
+  if (!st.ok()) acceptor_.reset();
+  return st;
+}
+
+std::string Listener::BoundAddress() const { return BoundAddressOf(acceptor_.get()); }
 
 void Listener::Start() {
   asio::post(*ios_[0], [this] { Accept(); });

@@ -30,6 +30,14 @@
 
 namespace sluice::net {
 
+// Opens `acceptor` on `address` ("HOST:PORT", "[::1]:PORT"; port 0 picks a free one) with
+// SO_REUSEADDR and starts listening. Errors name `setting` (e.g. "listen", "tls_listen"):
+// InvalidArgument for a malformed address, Unavailable when the port cannot be bound.
+absl::Status OpenAcceptor(boost::asio::ip::tcp::acceptor& acceptor, const std::string& address,
+                          const std::string& setting);
+// "HOST:PORT" the acceptor is bound to ("[addr]:port" for IPv6); "" when not open.
+std::string BoundAddressOf(const boost::asio::ip::tcp::acceptor* acceptor);
+
 struct ListenerOptions {
   std::string name;     // "tls", "ws" or "wss" (logs, ready-fd line)
   std::string address;  // HOST:PORT

@@ -14,6 +14,7 @@
 #include "absl/hash/hash.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "broker/net/listener.h"
 #include "broker/server/connection.h"
 #include "broker/server/persistence.h"
 #include "broker/topic/topic.h"
@@ -39,22 +40,10 @@ uint32_t Broker::HomeShard(std::string_view client_id) const {
 }
 
 absl::Status Broker::Start() {
-  std::string host;
-  uint16_t port;
-  if (!SplitHostPort(config_.listen, &host, &port))
-    return absl::InvalidArgumentError("listen: expected HOST:PORT, got '" + config_.listen + "'");
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(host, ec);
-  if (ec) return absl::InvalidArgumentError("listen: '" + host + "' is not an IP address");
-  tcp::endpoint endpoint(address, port);
   acceptor_ = std::make_unique<tcp::acceptor>(shards_[0]->io());
-  acceptor_->open(endpoint.protocol(), ec);
-  if (!ec) acceptor_->set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_->bind(endpoint, ec);
-  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
+  if (absl::Status st = net::OpenAcceptor(*acceptor_, config_.listen, "listen"); !st.ok()) {
     acceptor_.reset();
-    return absl::UnavailableError("cannot listen on " + config_.listen + ": " + ec.message());
+    return st;
   }
   // TLS/WebSocket listeners and auth files: loaded and bound before the state file is
   // consumed and before any thread runs.
@@ -91,15 +80,7 @@ absl::Status Broker::Start() {
   return absl::OkStatus();
 }
 
-std::string Broker::BoundAddress() const {
-  if (!acceptor_) return "";
-  boost::system::error_code ec;
-  auto ep = acceptor_->local_endpoint(ec);
-  if (ec) return "";
-  std::string addr = ep.address().to_string();
-  if (ep.address().is_v6()) addr = "[" + addr + "]";
-  return addr + ":" + std::to_string(ep.port());
-}
+std::string Broker::BoundAddress() const { return net::BoundAddressOf(acceptor_.get()); }
 
 void Broker::Accept() {
   Shard* target = shards_[next_accept_shard_].get();
