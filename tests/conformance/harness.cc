@@ -42,20 +42,6 @@ std::string MakeDataDir() {
   return dir;
 }
 
-int ConnectTcp(uint16_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return -1;
-  }
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  return fd;
-}
 
 // Mosquitto cannot report a port it chose: bind port 0, read the port, close, hand it over.
 uint16_t PickFreePort() {
@@ -471,6 +457,21 @@ void ConformanceTest::ExpectDisconnect(RawClient& c, uint8_t reason) {
     EXPECT_TRUE(IsDisconnect(c.Read(), reason));
   }
   EXPECT_TRUE(c.ExpectClosed()) << "the broker should close the connection";
+}
+
+int ConnectTcp(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return -1;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
 }
 
 }  // namespace sluice::conformance

@@ -33,6 +33,9 @@ using namespace std::chrono_literals;
 inline constexpr Millis kTimeout = 5000ms;  // default bound for anything we expect to happen
 inline constexpr Millis kSilence = 300ms;   // window for "this must NOT arrive"
 
+// A blocking TCP connection to 127.0.0.1:port with TCP_NODELAY; -1 if refused.
+int ConnectTcp(uint16_t port);
+
 // True when SLUICE_TEST_BROKER=mosquitto.
 bool UnderMosquitto();
 

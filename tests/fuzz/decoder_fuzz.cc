@@ -13,6 +13,7 @@
 
 #include "base/check.h"
 #include "broker/codec/codec.h"
+#include "broker/codec/utf8_reference.h"
 
 namespace {
 
@@ -20,31 +21,6 @@ using namespace sluice::mqtt;
 
 constexpr uint32_t kMaxPacketBytes = 1 << 20;
 
-bool ReferenceUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const uint8_t c = s[i];
-    int extra;
-    uint32_t cp;
-    if (c < 0x80) { extra = 0; cp = c; }
-    else if ((c & 0xE0) == 0xC0) { extra = 1; cp = c & 0x1F; }
-    else if ((c & 0xF0) == 0xE0) { extra = 2; cp = c & 0x0F; }
-    else if ((c & 0xF8) == 0xF0) { extra = 3; cp = c & 0x07; }
-    else return false;
-    if (s.size() - i < static_cast<size_t>(1 + extra)) return false;
-    for (int k = 1; k <= extra; ++k) {
-      const uint8_t b = s[i + k];
-      if ((b & 0xC0) != 0x80) return false;
-      cp = cp << 6 | (b & 0x3F);
-    }
-    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0) {
-      return false;
-    }
-    i += 1 + extra;
-  }
-  return true;
-}
 
 void CheckRoundTrip(const Packet& packet, Version version) {
   std::string bytes;
@@ -78,7 +54,7 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
-  SLUICE_CHECK(IsValidMqttUtf8(input) == ReferenceUtf8(input));
+  SLUICE_CHECK(IsValidMqttUtf8(input) == sluice::mqtt::testing::ReferenceValidUtf8(input));
 
   FrameHeader header;
   CodecError error;

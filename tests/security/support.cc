@@ -1,5 +1,7 @@
 #include "tests/security/support.h"
 
+#include "tests/conformance/harness.h"  // ConnectTcp
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -202,20 +204,6 @@ KeyPair Pki::Issue(const std::string& stem, const CertOptions& o) {
 
 namespace {
 
-int ConnectTcp(uint16_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return -1;
-  }
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  return fd;
-}
 
 class Tcp : public Wire {
  public:
@@ -319,11 +307,11 @@ std::string SubjectCn(X509* cert) {
 
 }  // namespace
 
-std::unique_ptr<Wire> TcpWire(uint16_t port) { return std::make_unique<Tcp>(ConnectTcp(port)); }
+std::unique_ptr<Wire> TcpWire(uint16_t port) { return std::make_unique<Tcp>(conformance::ConnectTcp(port)); }
 
 std::unique_ptr<Wire> TlsWire(uint16_t port, const TlsClientOptions& o, std::string* error,
                               std::string* server_cn) {
-  int fd = ConnectTcp(port);
+  int fd = conformance::ConnectTcp(port);
   if (fd < 0) {
     *error = "TCP connect failed";
     return nullptr;
