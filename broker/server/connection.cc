@@ -66,7 +66,7 @@ void Connection::StartMoved(mqtt::Connect connect, std::string leftover) {
 }
 
 void Connection::DoRead() {
-  if (terminated_ || moved_ || reading_stopped_ || auth_pending_) return;
+  if (terminated_ || moved_ || auth_pending_) return;
   read_pending_ = true;
   if (!stream_) {
     // Plain TCP: wait for readability, then read synchronously into the shard's scratch

@@ -141,7 +141,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string out_writing_;
   bool writing_ = false;
   bool flush_scheduled_ = false;
-  bool reading_stopped_ = false;
   bool draining_ = false;
   bool read_pending_ = false;
   std::string drain_buffer_;
