@@ -91,6 +91,78 @@ MetricFamily Histogram(std::string name, std::string help, broker::Broker* b,
 
 }  // namespace
 
+std::vector<MetricFamily> BridgeCollector::Collect() const {
+  const bridge::BridgeStatusReport report = status_();
+  const auto C = MetricType::Counter;
+  const auto G = MetricType::Gauge;
+  std::vector<MetricFamily> out;
+  using W = bridge::WorkerStatus;
+  struct WorkerMetric {
+    const char* name;
+    const char* help;
+    MetricType type;
+    std::function<double(const W&)> get;
+  };
+  const WorkerMetric worker_metrics[] = {
+      {"sluice_bridge_lag_records", "Records in the log not yet checkpointed as delivered to Kafka.",
+       G, [](const W& w) { return double(w.lag); }},
+      {"sluice_bridge_inflight_records", "Records produced to Kafka without a delivery report yet.",
+       G, [](const W& w) { return double(w.inflight); }},
+      {"sluice_bridge_checkpoint_offset", "The bridge's durable cursor (a restart resumes here).",
+       G, [](const W& w) { return double(w.checkpoint.value()); }},
+      {"sluice_bridge_worker_retrying", "1 while deliveries fail and are retried with backoff.", G,
+       [](const W& w) { return w.state == bridge::WorkerState::kRetrying ? 1.0 : 0.0; }},
+      {"sluice_bridge_produced_total", "Records handed to the Kafka producer.", C,
+       [](const W& w) { return double(w.produced); }},
+      {"sluice_bridge_delivered_total", "Records acknowledged by Kafka (acks=all).", C,
+       [](const W& w) { return double(w.delivered); }},
+      {"sluice_bridge_delivery_failures_total", "Failed Kafka delivery reports (each is retried).",
+       C, [](const W& w) { return double(w.delivery_failures); }},
+      {"sluice_bridge_retries_total", "Rewinds to the first unacknowledged record after a failure.",
+       C, [](const W& w) { return double(w.retries); }},
+      {"sluice_bridge_resent_after_ack_total",
+       "Records produced again although Kafka had acknowledged them (possible duplicates).", C,
+       [](const W& w) { return double(w.resent_after_ack); }},
+      {"sluice_bridge_skipped_unmappable_total", "Matching records without a valid Kafka topic or key.",
+       C, [](const W& w) { return double(w.skipped_unmappable); }},
+      {"sluice_bridge_lost_to_retention_total",
+       "Records deleted by a hard retention limit before the bridge produced them.", C,
+       [](const W& w) { return double(w.lost_to_retention); }},
+  };
+  if (!report.mqtt_to_kafka.empty()) {
+    for (const WorkerMetric& m : worker_metrics) {
+      MetricFamily f = Family(m.name, m.help, m.type);
+      for (const W& w : report.mqtt_to_kafka)
+        AddValue(&f, m.get(w), {{"rule", w.rule}, {"partition", std::to_string(w.partition.value())}});
+      out.push_back(std::move(f));
+    }
+  }
+  using R = bridge::ConsumerRuleStatus;
+  struct RuleMetric {
+    const char* name;
+    const char* help;
+    uint64_t R::*field;
+  };
+  const RuleMetric rule_metrics[] = {
+      {"sluice_bridge_kafka_consumed_total", "Kafka records consumed by a kafka_to_mqtt rule.", &R::consumed},
+      {"sluice_bridge_kafka_published_total", "Kafka records published into MQTT.", &R::published},
+      {"sluice_bridge_kafka_publish_failures_total", "Publishes into the broker that failed (retried).",
+       &R::publish_failures},
+      {"sluice_bridge_kafka_skipped_unmappable_total", "Kafka records without a valid MQTT topic.",
+       &R::skipped_unmappable},
+      {"sluice_bridge_kafka_consumer_errors_total", "Errors reported by the Kafka consumer.",
+       &R::consumer_errors},
+  };
+  if (!report.kafka_to_mqtt.empty()) {
+    for (const RuleMetric& m : rule_metrics) {
+      MetricFamily f = Family(m.name, m.help, C);
+      for (const R& r : report.kafka_to_mqtt) AddValue(&f, double(r.*m.field), {{"rule", r.rule}});
+      out.push_back(std::move(f));
+    }
+  }
+  return out;
+}
+
 std::string RefusalReasonName(uint8_t code) {
   switch (code) {
     case 0x80: return "unspecified_error";
@@ -214,6 +286,13 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
     AddValue(&f, Sum(b, [](S& s) -> auto& { return s.messages_dropped_write_buffer; }), {{"reason", "write_buffer"}});
     out.push_back(std::move(f));
   }
+  out.push_back(Single("sluice_messages_replayed_total",
+                       "Messages delivered from the commit log to subscriptions asking for a "
+                       "replay (sluice-replay).", C,
+                       Sum(b, [](S& s) -> auto& { return s.messages_replayed; })));
+  out.push_back(Single("sluice_messages_store_failed_total",
+                       "QoS 1/2 publishes the commit log could not store (not acknowledged).", C,
+                       Sum(b, [](S& s) -> auto& { return s.messages_store_failed; })));
   out.push_back(Single("sluice_publishes_denied_total", "PUBLISH refused by deny_publish.", C,
                        Sum(b, [](S& s) -> auto& { return s.publishes_denied; })));
   out.push_back(Single("sluice_subscribes_denied_total", "Subscriptions refused by deny_subscribe.", C,

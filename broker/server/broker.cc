@@ -16,7 +16,6 @@
 #include "base/strings.h"
 #include "broker/net/listener.h"
 #include "broker/server/connection.h"
-#include "broker/server/persistence.h"
 #include "broker/topic/topic.h"
 
 namespace sluice::broker {
@@ -56,24 +55,30 @@ absl::Status Broker::Start() {
     acceptor_.reset();
     return st;
   }
-  StateCounts loaded;
-  state_path_ = (std::filesystem::path(config_.data_dir) / kStateFileName).string();
-  if (absl::Status st = LoadState(*this, state_path_, &loaded); !st.ok()) {
+  auto durable = Durable::Open(config_);
+  if (!durable.ok()) {
+    security_->DestroyListeners();
+    acceptor_.reset();
+    return durable.status();
+  }
+  durable_ = std::move(*durable);
+  RecoveryCounts recovered;
+  if (absl::Status st = RecoverDurable(&recovered); !st.ok()) {
+    durable_.reset();
     security_->DestroyListeners();
     acceptor_.reset();
     return st;
   }
-  // The loaded file now describes the past: a crash from here must not bring it back (stale
-  // sessions and already-delivered messages would return). The next clean stop writes anew.
-  std::error_code remove_error;
-  std::filesystem::remove(state_path_, remove_error);
-  if (loaded.sessions || loaded.retained) {
-    SLOG(kInfo).Kv("sessions", loaded.sessions).Kv("retained", loaded.retained)
-        .Kv("messages", loaded.messages) << "state restored";
+  if (recovered.sessions || recovered.retained || recovered.sessions_expired) {
+    SLOG(kInfo).Kv("sessions", recovered.sessions).Kv("expired", recovered.sessions_expired)
+        .Kv("retained", recovered.retained).Kv("messages", recovered.messages)
+        .Kv("dropped_queue_full", recovered.dropped_queue_full)
+        .Kv("records_lost", recovered.records_lost) << "state recovered from the commit log";
   }
   reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   accept_backoff_ = std::make_unique<asio::steady_timer>(shards_[0]->io());
   for (auto& shard : shards_) shard->StartThread();
+  for (auto& shard : shards_) asio::post(shard->io(), [s = shard.get()] { s->StartCursorTimer(); });
   started_ = true;
   asio::post(shards_[0]->io(), [this] { Accept(); });
   SLOG(kInfo).Kv("listen", BoundAddress()).Kv("shards", shards_.size()) << "MQTT listener ready";
@@ -168,13 +173,8 @@ void Broker::Stop() {
   security_->DestroyListeners();  // asio objects go before their io_contexts
   acceptor_.reset();
   // Every shard thread has stopped: their state can be read from here.
-  StateCounts saved;
-  if (absl::Status st = SaveState(*this, state_path_, &saved); !st.ok()) {
-    SLOG(kError).Kv("error", st.message()) << "could not save state";
-  } else {
-    SLOG(kInfo).Kv("sessions", saved.sessions).Kv("retained", saved.retained)
-        .Kv("messages", saved.messages) << "state saved";
-  }
+  SaveDurableOnStop();
+  durable_.reset();
 }
 
 void Broker::Broadcast(uint32_t origin, std::function<void(Shard&)> fn,
@@ -205,6 +205,13 @@ void Broker::Broadcast(uint32_t origin, std::function<void(Shard&)> fn,
 
 void Broker::SetRetained(const MessagePtr& message) {
   std::lock_guard<std::mutex> lock(retained_mu_);
+  if (message->retain_seq != 0) {
+    bool newer_exists = false;
+    retained_.Match(message->topic, [&](std::string_view, const MessagePtr& current) {
+      newer_exists = current->retain_seq > message->retain_seq;
+    });
+    if (newer_exists) return;
+  }
   if (message->payload.empty()) {
     retained_.Erase(message->topic);
   } else {

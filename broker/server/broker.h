@@ -23,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "broker/server/broker_config.h"
+#include "broker/server/durable.h"
 #include "broker/server/security.h"
 #include "broker/server/shard.h"
 #include "broker/topic/retained_trie.h"
@@ -57,7 +58,9 @@ class Broker {
   void Broadcast(uint32_t origin, std::function<void(Shard&)> fn, std::function<void()> done);
 
   // Retained store: an empty payload deletes the topic's retained message.
+  // A message with retain_seq older than the topic's current one changes nothing.
   void SetRetained(const MessagePtr& message);
+  uint64_t NextRetainSeq() { return retain_seq_.fetch_add(1, std::memory_order_relaxed) + 1; }
   std::vector<MessagePtr> MatchRetained(std::string_view filter) const;
   // Every retained message, '$' topics included.
   std::vector<MessagePtr> AllRetained() const;
@@ -66,6 +69,16 @@ class Broker {
 
   // TLS/WebSocket listeners, admission limits, password file, ACL (security.h).
   Security& security() { return *security_; }
+  // The commit log (durable.h): open from Start until the end of Stop.
+  Durable* durable() { return durable_.get(); }
+
+  // What recovery found in the log at start (broker_durable.cc).
+  struct RecoveryCounts {
+    size_t sessions = 0, sessions_expired = 0, retained = 0;
+    size_t messages = 0;             // restored as inflight or queued
+    size_t dropped_queue_full = 0;   // beyond max_queued_messages
+    uint64_t records_lost = 0;       // deleted by a hard retention limit before delivery
+  };
 
   // ==== Admin and introspection (broker_admin.cc; used by broker/admin) ====================
   // The *Now methods read the runtime settings (RuntimeConfig) and are for the shards' hot
@@ -120,6 +133,17 @@ class Broker {
   // Publishes a broker-originated retained message (e.g. $SYS/broker/uptime) through the
   // normal routing, on shard 0's thread; returns at once.
   void PublishRetainedFromBroker(std::string topic, std::string payload);
+  // Publishes a message on behalf of the broker (e.g. the Kafka->MQTT bridge) from any
+  // thread: through the commit log when Durable::IsStored, like a client's; `done` (may be
+  // null) runs on shard 0's thread once it is routed (stored, for QoS 1/2), or with the error.
+  void InjectPublish(std::shared_ptr<Message> message,
+                     std::function<void(absl::Status)> done = nullptr);
+  // Called on a shard thread after each record the log stored is routed (partition, offset),
+  // e.g. to wake the MQTT->Kafka bridge. Set before Start; must be cheap and thread-safe.
+  void SetStoredListener(std::function<void(uint32_t partition, int64_t offset)> listener) {
+    stored_listener_ = std::move(listener);
+  }
+  const std::function<void(uint32_t, int64_t)>& stored_listener() const { return stored_listener_; }
   // Runtime settings: validated by the caller (BrokerConfig's schema). Swaps them in for every
   // shard (and sets the log level); the previous version is freed once every shard has passed
   // a quiescent point.
@@ -138,6 +162,10 @@ class Broker {
 
  private:
   void Accept();
+  // Rebuilds sessions, subscriptions, queues, QoS 2 state and retained messages from the log
+  // (before the shard threads start); saves every persistent session at a clean stop.
+  absl::Status RecoverDurable(RecoveryCounts* counts);
+  void SaveDurableOnStop();
   // An accept failed: refuses one waiting client when out of descriptors (spending the
   // reserve descriptor), counts, logs at most once a second. False when Accept() will be
   // re-armed after a back-off instead of at once.
@@ -156,8 +184,12 @@ class Broker {
   int64_t last_accept_error_log_ms_ = 0;
   mutable std::mutex retained_mu_;
   topic::RetainedTrie<MessagePtr> retained_;
+  std::atomic<uint64_t> retain_seq_{0};
+  std::function<void(uint32_t, int64_t)> stored_listener_;
   bool started_ = false;
-  std::string state_path_;
+  // Declared after the shards: destroyed first, its pending callbacks post into io_contexts
+  // that still exist.
+  std::unique_ptr<Durable> durable_;
 };
 
 }  // namespace sluice::broker

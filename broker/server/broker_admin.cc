@@ -217,9 +217,20 @@ absl::Status Broker::DeleteRetained(const std::string& topic_name) {
   if (!topic::IsValidTopicName(topic_name))
     return absl::InvalidArgumentError("'" + topic_name +
                                       "' is not a topic name (no wildcards, not empty)");
-  std::lock_guard<std::mutex> lock(retained_mu_);
-  if (!retained_.Erase(topic_name))
-    return absl::NotFoundError("no retained message on topic '" + topic_name + "'");
+  {
+    std::lock_guard<std::mutex> lock(retained_mu_);
+    if (!retained_.Erase(topic_name))
+      return absl::NotFoundError("no retained message on topic '" + topic_name + "'");
+  }
+  if (durable_) {
+    // An empty retained record clears the log's copy too (what a client's empty retained
+    // PUBLISH does); it is durable when this returns.
+    storage::Record clear;
+    clear.topic = topic_name;
+    clear.retain = true;
+    auto done = durable_->log().Append(PartitionId(durable_->PartitionFor(topic_name)), clear);
+    if (absl::StatusOr<Offset> r = done.get(); !r.ok()) return r.status();
+  }
   return absl::OkStatus();
 }
 
@@ -265,6 +276,27 @@ void Broker::PublishRetainedFromBroker(std::string topic_name, std::string paylo
     // Route counts every message as received from a client; the broker's own are not.
     shard->stats().messages_received.fetch_sub(1, std::memory_order_relaxed);
     shard->stats().messages_received_qos[0].fetch_sub(1, std::memory_order_relaxed);
+  });
+}
+
+void Broker::InjectPublish(std::shared_ptr<Message> message, std::function<void(absl::Status)> done) {
+  Shard* shard = shards_[0].get();
+  asio::post(shard->io(), [shard, message = std::move(message), done = std::move(done)]() mutable {
+    message->received_ms = shard->NowMs();
+    if (!Durable::IsStored(*message)) {
+      shard->Route(message);
+      if (done) done(absl::OkStatus());
+      return;
+    }
+    if (message->qos == 0) {
+      shard->PublishRetainedQos0(std::move(message));
+      if (done) done(absl::OkStatus());
+      return;
+    }
+    if (message->retain) message->retain_seq = shard->broker().NextRetainSeq();
+    shard->PublishStored(std::move(message), 0, [done = std::move(done)](absl::StatusOr<size_t> r) {
+      if (done) done(r.status());
+    });
   });
 }
 

@@ -66,6 +66,31 @@ void BrokerConfig::Register(ConfigSchema* s) {
   s->AddInt("sys_interval_s", &sys_interval_s, 0, 86400,
             "Seconds between updates of the retained $SYS/broker/... statistics topics; 0 "
             "disables them.");
+  s->AddInt("log_partitions", &log_partitions, 1, 4096,
+            "Partitions of the commit log; fixed when data_dir/log is created.");
+  s->AddInt("log_partition_key_levels", &log_partition_key_levels, 0, 64,
+            "Leading topic levels that choose a message's partition (0 = the whole topic); "
+            "fixed when the log is created.");
+  s->AddEnum("log_fsync", &log_fsync, {"batch", "none"},
+             "batch: a QoS 1/2 publish is acknowledged only after the write holding it was "
+             "fsynced; none: never fsync (kill -9 loses nothing, power loss may).");
+  s->AddInt("log_retention_ms", &log_retention_ms, 0, 1LL << 50,
+            "Records older than this are deleted (0 = no time limit), except what a "
+            "persistent session still needs.");
+  s->AddInt("log_retention_bytes", &log_retention_bytes, 0, 1LL << 50,
+            "Per partition: oldest records are deleted beyond this size (0 = no limit), except "
+            "what a persistent session still needs.");
+  s->AddInt("log_hard_retention_ms", &log_hard_retention_ms, 0, 1LL << 50,
+            "Records older than this are deleted even if a persistent session still needs "
+            "them (counted and logged); 0 = never.");
+  s->AddInt("log_hard_retention_bytes", &log_hard_retention_bytes, 0, 1LL << 50,
+            "Per partition size beyond which records go even if a session needs them; 0 = "
+            "never.");
+  s->AddInt("log_retention_check_s", &log_retention_check_s, 1, 86400,
+            "Seconds between retention passes over the log.");
+  s->AddInt("cursor_commit_interval_ms", &cursor_commit_interval_ms, 10, 600000,
+            "How often persistent sessions save their position in the log; after a crash "
+            "messages acknowledged since the last save may be delivered again.");
   security.Register(s);
   s->AddValidator([this]() -> absl::Status {
     std::string host;

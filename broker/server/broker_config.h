@@ -36,6 +36,16 @@ struct BrokerConfig {
   std::string admin_listen = "127.0.0.1:9883";   // gRPC admin API: loopback only by default
   std::string metrics_listen = "0.0.0.0:9884";   // Prometheus /metrics, /healthz, /readyz
   int64_t sys_interval_s = 10;                   // $SYS/ topics refresh; 0 disables them
+  // The commit log (storage/, in data_dir/log): QoS 1/2 and retained messages, sessions.
+  int64_t log_partitions = 16;            // fixed when the log is created
+  int64_t log_partition_key_levels = 0;   // topic levels hashed to pick a partition; 0 = all
+  std::string log_fsync = "batch";        // batch: fsync before acking; none: never (see README)
+  int64_t log_retention_ms = 7LL * 24 * 3600 * 1000;
+  int64_t log_retention_bytes = 0;        // per partition; 0 = no size limit
+  int64_t log_hard_retention_ms = 0;      // 0 = persistent sessions always hold retention back
+  int64_t log_hard_retention_bytes = 0;
+  int64_t log_retention_check_s = 60;
+  int64_t cursor_commit_interval_ms = 1000;  // how often sessions' log positions are saved
   // TLS/WebSocket listeners, authentication, ACL, limits (security_config.h).
   SecurityConfig security;
 

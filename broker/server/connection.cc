@@ -67,6 +67,10 @@ void Connection::StartMoved(mqtt::Connect connect, std::string leftover) {
 
 void Connection::DoRead() {
   if (terminated_ || moved_ || auth_pending_) return;
+  if (InputPaused()) {
+    input_paused_ = true;
+    return;
+  }
   read_pending_ = true;
   if (!stream_) {
     // Plain TCP: wait for readability, then read synchronously into the shard's scratch
@@ -106,7 +110,7 @@ void Connection::ReadAvailable() {
     if (!ec) in_.append(scratch.data(), n);
     OnBytesRead(ec, n);
     if (ec || terminated_ || moved_) return;
-    if (n < scratch.size()) break;
+    if (n < scratch.size() || InputPaused()) break;
   }
   if (!terminated_ && !moved_) DoRead();
 }
@@ -125,7 +129,7 @@ void Connection::OnBytesRead(const boost::system::error_code& ec, size_t n) {
 
 void Connection::ProcessInput() {
   const uint32_t max_size = static_cast<uint32_t>(shard_->broker().config().max_packet_size);
-  while (!terminated_ && !moved_ && !auth_pending_) {
+  while (!terminated_ && !moved_ && !auth_pending_ && !InputPaused()) {
     std::string_view view(in_.data() + in_start_, in_.size() - in_start_);
     mqtt::FrameHeader header;
     mqtt::CodecError error;

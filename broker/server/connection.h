@@ -10,6 +10,7 @@
 #ifndef SLUICE_BROKER_SERVER_CONNECTION_H_
 #define SLUICE_BROKER_SERVER_CONNECTION_H_
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,6 +21,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
 #include "broker/auth/acl.h"
 #include "broker/auth/scram.h"
 #include "broker/net/stream.h"
@@ -31,6 +33,19 @@ namespace sluice::broker {
 
 class Shard;
 struct SessionHost;
+
+// Replay from the commit log on SUBSCRIBE (connection_replay.cc, README "Replay").
+inline constexpr char kReplayProperty[] = "sluice-replay";
+inline constexpr char kOffsetProperty[] = "sluice-offset";
+struct ReplaySpec {
+  enum class Kind { kEarliest, kLatest, kTime, kOffsets };
+  Kind kind = Kind::kLatest;
+  int64_t time_ms = 0;
+  std::map<uint32_t, int64_t> offsets;  // partition -> first offset
+};
+// nullopt for a malformed value.
+std::optional<ReplaySpec> ParseReplaySpec(std::string_view value);
+std::optional<std::string_view> FindReplayProperty(const mqtt::Properties& props);
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
@@ -127,6 +142,25 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool ShouldLogLimit();
   void SendRetained(const std::vector<std::pair<std::string, topic::SubscriptionOptions>>& subs);
   bool EncodePublish(Outbound& o);
+  // A stored publish finished (shard_durable.cc's PublishStored): its ack slot completes.
+  void OnStored(uint64_t seq, uint16_t packet_id, uint8_t qos, uint32_t partition,
+                absl::StatusOr<size_t> result);
+  void HandlePubrel(uint16_t packet_id);
+  void FinishSubscribe(const mqtt::Suback& suback,
+                       std::vector<std::pair<std::string, topic::SubscriptionOptions>> retained,
+                       const std::optional<ReplaySpec>& replay,
+                       const std::vector<std::pair<std::string, topic::SubscriptionOptions>>& replayed);
+  // Delivers what the log holds for `subs` from where `spec` says (bounded by
+  // max_queued_messages per SUBSCRIBE), after the SUBACK.
+  void Replay(const ReplaySpec& spec,
+              const std::vector<std::pair<std::string, topic::SubscriptionOptions>>& subs);
+
+  // Acknowledgements of incoming PUBLISH/PUBREL go out in the order those packets arrived
+  // (MQTT 4.6), although a stored publish is acknowledged only once durable: each takes a
+  // slot, sent once it and every slot before it are ready. While too many wait, input pauses.
+  uint64_t QueueAck(mqtt::PacketType type, uint16_t packet_id, uint8_t reason, bool ready);
+  void CompleteAck(uint64_t seq, uint8_t reason);
+  bool InputPaused() const;
 
   Shard* shard_;
   boost::asio::ip::tcp::socket socket_;
@@ -169,6 +203,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   double publish_tokens_ = -1, publish_byte_tokens_ = -1;  // < 0: not started
   int64_t publish_refill_ms_ = 0;
   int64_t last_limit_log_ms_ = -1000000;
+
+  struct PendingAck {
+    uint16_t packet_id;
+    mqtt::PacketType type;
+    uint8_t reason;
+    bool ready;
+  };
+  std::vector<PendingAck> acks_;  // acks_[i] has sequence number acks_base_ + i
+  uint64_t acks_base_ = 0;
+  uint32_t acks_head_ = 0;        // first unsent slot
+  uint32_t acks_waiting_ = 0;     // slots not ready
+  bool input_paused_ = false;     // DoRead declined because too many acks wait
 
   std::vector<std::string> in_aliases_;                 // index = alias
   absl::flat_hash_map<std::string, uint16_t> out_aliases_;

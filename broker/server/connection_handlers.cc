@@ -117,6 +117,7 @@ void Connection::CompleteConnect(mqtt::Connect connect) {
   uint16_t window = v5 ? connect.properties.receive_maximum.value_or(65535)
                        : static_cast<uint16_t>(config.max_inflight);
   host_->session.Attach(window);
+  shard_->UpdatePersistence(host_, session_present);
   will_ = std::move(connect.will);
 
   keep_alive_s_ = connect.keep_alive_s;
@@ -189,10 +190,21 @@ void Connection::HandlePublish(mqtt::Publish& p) {
   // deny_publish, ACL, rate and topic limits (connection_security.cc): counted and logged
   // there; a refused message is not routed (3.1.1: acknowledged and dropped).
   uint8_t code = PublishRefusal(p);
+  const mqtt::PacketType ack_type =
+      p.qos == 1 ? mqtt::PacketType::kPuback : mqtt::PacketType::kPubrec;
   if (code != reason::kSuccess) {
   } else if (p.qos == 2 && !host_->session.BeginIncomingQos2(p.packet_id)) {
-    // A re-sent QoS 2 PUBLISH whose PUBREL has not come yet: acknowledge, do not deliver again.
-    Send(mqtt::Ack{mqtt::PacketType::kPubrec, p.packet_id, reason::kSuccess, {}});
+    // A re-sent QoS 2 PUBLISH whose PUBREL has not come yet: acknowledge (once the first copy
+    // is durable, if it is still being stored), never store or deliver it again.
+    IncomingQos2* stored = shard_->FindStoredQos2(host_, p.packet_id);
+    if (stored && !stored->stored) {
+      uint64_t seq = QueueAck(ack_type, p.packet_id, reason::kSuccess, false);
+      stored->waiters.push_back([self = shared_from_this(), seq](bool ok) {
+        self->CompleteAck(seq, ok ? reason::kSuccess : reason::kUnspecifiedError);
+      });
+      return;
+    }
+    QueueAck(ack_type, p.packet_id, reason::kSuccess, true);
     return;
   } else {
     auto message = std::make_shared<Message>();
@@ -203,15 +215,30 @@ void Connection::HandlePublish(mqtt::Publish& p) {
     message->properties = std::move(p.properties);
     message->publisher = client_id_;
     message->received_ms = shard_->NowMs();
+    if (Durable::IsStored(*message) && p.qos == 0) {
+      shard_->PublishRetainedQos0(std::move(message));
+      return;
+    }
+    if (Durable::IsStored(*message)) {
+      // Acknowledged once the log holds it; routed by the partition's owner shard.
+      if (message->retain) message->retain_seq = shard_->broker().NextRetainSeq();
+      const uint16_t id = p.packet_id;
+      const uint8_t qos = p.qos;
+      const uint32_t partition = shard_->broker().durable()->PartitionFor(message->topic);
+      uint64_t seq = qos > 0 ? QueueAck(ack_type, id, reason::kSuccess, false) : 0;
+      if (qos == 2) shard_->BeginStoredQos2(host_, id, partition);
+      shard_->PublishStored(std::move(message), qos == 2 ? id : 0,
+                            [self = shared_from_this(), seq, id, qos, partition](
+                                absl::StatusOr<size_t> r) {
+                              if (qos > 0) self->OnStored(seq, id, qos, partition, std::move(r));
+                            });
+      return;
+    }
     if (message->retain) shard_->broker().SetRetained(message);
     size_t matched = shard_->Route(message);
     if (matched == 0 && v5) code = reason::kNoMatchingSubscribers;
   }
-  if (p.qos == 1) {
-    Send(mqtt::Ack{mqtt::PacketType::kPuback, p.packet_id, v5 ? code : uint8_t{0}, {}});
-  } else if (p.qos == 2) {
-    Send(mqtt::Ack{mqtt::PacketType::kPubrec, p.packet_id, v5 ? code : uint8_t{0}, {}});
-  }
+  if (p.qos > 0) QueueAck(ack_type, p.packet_id, v5 ? code : uint8_t{0}, true);
 }
 
 void Connection::HandleAck(const mqtt::Ack& ack) {
@@ -234,15 +261,13 @@ void Connection::HandleAck(const mqtt::Ack& ack) {
       shard_->stats().ObserveAck(session, ack.packet_id, now);
       session.OnPubcomp(ack.packet_id, now, &out);
       break;
-    case mqtt::PacketType::kPubrel: {
-      bool known = session.EndIncomingQos2(ack.packet_id);
-      Send(mqtt::Ack{mqtt::PacketType::kPubcomp, ack.packet_id,
-                     known ? reason::kSuccess : reason::kPacketIdentifierNotFound, {}});
-      break;
-    }
+    case mqtt::PacketType::kPubrel:
+      HandlePubrel(ack.packet_id);
+      return;
     default:
       break;
   }
+  shard_->MarkDirty(host_);
   SendOutbound(out);
 }
 
@@ -258,6 +283,21 @@ void Connection::HandleSubscribe(mqtt::Subscribe& s) {
   };
   auto adds = std::make_shared<std::vector<Add>>();
   std::vector<uint8_t> codes;
+  std::optional<ReplaySpec> replay;
+  if (auto value = v5 ? FindReplayProperty(s.properties) : std::nullopt) {
+    replay = ParseReplaySpec(*value);
+    if (!replay) {
+      // Nothing is subscribed: a client asking for history must not silently get only live.
+      mqtt::Suback refused;
+      refused.packet_id = s.packet_id;
+      refused.reason_codes.assign(s.subscriptions.size(), reason::kImplementationSpecificError);
+      if (problem_information_)
+        refused.properties.reason_string =
+            "bad sluice-replay value (earliest, latest, time:<ms>, offset:<p>:<o>,...)";
+      Send(refused);
+      return;
+    }
+  }
   for (const auto& req : s.subscriptions) {
     topic::ParsedFilter parsed;
     if (!topic::ParseFilter(req.filter, &parsed)) {
@@ -293,18 +333,34 @@ void Connection::HandleSubscribe(mqtt::Subscribe& s) {
       [adds, client_id, home](Shard& shard) {
         for (const auto& a : *adds) shard.trie().Add(a.filter, a.group, client_id, home, a.options);
       },
-      [self = shared_from_this(), adds, suback = std::move(suback)]() {
+      [self = shared_from_this(), adds, suback = std::move(suback), replay]() {
         if (self->terminated_) return;
-        self->Send(suback);
-        std::vector<std::pair<std::string, topic::SubscriptionOptions>> wanted;
+        std::vector<std::pair<std::string, topic::SubscriptionOptions>> wanted, replayed;
         for (const auto& a : *adds) {
+          if (replay && a.group.empty()) replayed.emplace_back(a.filter, a.options);
           // Retained messages are not sent to shared subscriptions (MQTT 5 section 4.8.2).
           if (!a.group.empty()) continue;
           if (a.options.retain_handling == 0 || (a.options.retain_handling == 1 && a.is_new))
             wanted.emplace_back(a.filter, a.options);
         }
-        if (!wanted.empty()) self->SendRetained(wanted);
+        if (!self->host_->durable)
+          return self->FinishSubscribe(suback, std::move(wanted), replay, replayed);
+        // A persistent session's subscriptions are durable before SUBACK.
+        self->shard_->SaveSession(self->host_, [self, suback, wanted, replay, replayed](
+                                                   absl::Status) mutable {
+          if (!self->terminated_) self->FinishSubscribe(suback, std::move(wanted), replay, replayed);
+        });
       });
+}
+
+void Connection::FinishSubscribe(
+    const mqtt::Suback& suback,
+    std::vector<std::pair<std::string, topic::SubscriptionOptions>> retained,
+    const std::optional<ReplaySpec>& replay,
+    const std::vector<std::pair<std::string, topic::SubscriptionOptions>>& replayed) {
+  Send(suback);
+  if (!retained.empty()) SendRetained(retained);
+  if (replay) Replay(*replay, replayed);
 }
 
 void Connection::SendRetained(
@@ -317,6 +373,7 @@ void Connection::SendRetained(
       d.message = m;
       d.qos = std::min(m->qos, options.qos);
       d.retain = true;
+      d.retained_copy = true;
       if (options.subscription_id) d.subscription_ids.push_back(options.subscription_id);
       host_->session.Offer(std::move(d), now, &out);
     }
@@ -350,7 +407,11 @@ void Connection::HandleUnsubscribe(const mqtt::Unsubscribe& u) {
         for (const auto& [filter, group] : *removes) shard.trie().Remove(filter, group, client_id);
       },
       [self = shared_from_this(), ack = std::move(ack)]() {
-        if (!self->terminated_) self->Send(ack);
+        if (self->terminated_) return;
+        if (!self->host_->durable) return self->Send(ack);
+        self->shard_->SaveSession(self->host_, [self, ack](absl::Status) {
+          if (!self->terminated_) self->Send(ack);
+        });
       });
 }
 

@@ -52,6 +52,7 @@ void Shard::StopIo() {
 }
 
 void Shard::Shutdown() {
+  if (cursor_timer_) cursor_timer_->cancel();
   DisconnectAll(mqtt::reason::kServerShuttingDown);
   for (auto& [id, host] : sessions_) {
     host->expiry_timer.cancel();
@@ -113,9 +114,13 @@ void Shard::OnConnectionClosed(SessionHost* host, const Connection* connection,
   }
   if (host->expiry_s == 0) {
     DestroySession(host->session.client_id());
-  } else if (host->expiry_s != kSessionNeverExpires) {
-    ArmExpiry(host);
+    return;
   }
+  if (host->durable) {
+    SaveSession(host, nullptr);  // disconnect time and the unacknowledged packet ids
+    CommitCursors(host);
+  }
+  if (host->expiry_s != kSessionNeverExpires) ArmExpiry(host);
 }
 
 void Shard::ArmWill(SessionHost* host, uint32_t delay_s) {
@@ -169,6 +174,7 @@ void Shard::DestroySession(const std::string& client_id_ref) {
   std::string client_id = client_id_ref;
   auto it = sessions_.find(Av(client_id));
   if (it == sessions_.end()) return;
+  ForgetDurableSession(it->second.get());
   auto removes = std::make_shared<std::vector<std::pair<std::string, std::string>>>();
   for (const auto& [full, options] : it->second->session.subscriptions()) {
     topic::ParsedFilter parsed;
@@ -197,6 +203,19 @@ void Shard::PublishWill(const mqtt::Will& will, const std::string& client_id) {
   message->publisher = client_id;
   message->received_ms = NowMs();
   if (broker_->IsDeniedPublishNow(message->topic)) return;
+  if (Durable::IsStored(*message) && message->qos == 0) {
+    PublishRetainedQos0(std::move(message));
+    return;
+  }
+  if (Durable::IsStored(*message)) {
+    if (message->retain) message->retain_seq = broker_->NextRetainSeq();
+    PublishStored(std::move(message), 0, [client_id](absl::StatusOr<size_t> r) {
+      if (!r.ok())
+        SLOG(kWarn).Kv("client_id", client_id).Kv("error", r.status().message())
+            << "will message not stored, dropped";
+    });
+    return;
+  }
   if (message->retain) broker_->SetRetained(message);
   Route(message);
 }
@@ -266,6 +285,7 @@ void Shard::Deliver(std::string_view client_id, Delivery delivery) {
   if (!host) return;  // the session ended after the match: nothing to deliver to
   std::vector<Outbound>& out = deliver_out_;
   out.clear();
+  if (delivery.message->offset >= 0) MarkDirty(host);
   OfferResult r = host->session.Offer(std::move(delivery), NowMs(), &out);
   switch (r) {
     case OfferResult::kDroppedQueueFull:

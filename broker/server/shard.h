@@ -10,6 +10,7 @@
 #ifndef SLUICE_BROKER_SERVER_SHARD_H_
 #define SLUICE_BROKER_SERVER_SHARD_H_
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +28,7 @@
 #include "base/boxed.h"
 #include "base/rng.h"
 #include "broker/codec/packets.h"
+#include "broker/server/durable.h"
 #include "broker/server/stats.h"
 #include "broker/session/session.h"
 #include "broker/topic/subscription_trie.h"
@@ -56,6 +58,22 @@ class LazyTimer {
   std::unique_ptr<boost::asio::steady_timer> timer_;
 };
 
+// A persistent session's place in the commit log (durable.h): per partition, the floor its
+// cursor starts from and the last cursor committed.
+struct DurableProgress {
+  std::vector<int64_t> base;
+  std::vector<int64_t> committed;  // -1: none yet
+  bool dirty = true;               // deliveries or acks since the last cursor commit
+};
+
+// An incoming QoS 2 message between PUBLISH and PUBREL: the partition that holds its dedup
+// entry, whether the append is durable yet, and re-sent PUBLISHes waiting for that.
+struct IncomingQos2 {
+  uint32_t partition = 0;
+  bool stored = false;
+  std::vector<std::function<void(bool stored)>> waiters;
+};
+
 struct SessionHost {
   SessionHost(std::string client_id, uint32_t max_queued, boost::asio::io_context& io)
       : session(std::move(client_id), max_queued), expiry_timer(io), will_timer(io) {}
@@ -67,6 +85,9 @@ struct SessionHost {
   LazyTimer expiry_timer;
   LazyTimer will_timer;
   uint64_t generation = 0;  // bumped on every attach/detach, so stale timers do nothing
+  Boxed<DurableProgress> durable;  // set while the session is persistent (expiry > 0)
+  // Incoming QoS 2 messages that went to the log, by packet id (until PUBREL).
+  Boxed<absl::flat_hash_map<uint16_t, IncomingQos2>> incoming_stored;
 };
 
 class Shard {
@@ -117,6 +138,47 @@ class Shard {
   void PublishWill(const mqtt::Will& will, const std::string& client_id);
   void Deliver(std::string_view client_id, Delivery delivery);
 
+  // ==== The commit log (shard_durable.cc) ====================================================
+  // Appends `message` (Durable::IsStored) to the log; once durable, the partition's owner
+  // shard routes it (so each partition's messages reach every shard in offset order) and
+  // `done` runs on this shard with the number of sessions it was addressed to, or the error.
+  // QoS 0 (a retained message) is routed and retained at once by the caller and only stored
+  // here (`done` gets 0): it has no acknowledgement to wait for.
+  void PublishStored(std::shared_ptr<Message> message, uint16_t qos2_packet_id,
+                     std::function<void(absl::StatusOr<size_t>)> done);
+  // QoS 0 retained: into the retained store and to subscribers now, into the log behind.
+  void PublishRetainedQos0(std::shared_ptr<Message> message);
+  // Owner shard of message->partition: sets the retained store, routes, advances the
+  // partition's routed watermark.
+  size_t RouteStored(const MessagePtr& message);
+  uint32_t OwnerOf(uint32_t partition) const;
+  // Incoming QoS 2 through the log: registered at PUBLISH, completed when durable (on the
+  // publisher's shard; releases the log's entry if the session no longer wants it), taken at
+  // PUBREL (nullopt: never stored, or not durable yet).
+  IncomingQos2& BeginStoredQos2(SessionHost* host, uint16_t packet_id, uint32_t partition);
+  IncomingQos2* FindStoredQos2(SessionHost* host, uint16_t packet_id);
+  void OnQos2Stored(const std::string& client_id, uint16_t packet_id, uint32_t partition,
+                    const absl::Status& status);
+  std::optional<uint32_t> TakeIncomingPartition(SessionHost* host, uint16_t packet_id);
+  // Persistent sessions: the record to store, saving it (done on this shard, may be null),
+  // the cursors to commit now, and ending one (record, cursors, QoS 2 entries).
+  SessionRecord MakeSessionRecord(const SessionHost& host, bool disconnected) const;
+  void SaveSession(SessionHost* host, std::function<void(absl::Status)> done);
+  void CommitCursors(SessionHost* host);
+  std::vector<std::pair<uint32_t, int64_t>> CursorsOf(const SessionHost& host) const;
+  void ForgetDurableSession(SessionHost* host);
+  // A session becomes persistent (expiry > 0) or stops being so.
+  void UpdatePersistence(SessionHost* host, bool session_present);
+  // Recovery (before the thread starts) and the periodic cursor round.
+  void InitWatermarks(const std::vector<int64_t>& high_watermarks);
+  void StartCursorTimer();
+  void MarkDirty(SessionHost* host) {
+    if (host->durable && !host->durable->dirty) {
+      host->durable->dirty = true;
+      dirty_sessions_.push_back(host->session.client_id());
+    }
+  }
+
   // Output batching: `c` has bytes to send; all such connections are flushed together once
   // the handlers already queued on this shard have run.
   void ScheduleFlush(std::shared_ptr<Connection> c);
@@ -140,6 +202,7 @@ class Shard {
   void FlushOutbox();
   void ArmExpiry(SessionHost* host);
   void ArmWill(SessionHost* host, uint32_t delay_s);
+  void OnCursorTick();
 
   Broker* broker_;
   uint32_t index_;
@@ -162,6 +225,14 @@ class Shard {
   absl::flat_hash_map<absl::string_view, Aggregate> aggregate_;
   std::vector<std::vector<std::pair<std::string, Delivery>>> outbox_;
   std::vector<Outbound> deliver_out_;  // reused by Deliver
+  // Commit log: routed_[p] (partitions this shard owns) = one past the last offset routed;
+  // watermark_[p] = an offset below which every message of p has reached this shard's
+  // sessions (advanced by the owner's posts, which follow its deliveries in FIFO order).
+  std::vector<int64_t> routed_;
+  std::vector<int64_t> watermark_;
+  std::vector<std::string> dirty_sessions_;
+  std::unique_ptr<boost::asio::steady_timer> cursor_timer_;
+  uint64_t cursor_ticks_ = 0;
 };
 
 }  // namespace sluice::broker

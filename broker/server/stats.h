@@ -47,6 +47,8 @@ struct BrokerStats {
   Counter messages_dropped_expired{0};
   Counter messages_dropped_too_large{0};
   Counter messages_dropped_write_buffer{0};
+  Counter messages_store_failed{0};
+  Counter messages_replayed{0};  // delivered from the log on SUBSCRIBE with sluice-replay  // QoS 1/2 the commit log could not take: not acked
   Counter publishes_denied{0};
   Counter subscribes_denied{0};
   Counter protocol_errors{0};

@@ -23,6 +23,13 @@ struct Message {
   mqtt::Properties properties;
   std::string publisher;     // client id of the sender ("" for the broker itself), for no-local
   int64_t received_ms = 0;   // monotonic arrival time, for the message expiry interval
+  // Where the commit log stored it (QoS 1/2 and retained messages); offset -1 = not stored
+  // (QoS 0, $SYS). Set once, before the message is shared.
+  uint32_t partition = 0;
+  int64_t offset = -1;
+  // Retained messages: the order in which the broker received them, so that a retained
+  // update overtaken on its way through the log does not replace a newer one.
+  uint64_t retain_seq = 0;
 
   // Remaining expiry in seconds at now_ms; nullopt = never expires. 0 = expired.
   std::optional<uint32_t> RemainingExpiryS(int64_t now_ms) const {
@@ -39,6 +46,9 @@ struct Delivery {
   MessagePtr message;
   uint8_t qos = 0;      // min(message QoS, granted QoS)
   bool retain = false;  // the RETAIN flag to send
+  // Sent from the retained store on SUBSCRIBE: not part of the session's position in the
+  // log, so it never holds back (or moves) the session's cursors.
+  bool retained_copy = false;
   std::vector<uint32_t> subscription_ids;
 };
 

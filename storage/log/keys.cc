@@ -51,6 +51,49 @@ Offset KeyOffset(std::string_view key) { return Offset(GetFixed64(key.substr(5))
 
 std::string_view CursorKeyName(std::string_view key) { return key.substr(5); }
 
+std::string Qos2Key(PartitionId p, uint16_t packet_id, std::string_view publisher) {
+  std::string k = Prefix(kQos2Prefix, p, 2 + publisher.size());
+  PutFixed16(k, packet_id);
+  k.append(publisher);
+  return k;
+}
+
+absl::StatusOr<Qos2KeyFields> DecodeQos2Key(std::string_view key) {
+  if (key.size() < 7 || key[0] != kQos2Prefix) {
+    return absl::DataLossError("commit log: malformed qos 2 key");
+  }
+  uint32_t p = 0;
+  for (int i = 1; i <= 4; ++i) p = (p << 8) | static_cast<uint8_t>(key[i]);
+  return Qos2KeyFields{PartitionId(p), GetFixed16(key.substr(5)), key.substr(7)};
+}
+
+std::string RetainedKey(std::string_view topic) {
+  std::string k;
+  k.reserve(1 + topic.size());
+  k.push_back(kRetainedPrefix);
+  k.append(topic);
+  return k;
+}
+
+std::string StateKey(std::string_view key) {
+  std::string k;
+  k.reserve(1 + key.size());
+  k.push_back(kStatePrefix);
+  k.append(key);
+  return k;
+}
+
+std::string PrefixSuccessor(std::string prefix) {
+  while (!prefix.empty()) {
+    if (static_cast<uint8_t>(prefix.back()) != 0xff) {
+      prefix.back() = static_cast<char>(static_cast<uint8_t>(prefix.back()) + 1);
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return prefix;
+}
+
 std::string EncodeMeta(const PartitionMeta& m) {
   std::string v;
   PutFixed64(v, m.applied.value());

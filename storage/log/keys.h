@@ -6,6 +6,13 @@
 //   'r' p offset           -> EncodeRecord
 //   'x' p offset           -> log_time_ms(8) bytes_before(8)   (sparse index, one per block)
 //   'c' p name             -> offset(8) updated_ms(8) expiry_ms(8)
+//   'q' p packet_id(2) publisher -> offset(8)   (a QoS 2 publish stored, PUBREL not yet seen)
+//   't' topic              -> offset(8) EncodeRecord  (the topic's retained message)
+//   'K'                    -> applied Raft index(8) of the metadata group
+//   'k' key                -> value                   (the metadata group's key-value state)
+// Retained keys carry no partition: a topic always maps to the same partition (the layout is
+// fixed at creation), so exactly one partition's group ever writes a given 't' key.
+// Retention deletes only 'r' and 'x' ranges: 'q' and 't' keys outlive their records.
 #ifndef SLUICE_STORAGE_LOG_KEYS_H_
 #define SLUICE_STORAGE_LOG_KEYS_H_
 
@@ -20,6 +27,10 @@
 namespace sluice::storage {
 
 inline constexpr char kLayoutKey[] = "L";
+inline constexpr char kStateMetaKey[] = "K";
+inline constexpr char kQos2Prefix = 'q';
+inline constexpr char kRetainedPrefix = 't';
+inline constexpr char kStatePrefix = 'k';
 
 // What a partition's applied state is, besides its records, index and cursors.
 struct PartitionMeta {
@@ -39,6 +50,21 @@ std::string PrefixEnd(char prefix, PartitionId p);
 std::string PrefixStart(char prefix, PartitionId p);
 Offset KeyOffset(std::string_view key);          // of a RecordKey / IndexKey
 std::string_view CursorKeyName(std::string_view key);
+
+std::string Qos2Key(PartitionId p, uint16_t packet_id, std::string_view publisher);
+struct Qos2KeyFields {
+  PartitionId partition;
+  uint16_t packet_id = 0;
+  std::string_view publisher;  // points into the key
+};
+// DataLoss if `key` is no Qos2Key.
+absl::StatusOr<Qos2KeyFields> DecodeQos2Key(std::string_view key);
+std::string RetainedKey(std::string_view topic);
+std::string StateKey(std::string_view key);
+// The smallest key greater than every key starting with `prefix` ("" = no upper bound: only
+// when `prefix` is empty or all 0xff, which no caller here has since every prefix starts with a
+// letter).
+std::string PrefixSuccessor(std::string prefix);
 
 std::string EncodeMeta(const PartitionMeta& m);
 absl::StatusOr<PartitionMeta> DecodeMeta(std::string_view v);

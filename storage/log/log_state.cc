@@ -29,6 +29,14 @@ LogState::Partition* LogState::Find(PartitionId p) const {
 }
 
 absl::Status LogState::Load() {
+  std::string applied;
+  rocksdb::Status ms = db_->Get(rocksdb::ReadOptions(), kStateMetaKey, &applied);
+  if (ms.ok()) {
+    if (applied.size() != 8) return absl::DataLossError("commit log: malformed metadata meta");
+    metadata_applied_ = LogIndex(GetFixed64(applied));
+  } else if (!ms.IsNotFound()) {
+    return FromRocksDb(ms);  // NotFound: a new log, or one created before the metadata group
+  }
   for (auto& part : partitions_) {
     std::string v;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), MetaKey(part->id), &v);
@@ -73,6 +81,12 @@ void WriteOrDie(rocksdb::DB* db, rocksdb::WriteBatch* b) {
 }  // namespace
 
 void LogState::Apply(GroupId group, LogIndex index, std::string_view data) {
+  if (group == kMetadataGroup) {
+    if (index <= metadata_applied_) return;  // replay after restart, as for partitions
+    absl::StatusOr<Command> c = DecodeCommand(data);
+    SLUICE_CHECK_MSG(c.ok(), "undecodable command in the committed metadata log");
+    return ApplyMetadata(index, *c);
+  }
   Partition* part = Find(PartitionOf(group));
   SLUICE_CHECK_MSG(part != nullptr, "apply for a group that is no partition of this log");
   if (index <= part->meta.applied) return;  // already in this database (replay after restart)
@@ -80,16 +94,24 @@ void LogState::Apply(GroupId group, LogIndex index, std::string_view data) {
   SLUICE_CHECK_MSG(c.ok(), "undecodable command in the committed log");
   switch (c->type) {
     case CommandType::kAppend:
-      return ApplyAppend(*part, index, c->record);
+    case CommandType::kAppendQos2:
+      return ApplyAppend(*part, index, c->record, c->packet_id);
     case CommandType::kCommitCursor:
     case CommandType::kDeleteCursor:
       return ApplyCursor(*part, index, *c);
     case CommandType::kRetention:
       return ApplyRetention(*part, index, c->now_ms);
+    case CommandType::kReleaseQos2:
+      return ApplyReleaseQos2(*part, index, *c);
+    case CommandType::kPutState:
+    case CommandType::kDeleteState:
+      break;
   }
+  SLUICE_CHECK_MSG(false, "metadata command in a partition's log");
 }
 
-void LogState::ApplyAppend(Partition& part, LogIndex index, std::string_view record) {
+void LogState::ApplyAppend(Partition& part, LogIndex index, std::string_view record,
+                           uint16_t qos2_packet_id) {
   absl::StatusOr<int64_t> ts = DecodeRecordTimestamp(record);
   SLUICE_CHECK_MSG(ts.ok(), "undecodable record in the committed log");
   PartitionMeta m = part.meta;
@@ -109,6 +131,27 @@ void LogState::ApplyAppend(Partition& part, LogIndex index, std::string_view rec
   rocksdb::WriteBatch b;
   b.Put(RecordKey(part.id, offset), rocksdb::Slice(record.data(), record.size()));
   if (entry) b.Put(IndexKey(part.id, offset), EncodeIndexValue(*entry));
+  // The dedup entry and the retained message go in the record's batch: after a crash either
+  // the record and its side effects are all there or none is (and the Raft log replays them).
+  if (qos2_packet_id != 0 || RecordRetainFlag(record)) {
+    absl::StatusOr<RecordView> v = DecodeRecordView(record);
+    SLUICE_CHECK_MSG(v.ok(), "undecodable record in the committed log");
+    std::string offset_bytes;
+    PutFixed64(offset_bytes, offset.value());
+    if (qos2_packet_id != 0) {
+      b.Put(Qos2Key(part.id, qos2_packet_id, v->publisher), offset_bytes);
+    }
+    if (v->retain && v->payload.empty()) {
+      b.Delete(RetainedKey(v->topic));  // MQTT: an empty retained payload clears it
+    } else if (v->retain) {
+      // value = offset(8) + the encoded record, without copying the record into one string
+      const std::string key = RetainedKey(v->topic);
+      const rocksdb::Slice key_slice(key);
+      const rocksdb::Slice value[] = {rocksdb::Slice(offset_bytes),
+                                      rocksdb::Slice(record.data(), record.size())};
+      b.Put(rocksdb::SliceParts(&key_slice, 1), rocksdb::SliceParts(value, 2));
+    }
+  }
   b.Put(MetaKey(part.id), EncodeMeta(m));
   WriteOrDie(db_, &b);
   {
@@ -148,6 +191,33 @@ void LogState::ApplyCursor(Partition& part, LogIndex index, const Command& c) {
     auto it = part.cursors.find(c.cursor.name);
     if (it != part.cursors.end()) part.cursors.erase(it);
   }
+}
+
+void LogState::ApplyReleaseQos2(Partition& part, LogIndex index, const Command& c) {
+  PartitionMeta m = part.meta;
+  m.applied = index;
+  rocksdb::WriteBatch b;
+  b.Delete(Qos2Key(part.id, c.packet_id, c.publisher));  // a no-op when absent (PUBREL resent)
+  b.Put(MetaKey(part.id), EncodeMeta(m));
+  WriteOrDie(db_, &b);
+  std::unique_lock<std::shared_mutex> l(part.mu);
+  part.meta = m;
+}
+
+void LogState::ApplyMetadata(LogIndex index, const Command& c) {
+  rocksdb::WriteBatch b;
+  if (c.type == CommandType::kPutState) {
+    b.Put(StateKey(c.key), rocksdb::Slice(c.value.data(), c.value.size()));
+  } else {
+    SLUICE_CHECK_MSG(c.type == CommandType::kDeleteState,
+                     "partition command in the metadata group's log");
+    b.Delete(StateKey(c.key));
+  }
+  std::string applied;
+  PutFixed64(applied, index.value());
+  b.Put(kStateMetaKey, applied);
+  WriteOrDie(db_, &b);
+  metadata_applied_ = index;
 }
 
 std::optional<Offset> LogState::MinLiveCursor(const Partition& part, int64_t now_ms) const {
@@ -200,22 +270,41 @@ void LogState::ApplyRetention(Partition& part, LogIndex index, int64_t now_ms) {
 }
 
 std::string LogState::TakeSnapshot(GroupId group) {
-  Partition* part = Find(PartitionOf(group));
-  SLUICE_CHECK(part != nullptr);
+  const Partition* part = group == kMetadataGroup ? nullptr : Find(PartitionOf(group));
+  SLUICE_CHECK(group == kMetadataGroup || part != nullptr);
   // The Raft log is compacted right after this snapshot: everything applied so far must be
   // durable here first.
   rocksdb::Status s = db_->SyncWAL();
   SLUICE_CHECK_MSG(s.ok(), s.ToString().c_str());
-  return EncodeMeta(part->meta);
+  if (part) return EncodeMeta(part->meta);
+  std::string image;
+  PutFixed64(image, metadata_applied_.value());
+  return image;
 }
 
 void LogState::Restore(GroupId group, LogIndex index, std::string_view image) {
-  Partition* part = Find(PartitionOf(group));
-  SLUICE_CHECK(part != nullptr);
+  // The image is what TakeSnapshot returned: the applied index of the last command then. It
+  // may be below `index` (the snapshot also covers entries that apply nothing, e.g. a new
+  // leader's empty entry taken right after a restart), so compare with it, not with `index`.
+  LogIndex have;
+  LogIndex needed;
+  if (group == kMetadataGroup) {
+    SLUICE_CHECK_MSG(image.size() == 8, "malformed metadata snapshot image");
+    have = metadata_applied_;
+    needed = LogIndex(GetFixed64(image));
+  } else {
+    const Partition* part = Find(PartitionOf(group));
+    SLUICE_CHECK(part != nullptr);
+    absl::StatusOr<PartitionMeta> m = DecodeMeta(image);
+    SLUICE_CHECK_MSG(m.ok(), "malformed partition snapshot image");
+    have = part->meta.applied;
+    needed = m->applied;
+  }
+  SLUICE_CHECK_MSG(needed <= index, "snapshot image applied past its own index");
   // On one node the records database is never behind its own snapshot (TakeSnapshot synced
-  // it). A snapshot sent by another replica would need the records themselves: not yet
-  // supported (README.md "Remaining").
-  SLUICE_CHECK_MSG(part->meta.applied >= index,
+  // it). A snapshot sent by another replica would need the records (or keys) themselves: not
+  // yet supported (README.md "Remaining").
+  SLUICE_CHECK_MSG(have >= needed,
                    "records database behind the Raft snapshot: installing a snapshot from "
                    "another replica is not supported yet");
 }

@@ -1,20 +1,28 @@
 // LogState: the applied state of every partition of a PartitionedLog, kept in the records
 // database (a RocksDB of its own, see README.md "Why two databases"), and the MultiRaft
-// StateMachine that builds it from each partition's Raft group.
+// StateMachine that builds it from each partition's Raft group and from the metadata group
+// (kMetadataGroup: a small key-value store, the cluster's metadata later).
+//
+// Besides records, a partition's state holds its cursors, the QoS 2 packet ids stored and not
+// yet released (written in the same batch as the record: a PUBREC'd message and its dedup
+// entry are durable together) and the retained message of each of its topics (same batch).
 //
 // Write side (driver thread only, through multiraft::StateMachine): Apply decodes a command
 // (record.h) and writes its effect plus the partition's meta (including the applied Raft index)
 // in ONE RocksDB write, not synced: the Raft log already holds the entry durably, and an apply
 // lost in a crash is replayed from it (entries at or below the stored applied index are
 // skipped, so replay is idempotent). TakeSnapshot first syncs the records database's WAL, so
-// the Raft log is only compacted behind what this database has made durable.
+// the Raft log is only compacted behind what this database has made durable. (SyncWAL does not
+// cover WALs recovered at open: PartitionedLog flushes what recovery brought back first.)
 //
 // Offsets: a per-partition counter in the applied state (`next`), not the Raft index. Raft
 // indexes have holes (a new leader's empty entry, membership changes, cursor and retention
 // commands), and offsets must be dense; the counter is replicated state, so every replica
 // assigns the same offsets, and it is stored with every write, so it never goes backwards.
 //
-// Read side (any thread): Read, OffsetForTime, Info, GetCursor, ListCursors. Each partition has
+// Read side (any thread): Read, OffsetForTime, Info, GetCursor, ListCursors, ListPendingQos2,
+// ListRetained, ScanState (the last three read RocksDB directly: one iterator, one consistent
+// view; an entry is visible once its proposal completed). Each partition has
 // a shared mutex: readers take it to copy bounds and to open their RocksDB iterator (which
 // pins a consistent view); the driver takes it exclusively to publish a new high watermark and
 // around a retention delete, so a reader never sees a record it should not, nor a hole.
@@ -34,6 +42,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -67,6 +76,14 @@ struct CursorInfo {
   bool Live(int64_t now_ms) const { return expiry_ms == 0 || updated_ms + expiry_ms > now_ms; }
 };
 
+// A QoS 2 message stored (PUBREC may have been sent) whose PUBREL was not yet applied.
+struct PendingQos2 {
+  PartitionId partition;
+  std::string publisher;  // the client id (Record::publisher)
+  uint16_t packet_id = 0;
+  Offset offset;          // of the stored record
+};
+
 struct PartitionInfo {
   Offset log_start;       // first readable offset
   Offset high_watermark;  // one past the last committed record (Kafka's definition)
@@ -90,6 +107,9 @@ class LogState final : public multiraft::StateMachine {
 
   static GroupId GroupOf(PartitionId p) { return GroupId(uint64_t{p.value()} + 1); }
   static PartitionId PartitionOf(GroupId g) { return PartitionId(static_cast<uint32_t>(g.value() - 1)); }
+  // The metadata group. Partition groups are 1..2^32 (GroupOf); 0 is left alone because it is
+  // a default-constructed GroupId's value.
+  static constexpr GroupId kMetadataGroup = GroupId(uint64_t{1} << 63);
 
   // multiraft::StateMachine (driver thread).
   void Apply(GroupId group, LogIndex index, std::string_view data) override;
@@ -107,6 +127,13 @@ class LogState final : public multiraft::StateMachine {
   absl::StatusOr<PartitionInfo> Info(PartitionId p) const;
   absl::StatusOr<CursorInfo> GetCursor(PartitionId p, std::string_view name) const;
   absl::StatusOr<std::vector<CursorInfo>> ListCursors(PartitionId p) const;
+  // Every stored QoS 2 packet id of every partition, by partition, packet id, publisher.
+  absl::StatusOr<std::vector<PendingQos2>> ListPendingQos2() const;
+  // Every retained message (any partition), by topic, with the offset its record got.
+  absl::StatusOr<std::vector<StoredRecord>> ListRetained() const;
+  // The metadata group's keys starting with `prefix` and their values, by key.
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ScanState(
+      std::string_view prefix) const;
   // What a retention command applied at `now_ms` would do (leaders propose only when useful).
   absl::StatusOr<RetentionDecision> PreviewRetention(PartitionId p, int64_t now_ms,
                                                      bool* cursors_expired) const;
@@ -117,14 +144,19 @@ class LogState final : public multiraft::StateMachine {
  private:
   struct Partition;
   Partition* Find(PartitionId p) const;
-  void ApplyAppend(Partition& part, LogIndex index, std::string_view record);
+  void ApplyAppend(Partition& part, LogIndex index, std::string_view record,
+                   uint16_t qos2_packet_id);
   void ApplyCursor(Partition& part, LogIndex index, const Command& c);
   void ApplyRetention(Partition& part, LogIndex index, int64_t now_ms);
+  void ApplyReleaseQos2(Partition& part, LogIndex index, const Command& c);
+  void ApplyMetadata(LogIndex index, const Command& c);
   std::optional<Offset> MinLiveCursor(const Partition& part, int64_t now_ms) const;
 
   rocksdb::DB* db_;
   const LogStateOptions options_;
   std::vector<std::unique_ptr<Partition>> partitions_;
+  // The metadata group's applied index (kStateMetaKey). Driver thread only, after Load.
+  LogIndex metadata_applied_;
 };
 
 }  // namespace sluice::storage

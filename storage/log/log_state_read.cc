@@ -162,6 +162,49 @@ absl::StatusOr<RetentionDecision> LogState::PreviewRetention(PartitionId p, int6
   return DecideRetention(in, options_.retention);
 }
 
+absl::StatusOr<std::vector<PendingQos2>> LogState::ListPendingQos2() const {
+  std::vector<PendingQos2> out;
+  RETURN_IF_ERROR(ScanPrefix(db_, std::string(1, kQos2Prefix),
+                             PrefixSuccessor(std::string(1, kQos2Prefix)),
+                             [&](std::string_view k, std::string_view v) -> absl::Status {
+                               ASSIGN_OR_RETURN(Qos2KeyFields f, DecodeQos2Key(k));
+                               if (v.size() != 8) {
+                                 return absl::DataLossError("commit log: malformed qos 2 value");
+                               }
+                               out.push_back(PendingQos2{f.partition, std::string(f.publisher),
+                                                         f.packet_id, Offset(GetFixed64(v))});
+                               return absl::OkStatus();
+                             }));
+  return out;
+}
+
+absl::StatusOr<std::vector<StoredRecord>> LogState::ListRetained() const {
+  std::vector<StoredRecord> out;
+  RETURN_IF_ERROR(ScanPrefix(db_, std::string(1, kRetainedPrefix),
+                             PrefixSuccessor(std::string(1, kRetainedPrefix)),
+                             [&](std::string_view, std::string_view v) -> absl::Status {
+                               if (v.size() < 8) {
+                                 return absl::DataLossError("commit log: malformed retained value");
+                               }
+                               ASSIGN_OR_RETURN(Record r, DecodeRecord(v.substr(8)));
+                               out.push_back(StoredRecord{Offset(GetFixed64(v)), std::move(r)});
+                               return absl::OkStatus();
+                             }));
+  return out;
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> LogState::ScanState(
+    std::string_view prefix) const {
+  const std::string lo = StateKey(prefix);
+  std::vector<std::pair<std::string, std::string>> out;
+  RETURN_IF_ERROR(ScanPrefix(db_, lo, PrefixSuccessor(lo),
+                             [&](std::string_view k, std::string_view v) -> absl::Status {
+                               out.emplace_back(std::string(k.substr(1)), std::string(v));
+                               return absl::OkStatus();
+                             }));
+  return out;
+}
+
 std::vector<IndexEntry> LogState::IndexForTesting(PartitionId p) const {
   const Partition* part = Find(p);
   std::shared_lock<std::shared_mutex> l(part->mu);

@@ -30,7 +30,21 @@ absl::Status Validate(const PartitionedLogOptions& o) {
     return absl::InvalidArgumentError("commit log: index_interval_records must be > 0");
   }
   if (!o.clock) return absl::InvalidArgumentError("commit log: no clock");
+  if (o.sync_interval_ms != 0) {
+    // Needs a way to sync the Raft database's WAL from here (RocksDbLogStore has none), and
+    // the records database must then never become durable ahead of the Raft log.
+    return absl::InvalidArgumentError("commit log: sync_interval_ms is not supported yet");
+  }
   return absl::OkStatus();
+}
+
+// Runs `start` with a callback and waits for it. The promise is shared with the callback:
+// the driver thread may still be inside set_value when the waiter returns.
+absl::Status Wait(const std::function<void(PartitionedLog::DoneCallback)>& start) {
+  auto p = std::make_shared<std::promise<absl::Status>>();
+  std::future<absl::Status> f = p->get_future();
+  start([p](absl::Status s) { p->set_value(std::move(s)); });
+  return f.get();
 }
 
 absl::StatusOr<std::unique_ptr<rocksdb::DB>> OpenRecords(const PartitionedLogOptions& o) {
@@ -52,6 +66,20 @@ absl::StatusOr<std::unique_ptr<rocksdb::DB>> OpenRecords(const PartitionedLogOpt
   rocksdb::DB* raw = nullptr;
   RETURN_IF_ERROR(FromRocksDb(rocksdb::DB::Open(ro, path, &raw)));
   std::unique_ptr<rocksdb::DB> db(raw);
+  // What WAL recovery put back into the memtables must be durable before the driver starts:
+  // SyncWAL (TakeSnapshot) syncs only the WALs this instance writes, not the recovered ones,
+  // whose tail may never have been synced (a previous process's applies are unsynced by
+  // design). Otherwise a power loss after the next snapshot compacted the Raft log would
+  // leave a hole that nothing can replay. One flush per open, only when there was something.
+  uint64_t active = 0;
+  uint64_t immutable = 0;
+  if (!db->GetIntProperty(rocksdb::DB::Properties::kNumEntriesActiveMemTable, &active) ||
+      !db->GetIntProperty(rocksdb::DB::Properties::kNumEntriesImmMemTables, &immutable)) {
+    return absl::InternalError("commit log: cannot read the records database's memtable size");
+  }
+  if (active + immutable > 0) {
+    RETURN_IF_ERROR(FromRocksDb(db->Flush(rocksdb::FlushOptions())));
+  }
   // The layout is fixed at creation: another partition count would remap every topic.
   std::string layout;
   PutFixed64(layout, o.partitions);
@@ -138,8 +166,11 @@ absl::Status PartitionedLog::Start() {
 
   raft::ConfState members;
   members.voters.push_back(kSelf);
-  for (uint32_t p = 0; p < o.partitions; ++p) {
-    const GroupId g = LogState::GroupOf(PartitionId(p));
+  // The metadata group first, then every partition. A log created before the metadata group
+  // existed gets it here (an empty group: nothing to replay).
+  std::vector<GroupId> groups{LogState::kMetadataGroup};
+  for (uint32_t p = 0; p < o.partitions; ++p) groups.push_back(LogState::GroupOf(PartitionId(p)));
+  for (GroupId g : groups) {
     if (std::find(existing.begin(), existing.end(), g) == existing.end()) {
       RETURN_IF_ERROR(raft_->CreateGroup(g, members));
     }
@@ -148,8 +179,7 @@ absl::Status PartitionedLog::Start() {
   }
   // Writable and fully replayed: leader, and everything in the log applied (including the
   // new term's empty entry).
-  for (uint32_t p = 0; p < o.partitions; ++p) {
-    const GroupId g = LogState::GroupOf(PartitionId(p));
+  for (GroupId g : groups) {
     const bool ready = raft_->AwaitStatus(
         g,
         [](const multiraft::GroupStatus& s) {
@@ -158,8 +188,11 @@ absl::Status PartitionedLog::Start() {
         },
         std::chrono::milliseconds(o.open_timeout_ms));
     if (!ready) {
-      return absl::DeadlineExceededError("commit log: partition " + std::to_string(p) +
-                                         " did not become writable");
+      return absl::DeadlineExceededError(
+          g == LogState::kMetadataGroup
+              ? std::string("commit log: the metadata group did not become writable")
+              : "commit log: partition " +
+                    std::to_string(LogState::PartitionOf(g).value()) + " did not become writable");
     }
   }
   SLOG(kInfo) << "commit log open" << " dir=" << o.dir << " partitions=" << o.partitions
@@ -174,6 +207,11 @@ void PartitionedLog::Propose(PartitionId partition, std::string command,
 }
 
 void PartitionedLog::Append(PartitionId partition, const Record& record, AppendCallback done) {
+  Append(partition, record, 0, std::move(done));
+}
+
+void PartitionedLog::Append(PartitionId partition, const Record& record, uint16_t qos2_packet_id,
+                            AppendCallback done) {
   if (partition.value() >= options_.partitions) {
     ++appends_failed_;
     return done(absl::InvalidArgumentError("commit log: no partition " +
@@ -183,11 +221,11 @@ void PartitionedLog::Append(PartitionId partition, const Record& record, AppendC
   if (record.timestamp_ms == 0) {
     Record stamped = record;
     stamped.timestamp_ms = options_.clock->WallMs();
-    command = EncodeAppendCommand(stamped);
+    command = EncodeAppendCommand(stamped, qos2_packet_id);
   } else {
-    command = EncodeAppendCommand(record);
+    command = EncodeAppendCommand(record, qos2_packet_id);
   }
-  if (command.size() - 1 > options_.record_bytes_max) {
+  if (command.size() - AppendCommandHeaderBytes(qos2_packet_id) > options_.record_bytes_max) {
     ++appends_failed_;
     return done(absl::InvalidArgumentError("commit log: record over record_bytes_max"));
   }
@@ -241,6 +279,69 @@ absl::Status PartitionedLog::DeleteCursor(PartitionId partition, std::string nam
                         EncodeCursorCommand(CommandType::kDeleteCursor, c))
       .get()
       .status();
+}
+
+void PartitionedLog::ReleaseQos2(PartitionId partition, std::string publisher,
+                                 uint16_t packet_id, DoneCallback done) {
+  if (absl::Status s = state_->Info(partition).status(); !s.ok()) return done(s);
+  if (packet_id == 0 || publisher.size() > 65'535) {
+    return done(absl::InvalidArgumentError("commit log: qos 2 packet id 0 or publisher too long"));
+  }
+  Propose(partition, EncodeReleaseQos2Command(packet_id, publisher),
+          [done = std::move(done)](absl::StatusOr<LogIndex> r) { done(r.status()); });
+}
+
+absl::Status PartitionedLog::ReleaseQos2(PartitionId partition, std::string publisher,
+                                         uint16_t packet_id) {
+  return Wait([&](DoneCallback done) {
+    ReleaseQos2(partition, std::move(publisher), packet_id, std::move(done));
+  });
+}
+
+std::vector<PendingQos2> PartitionedLog::ListPendingQos2() const {
+  absl::StatusOr<std::vector<PendingQos2>> r = state_->ListPendingQos2();
+  SLUICE_CHECK_MSG(r.ok(), ("commit log: cannot read the qos 2 state: " +
+                            r.status().ToString()).c_str());
+  return *std::move(r);
+}
+
+std::vector<StoredRecord> PartitionedLog::ListRetained() const {
+  absl::StatusOr<std::vector<StoredRecord>> r = state_->ListRetained();
+  SLUICE_CHECK_MSG(r.ok(), ("commit log: cannot read the retained messages: " +
+                            r.status().ToString()).c_str());
+  return *std::move(r);
+}
+
+void PartitionedLog::ProposeState(std::string command, DoneCallback done) {
+  raft_->Propose(LogState::kMetadataGroup, std::move(command),
+                 [done = std::move(done)](absl::StatusOr<LogIndex> r) { done(r.status()); });
+}
+
+void PartitionedLog::PutState(std::string key, std::string value, DoneCallback done) {
+  if (key.empty() || key.size() > options_.state_key_bytes_max) {
+    return done(absl::InvalidArgumentError("commit log: state key empty or too long"));
+  }
+  if (value.size() > options_.record_bytes_max) {
+    return done(absl::InvalidArgumentError("commit log: state value over record_bytes_max"));
+  }
+  ProposeState(EncodePutStateCommand(key, value), std::move(done));
+}
+
+void PartitionedLog::DeleteState(std::string key, DoneCallback done) {
+  if (key.empty() || key.size() > options_.state_key_bytes_max) {
+    return done(absl::InvalidArgumentError("commit log: state key empty or too long"));
+  }
+  ProposeState(EncodeDeleteStateCommand(key), std::move(done));
+}
+
+absl::Status PartitionedLog::PutState(std::string key, std::string value) {
+  return Wait([&](DoneCallback done) {
+    PutState(std::move(key), std::move(value), std::move(done));
+  });
+}
+
+absl::Status PartitionedLog::DeleteState(std::string key) {
+  return Wait([&](DoneCallback done) { DeleteState(std::move(key), std::move(done)); });
 }
 
 absl::StatusOr<int> PartitionedLog::EnforceRetention() {

@@ -8,7 +8,12 @@
 // them to the records database (log_state.h) and completes them.
 //
 //   dir/raft      the Raft log (cluster/storage RocksDbLogStore): the write-ahead, synced
-//   dir/records   records, sparse index, cursors, partition meta: the applied state
+//   dir/records   records, sparse index, cursors, QoS 2 packet ids, retained messages,
+//                 partition meta, the metadata key-value state: the applied state
+//
+// Besides the partitions, the same driver runs one more Raft group, the metadata group
+// (LogState::kMetadataGroup): a small durable key-value store (PutState/ScanState), created on
+// the first open of a log that predates it.
 //
 // Completion contract: Append's callback gets the record's Offset once the record is committed
 // AND durable (its Raft entry was fsynced, when `sync` is on) and readable (Read sees it). It
@@ -27,12 +32,14 @@
 #ifndef SLUICE_STORAGE_LOG_PARTITIONED_LOG_H_
 #define SLUICE_STORAGE_LOG_PARTITIONED_LOG_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <future>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -67,8 +74,11 @@ struct PartitionedLogOptions {
   uint32_t partition_key_levels = 0;  // 0 = whole topic
   // fsync policy: true = every group-commit batch is fsynced before any of its appends
   // completes. false = never fsync (the OS writes back when it likes): a kill -9 loses nothing,
-  // a power loss or kernel crash loses acknowledged records. No interval mode yet (README).
+  // a power loss or kernel crash loses acknowledged records.
   bool sync = true;
+  // Reserved for an "fsync every N ms" mode; only 0 is accepted (InvalidArgument otherwise):
+  // it needs a WAL sync hook in cluster/storage's RocksDbLogStore (README "Remaining").
+  int64_t sync_interval_ms = 0;
   RetentionLimits retention{7LL * 24 * 3600 * 1000, 0, 0, 0};
   uint64_t index_interval_records = 1024;
   int64_t index_interval_ms = 10'000;
@@ -76,6 +86,7 @@ struct PartitionedLogOptions {
   uint64_t record_bytes_max = 4 << 20;          // encoded record
   uint64_t pending_appends_max = 100'000;       // appends + cursor commits waiting, all partitions
   uint64_t cursor_name_bytes_max = 1024;
+  uint64_t state_key_bytes_max = 4 << 10;  // metadata keys; values: record_bytes_max
   int64_t append_timeout_ms = 10'000;
   int64_t open_timeout_ms = 60'000;             // until every partition has replayed its log
   // Raft driver.
@@ -117,6 +128,52 @@ class PartitionedLog {
   // Appends `record` (timestamp 0 = now) to `partition`; see the completion contract above.
   void Append(PartitionId partition, const Record& record, AppendCallback done);
   std::future<absl::StatusOr<Offset>> Append(PartitionId partition, const Record& record);
+  // The same, and with `qos2_packet_id` != 0 also stores the QoS 2 dedup entry
+  // (partition, record.publisher, qos2_packet_id) -> offset in the SAME atomic write as the
+  // record: after any crash the record and its entry are there together or not at all (both
+  // after an OK `done`; either way after an outcome-unknown error). An entry for the same
+  // (publisher, packet id) is overwritten. 0 = no entry (the overloads above).
+  void Append(PartitionId partition, const Record& record, uint16_t qos2_packet_id,
+              AppendCallback done);
+
+  // Removes the QoS 2 entry of (publisher, packet_id) in `partition` (on PUBREL), through the
+  // partition's Raft group; a no-op if there is none. `done` fires once durable and applied
+  // (then ListPendingQos2 no longer has it), on the driver thread; errors as CommitCursor's,
+  // InvalidArgument for a bad partition, packet id 0 or a publisher over 65535 bytes. The
+  // synchronous variant must not be called on the driver thread (from a callback).
+  void ReleaseQos2(PartitionId partition, std::string publisher, uint16_t packet_id,
+                   DoneCallback done);
+  absl::Status ReleaseQos2(PartitionId partition, std::string publisher, uint16_t packet_id);
+  // Every stored, unreleased QoS 2 entry of every partition (by partition, packet id,
+  // publisher). Retention never deletes entries, so an entry's offset may be below the log
+  // start (its record gone: Read says OutOfRange). Any thread; complete once Open returned
+  // (every partition has replayed its log). Crashes on a read error of the records database
+  // (the API has no error channel, and the broker must not start without this state).
+  std::vector<PendingQos2> ListPendingQos2() const;
+  // Every retained message with the offset its record got, by topic. An append with
+  // `retain` set and a non-empty payload sets (replaces) its topic's retained message; with an
+  // empty payload it clears it (MQTT), in the record's write. Retention never deletes them: a
+  // retained message outlives its record. The order of set/clear is the partition's, so a
+  // topic's records must all go to PartitionFor(topic). Any thread; crashes on a read error
+  // like above.
+  std::vector<StoredRecord> ListRetained() const;
+
+  // The metadata key-value store, a Raft group of its own (the cluster's metadata later).
+  // `done` fires once the change is durable (group-committed with the partitions' writes of
+  // the same driver turn) and applied (ScanState sees it), on the driver thread. Errors:
+  // InvalidArgument (empty key, key over `state_key_bytes_max`, value over
+  // `record_bytes_max`), else those of MultiRaft::Propose as for appends. Deleting a missing
+  // key is OK. The synchronous variants must not be called on the driver thread.
+  void PutState(std::string key, std::string value, DoneCallback done);
+  void DeleteState(std::string key, DoneCallback done);
+  absl::Status PutState(std::string key, std::string value);
+  absl::Status DeleteState(std::string key);
+  // The applied keys starting with `prefix` ("" = all) and their values, by key (byte order).
+  // Any thread. Errors: DataLoss/Unavailable from RocksDB.
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ScanState(
+      std::string_view prefix) const {
+    return state_->ScanState(prefix);
+  }
 
   // Up to `max_records` records from `from` on, stopping before `max_bytes` of encoded records
   // (at least one record when any is there). Empty at the high watermark. OutOfRange before
@@ -166,6 +223,7 @@ class PartitionedLog {
   absl::Status Start();
   void Propose(PartitionId partition, std::string command,
                std::function<void(absl::StatusOr<LogIndex>)> done);
+  void ProposeState(std::string command, DoneCallback done);
 
   const PartitionedLogOptions options_;
   const Partitioner partitioner_;

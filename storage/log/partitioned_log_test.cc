@@ -128,6 +128,24 @@ TEST(PartitionedLogTest, OffsetsDenseAcrossRestartAndRaftCompaction) {
   }
 }
 
+// A snapshot taken right after a restart's election covers the new leader's empty entry,
+// which applies nothing: the state's applied index is then below the snapshot index, and the
+// next open must still accept it. Partition 0 gets 3 appends (indexes 2-4, the empty entry of
+// the 2nd open is 5 = a snapshot); partition 1 and the metadata group only empty entries.
+TEST(PartitionedLogTest, SnapshotAtANewLeadersEmptyEntryReopens) {
+  PartitionedLogOptions o = TestOptions(TestDir(), 2);
+  o.snapshot_interval_entries = 5;
+  o.compaction_lag_entries = 1;
+  for (int open = 0; open < 7; ++open) {
+    auto log = OpenOrDie(o);
+    ASSERT_TRUE(log) << "open " << open;
+    if (open == 0) {
+      for (int i = 0; i < 3; ++i) AppendOrDie(*log, PartitionId(0), MakeRecord("t", "x"));
+    }
+    EXPECT_EQ(log->Info(PartitionId(0))->high_watermark, Offset(3));
+  }
+}
+
 TEST(PartitionedLogTest, LayoutIsFixed) {
   PartitionedLogOptions o = TestOptions(TestDir(), 2);
   OpenOrDie(o).reset();

@@ -19,6 +19,15 @@ uint64_t GetFixed64(std::string_view in) {
   return v;
 }
 
+void PutFixed16(std::string& out, uint16_t v) {
+  out.push_back(static_cast<char>(v >> 8));
+  out.push_back(static_cast<char>(v & 0xff));
+}
+
+uint16_t GetFixed16(std::string_view in) {
+  return static_cast<uint16_t>((static_cast<uint8_t>(in[0]) << 8) | static_cast<uint8_t>(in[1]));
+}
+
 void PutVarint32(std::string& out, uint32_t v) {
   while (v >= 0x80) {
     out.push_back(static_cast<char>(v | 0x80));
@@ -81,6 +90,22 @@ absl::StatusOr<int64_t> DecodeRecordTimestamp(std::string_view value) {
   return static_cast<int64_t>(GetFixed64(value.substr(kRecordTimestampPos)));
 }
 
+absl::StatusOr<RecordView> DecodeRecordView(std::string_view in) {
+  if (in.size() < kRecordTimestampPos + 8 || static_cast<uint8_t>(in[0]) != kRecordVersion) {
+    return Malformed("record");
+  }
+  RecordView v;
+  v.retain = RecordRetainFlag(in);
+  in.remove_prefix(kRecordTimestampPos + 8);
+  std::string_view properties;
+  if (!GetLengthPrefixed(in, v.topic) || !GetLengthPrefixed(in, v.publisher) ||
+      !GetLengthPrefixed(in, properties)) {
+    return Malformed("record");
+  }
+  v.payload = in;
+  return v;
+}
+
 absl::StatusOr<Record> DecodeRecord(std::string_view in) {
   if (in.size() < kRecordTimestampPos + 8 || static_cast<uint8_t>(in[0]) != kRecordVersion) {
     return Malformed("record");
@@ -103,10 +128,15 @@ absl::StatusOr<Record> DecodeRecord(std::string_view in) {
   return r;
 }
 
-std::string EncodeAppendCommand(const Record& r) {
+std::string EncodeAppendCommand(const Record& r, uint16_t qos2_packet_id) {
   std::string out;
-  out.reserve(17 + r.topic.size() + r.publisher.size() + r.properties.size() + r.payload.size());
-  out.push_back(static_cast<char>(CommandType::kAppend));
+  out.reserve(19 + r.topic.size() + r.publisher.size() + r.properties.size() + r.payload.size());
+  if (qos2_packet_id == 0) {
+    out.push_back(static_cast<char>(CommandType::kAppend));
+  } else {
+    out.push_back(static_cast<char>(CommandType::kAppendQos2));
+    PutFixed16(out, qos2_packet_id);
+  }
   EncodeRecordTo(out, r);
   return out;
 }
@@ -125,6 +155,32 @@ std::string EncodeRetentionCommand(int64_t now_ms) {
   std::string out;
   out.push_back(static_cast<char>(CommandType::kRetention));
   PutFixed64(out, static_cast<uint64_t>(now_ms));
+  return out;
+}
+
+std::string EncodeReleaseQos2Command(uint16_t packet_id, std::string_view publisher) {
+  std::string out;
+  out.reserve(3 + publisher.size());
+  out.push_back(static_cast<char>(CommandType::kReleaseQos2));
+  PutFixed16(out, packet_id);
+  out.append(publisher);
+  return out;
+}
+
+std::string EncodePutStateCommand(std::string_view key, std::string_view value) {
+  std::string out;
+  out.reserve(6 + key.size() + value.size());
+  out.push_back(static_cast<char>(CommandType::kPutState));
+  PutLengthPrefixed(out, key);
+  out.append(value);
+  return out;
+}
+
+std::string EncodeDeleteStateCommand(std::string_view key) {
+  std::string out;
+  out.reserve(1 + key.size());
+  out.push_back(static_cast<char>(CommandType::kDeleteState));
+  out.append(key);
   return out;
 }
 
@@ -150,6 +206,23 @@ absl::StatusOr<Command> DecodeCommand(std::string_view data) {
     case CommandType::kRetention:
       if (data.size() != 8) return Malformed("retention command");
       c.now_ms = static_cast<int64_t>(GetFixed64(data));
+      return c;
+    case CommandType::kAppendQos2:
+      if (data.size() < 2) return Malformed("qos 2 append command");
+      c.packet_id = GetFixed16(data);
+      c.record = data.substr(2);
+      return c;
+    case CommandType::kReleaseQos2:
+      if (data.size() < 2) return Malformed("qos 2 release command");
+      c.packet_id = GetFixed16(data);
+      c.publisher = data.substr(2);
+      return c;
+    case CommandType::kPutState:
+      if (!GetLengthPrefixed(data, c.key)) return Malformed("put state command");
+      c.value = data;
+      return c;
+    case CommandType::kDeleteState:
+      c.key = data;
       return c;
   }
   return Malformed("command type");

@@ -62,5 +62,48 @@ TEST(RecordTest, Commands) {
   EXPECT_FALSE(DecodeCommand("").ok());
 }
 
+TEST(RecordTest, Qos2AndStateCommands) {
+  const Record r = Sample();
+  // Packet id 0 keeps the plain append bytes (what logs written before QoS 2 hold).
+  EXPECT_EQ(EncodeAppendCommand(r, 0), EncodeAppendCommand(r));
+  const std::string append = EncodeAppendCommand(r, 0xBEEF);
+  EXPECT_EQ(append.size(), EncodeRecord(r).size() + AppendCommandHeaderBytes(0xBEEF));
+  absl::StatusOr<Command> a = DecodeCommand(append);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->type, CommandType::kAppendQos2);
+  EXPECT_EQ(a->packet_id, 0xBEEF);
+  EXPECT_EQ(*DecodeRecord(a->record), r);
+  absl::StatusOr<RecordView> v = DecodeRecordView(a->record);
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->retain);
+  EXPECT_TRUE(RecordRetainFlag(a->record));
+  EXPECT_EQ(v->topic, r.topic);
+  EXPECT_EQ(v->publisher, r.publisher);
+  EXPECT_EQ(v->payload, r.payload);
+
+  const std::string release = EncodeReleaseQos2Command(7, "dev-7");
+  absl::StatusOr<Command> rel = DecodeCommand(release);
+  ASSERT_TRUE(rel.ok());
+  EXPECT_EQ(rel->type, CommandType::kReleaseQos2);
+  EXPECT_EQ(rel->packet_id, 7);
+  EXPECT_EQ(rel->publisher, "dev-7");
+
+  const std::string put = EncodePutStateCommand("k", std::string("\0v", 2));
+  absl::StatusOr<Command> p = DecodeCommand(put);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->type, CommandType::kPutState);
+  EXPECT_EQ(p->key, "k");
+  EXPECT_EQ(p->value, std::string_view("\0v", 2));
+  const std::string del = EncodeDeleteStateCommand("some/key");
+  absl::StatusOr<Command> d = DecodeCommand(del);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->type, CommandType::kDeleteState);
+  EXPECT_EQ(d->key, "some/key");
+
+  EXPECT_FALSE(DecodeCommand(std::string("\x05\x01", 2)).ok());  // packet id cut short
+  EXPECT_FALSE(DecodeCommand(std::string("\x07\x05k", 3)).ok());  // key longer than the rest
+  EXPECT_FALSE(DecodeRecordView("xx").ok());
+}
+
 }  // namespace
 }  // namespace sluice::storage

@@ -1,0 +1,272 @@
+// Shard: the commit log's paths (see durable.h): stored publishes, per-partition routing on
+// the owner shard, persistent sessions' records and cursors.
+#include <algorithm>
+#include <chrono>
+
+#include <boost/asio/post.hpp>
+
+#include "base/log.h"
+#include "broker/server/broker.h"
+#include "broker/server/shard.h"
+#include "broker/topic/topic.h"
+
+namespace sluice::broker {
+
+namespace asio = boost::asio;
+
+uint32_t Shard::OwnerOf(uint32_t partition) const { return partition % broker_->shard_count(); }
+
+void Shard::PublishStored(std::shared_ptr<Message> message, uint16_t qos2_packet_id,
+                          std::function<void(absl::StatusOr<size_t>)> done) {
+  Durable& durable = *broker_->durable();
+  const uint32_t partition = durable.PartitionFor(message->topic);
+  const bool route = message->qos > 0;
+  // A QoS 0 message is already shared with subscribers: it must not change any more.
+  if (route) message->partition = partition;
+  Shard* owner = &broker_->shard(OwnerOf(partition));
+  Shard* origin = this;
+  auto on_origin = [origin](std::function<void()> fn) { asio::post(origin->io(), std::move(fn)); };
+  durable.log().Append(
+      PartitionId(partition), Durable::ToRecord(*message), qos2_packet_id,
+      [owner, origin, on_origin, route, message, done = std::move(done)](absl::StatusOr<Offset> r) mutable {
+        // The log's driver thread: hand everything to the shards.
+        if (!r.ok() || !route) {
+          on_origin([done = std::move(done), st = r.status()] {
+            if (st.ok()) return done(size_t{0});
+            done(st);
+          });
+          return;
+        }
+        message->offset = static_cast<int64_t>(r->value());
+        asio::post(owner->io(), [owner, origin, message, done = std::move(done)]() mutable {
+          size_t matched = owner->RouteStored(message);
+          if (owner == origin) return done(matched);
+          asio::post(origin->io(), [done = std::move(done), matched] { done(matched); });
+        });
+      });
+}
+
+size_t Shard::RouteStored(const MessagePtr& message) {
+  if (message->retain) broker_->SetRetained(message);
+  size_t matched = Route(message);
+  int64_t& routed = routed_[message->partition];
+  routed = std::max(routed, message->offset + 1);
+  watermark_[message->partition] = std::max(watermark_[message->partition], routed);
+  if (const auto& listener = broker_->stored_listener()) listener(message->partition, message->offset);
+  return matched;
+}
+
+void Shard::PublishRetainedQos0(std::shared_ptr<Message> message) {
+  message->retain_seq = broker_->NextRetainSeq();
+  broker_->SetRetained(message);
+  Route(message);
+  std::string topic = message->topic;
+  PublishStored(std::move(message), 0, [topic](absl::StatusOr<size_t> r) {
+    if (!r.ok())
+      SLOG(kWarn).Kv("topic", topic).Kv("error", r.status().message())
+          << "retained message not stored; it is lost at the next restart";
+  });
+}
+
+void Shard::InitWatermarks(const std::vector<int64_t>& high_watermarks) {
+  routed_ = high_watermarks;
+  watermark_ = high_watermarks;
+}
+
+SessionRecord Shard::MakeSessionRecord(const SessionHost& host, bool disconnected) const {
+  SessionRecord r;
+  r.version = host.version;
+  r.expiry_s = host.expiry_s;
+  r.disconnected_wall_ms = disconnected ? WallNowMs() : 0;
+  for (const auto& [filter, options] : const_cast<Session&>(host.session).subscriptions())
+    r.subscriptions.emplace_back(filter, options);
+  if (host.durable) r.base = host.durable->base;
+  for (const auto& e : host.session.inflight_entries()) {
+    SessionRecord::Inflight i;
+    i.packet_id = e.packet_id;
+    i.awaiting_pubcomp = e.awaiting_pubcomp;
+    const Delivery& d = e.delivery;
+    if (d.message && (d.message->offset < 0 || d.retained_copy)) continue;  // not in the log
+    if (d.message) {
+      i.qos = d.qos;
+      i.retain = d.retain;
+      i.partition = d.message->partition;
+      i.offset = d.message->offset;
+    }
+    r.inflight.push_back(i);
+  }
+  return r;
+}
+
+void Shard::SaveSession(SessionHost* host, std::function<void(absl::Status)> done) {
+  Durable* durable = broker_->durable();
+  std::string value = EncodeSessionRecord(MakeSessionRecord(*host, host->connection == nullptr));
+  Shard* self = this;
+  durable->log().PutState(Durable::SessionKey(host->session.client_id()), std::move(value),
+                          [self, done = std::move(done)](absl::Status st) mutable {
+                            if (!done) {
+                              if (!st.ok())
+                                SLOG(kWarn).Kv("error", st.message()) << "saving a session failed";
+                              return;
+                            }
+                            asio::post(self->io(), [done = std::move(done), st] { done(st); });
+                          });
+}
+
+std::vector<std::pair<uint32_t, int64_t>> Shard::CursorsOf(const SessionHost& host) const {
+  // The cursor of partition p is its lowest offset still waiting in the session (inflight or
+  // queued): deliveries of one partition arrive in offset order, so everything below it was
+  // acknowledged or did not match. With nothing waiting, it is this shard's watermark.
+  const DurableProgress& d = *host.durable;
+  std::vector<int64_t> cursor(d.base.size(), -1);
+  auto consider = [&](const Delivery& delivery) {
+    const MessagePtr& m = delivery.message;
+    if (!m || m->offset < 0 || delivery.retained_copy || m->partition >= cursor.size()) return;
+    int64_t& c = cursor[m->partition];
+    c = c < 0 ? m->offset : std::min(c, m->offset);
+  };
+  for (const auto& e : host.session.inflight_entries()) consider(e.delivery);
+  for (const auto& q : host.session.queued_entries()) consider(q);
+  std::vector<std::pair<uint32_t, int64_t>> out;
+  for (uint32_t p = 0; p < cursor.size(); ++p) {
+    int64_t c = cursor[p] >= 0 ? cursor[p]
+                               : std::max(p < watermark_.size() ? watermark_[p] : 0, d.base[p]);
+    if (c > d.committed[p]) out.emplace_back(p, c);
+  }
+  return out;
+}
+
+void Shard::CommitCursors(SessionHost* host) {
+  if (!host->durable) return;
+  host->durable->dirty = false;
+  std::string name = Durable::CursorName(host->session.client_id());
+  for (const auto& [p, offset] : CursorsOf(*host)) {
+    host->durable->committed[p] = offset;
+    broker_->durable()->log().CommitCursor(
+        PartitionId(p), name, Offset(static_cast<uint64_t>(offset)), 0, [](absl::Status st) {
+          // A lost commit only means more is delivered again after a crash.
+          if (!st.ok() && st.code() != absl::StatusCode::kCancelled)
+            SLOG(kDebug).Kv("error", st.message()) << "cursor commit failed";
+        });
+  }
+}
+
+void Shard::UpdatePersistence(SessionHost* host, bool session_present) {
+  if (host->expiry_s == 0) {
+    if (host->durable) ForgetDurableSession(host);
+    return;
+  }
+  if (!host->durable || !session_present) {
+    DurableProgress d;
+    d.base = broker_->durable()->HighWatermarks();
+    d.committed.assign(d.base.size(), -1);
+    d.dirty = false;
+    host->durable = std::move(d);
+  }
+  MarkDirty(host);
+  SaveSession(host, nullptr);
+}
+
+void Shard::ForgetDurableSession(SessionHost* host) {
+  Durable* durable = broker_->durable();
+  const std::string& id = host->session.client_id();
+  if (host->durable) {
+    durable->log().DeleteState(Durable::SessionKey(id), [](absl::Status) {});
+    // A cursor cannot be deleted asynchronously: one that expires at once stops holding
+    // retention back, and the next retention pass removes it.
+    std::vector<int64_t> hwm = durable->HighWatermarks();
+    for (uint32_t p = 0; p < hwm.size(); ++p) {
+      if (host->durable->committed[p] < 0) continue;
+      durable->log().CommitCursor(PartitionId(p), Durable::CursorName(id),
+                                  Offset(static_cast<uint64_t>(hwm[p])), 1, [](absl::Status) {});
+    }
+    host->durable.reset();
+  }
+  if (host->incoming_stored) {
+    // Entries still being stored are released by OnQos2Stored, which will not find them.
+    for (const auto& [packet_id, e] : *host->incoming_stored)
+      if (e.stored)
+        durable->log().ReleaseQos2(PartitionId(e.partition), id, packet_id, [](absl::Status) {});
+    host->incoming_stored.reset();
+  }
+}
+
+IncomingQos2& Shard::BeginStoredQos2(SessionHost* host, uint16_t packet_id, uint32_t partition) {
+  if (!host->incoming_stored) host->incoming_stored = absl::flat_hash_map<uint16_t, IncomingQos2>();
+  IncomingQos2& e = (*host->incoming_stored)[packet_id];
+  e = IncomingQos2{partition, false, {}};
+  return e;
+}
+
+IncomingQos2* Shard::FindStoredQos2(SessionHost* host, uint16_t packet_id) {
+  if (!host->incoming_stored) return nullptr;
+  auto it = host->incoming_stored->find(packet_id);
+  return it == host->incoming_stored->end() ? nullptr : &it->second;
+}
+
+void Shard::OnQos2Stored(const std::string& client_id, uint16_t packet_id, uint32_t partition,
+                         const absl::Status& status) {
+  SessionHost* host = Find(client_id);
+  IncomingQos2* e = host ? FindStoredQos2(host, packet_id) : nullptr;
+  if (!e || e->stored || e->partition != partition) {
+    // The session ended, started clean or released the id while the append was under way:
+    // nobody will send PUBREL for this entry.
+    if (status.ok())
+      broker_->durable()->log().ReleaseQos2(PartitionId(partition), client_id, packet_id,
+                                            [](absl::Status) {});
+    return;
+  }
+  auto waiters = std::move(e->waiters);
+  if (status.ok()) {
+    e->stored = true;
+  } else {
+    host->session.EndIncomingQos2(packet_id);
+    host->incoming_stored->erase(packet_id);
+  }
+  for (auto& w : waiters) w(status.ok());
+}
+
+std::optional<uint32_t> Shard::TakeIncomingPartition(SessionHost* host, uint16_t packet_id) {
+  IncomingQos2* e = FindStoredQos2(host, packet_id);
+  if (!e) return std::nullopt;
+  std::optional<uint32_t> partition;
+  if (e->stored) partition = e->partition;
+  host->incoming_stored->erase(packet_id);
+  return partition;
+}
+
+void Shard::StartCursorTimer() {
+  cursor_timer_ = std::make_unique<asio::steady_timer>(io_);
+  cursor_timer_->expires_after(
+      std::chrono::milliseconds(broker_->config().cursor_commit_interval_ms));
+  cursor_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) OnCursorTick();
+  });
+}
+
+void Shard::OnCursorTick() {
+  // Owned partitions' routed watermarks go to every shard, behind the deliveries already
+  // posted there, so a shard that reads watermark w has seen every message below w.
+  std::vector<std::pair<uint32_t, int64_t>> owned;
+  for (uint32_t p = 0; p < routed_.size(); ++p)
+    if (OwnerOf(p) == index_) owned.emplace_back(p, routed_[p]);
+  for (uint32_t i = 0; i < broker_->shard_count(); ++i) {
+    Shard* s = &broker_->shard(i);
+    if (s == this) continue;
+    asio::post(s->io(), [s, owned] {
+      for (const auto& [p, w] : owned) s->watermark_[p] = std::max(s->watermark_[p], w);
+    });
+  }
+  // Active sessions every round; every session now and then, so idle ones follow the
+  // watermark and do not hold retention back.
+  if (++cursor_ticks_ % 30 == 0) {
+    for (auto& [id, host] : sessions_) CommitCursors(host.get());
+  } else {
+    for (const std::string& id : dirty_sessions_)
+      if (SessionHost* host = Find(id)) CommitCursors(host);
+  }
+  dirty_sessions_.clear();
+  StartCursorTimer();
+}
+
+}  // namespace sluice::broker
