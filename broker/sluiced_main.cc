@@ -13,6 +13,8 @@
 #include "broker/admin/metrics.h"
 #include "broker/admin/sys_publisher.h"
 #include "broker/admin/version.h"
+#include "broker/bridge_host.h"
+#include "broker/daemon_config.h"
 #include "broker/server/broker.h"
 
 namespace {
@@ -25,12 +27,13 @@ int Run(int argc, char** argv) {
   sluice::broker::BrokerConfig config;
   sluice::ConfigSchema schema("sluiced", "Sluice MQTT broker (MQTT 3.1.1 and 5.0).");
   config.Register(&schema);
-  auto parsed = schema.ParseArgs(argc, argv);
+  // The config file's `bridge:` section goes to the Kafka bridge (bridge/mapping/config.h).
+  auto parsed = sluice::broker::ParseDaemonArgs(&schema, argc, argv);
   if (!parsed.ok()) {
     std::fprintf(stderr, "sluiced: %s\n", std::string(parsed.status().message()).c_str());
     return 2;
   }
-  if (parsed->help_requested) {
+  if (parsed->parsed.help_requested) {
     std::fputs(schema.Usage().c_str(), stdout);
     return 0;
   }
@@ -54,9 +57,18 @@ int Run(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   sluice::broker::Broker broker(config);
+  // Installs the broker's stored listener (wakes the bridge): before Broker::Start. Destroyed
+  // after Broker::Stop, and after admin and metrics, which read its status.
+  sluice::broker::BridgeHost bridge(&broker, std::move(parsed->bridge));
   absl::Status started = broker.Start();
   if (!started.ok()) {
     std::fprintf(stderr, "sluiced: %s\n", std::string(started.message()).c_str());
+    return 1;
+  }
+  if (absl::Status st = bridge.Start(); !st.ok()) {  // needs the log, opened by Broker::Start
+    std::fprintf(stderr, "sluiced: %s\n", std::string(st.message()).c_str());
+    bridge.Stop();
+    broker.Stop();
     return 1;
   }
 
@@ -66,7 +78,9 @@ int Run(int argc, char** argv) {
   sluice::admin::NodeInfo info;
   info.version = sluice::admin::kVersion;
   info.argv.assign(argv, argv + argc);
-  info.config_file = parsed->config_path;
+  info.config_file = parsed->parsed.config_path;
+  if (bridge.configured()) info.bridge_status = [&bridge] { return bridge.Status(); };
+  info.bridge_yaml = parsed->bridge_yaml;
   info.listeners.emplace_back("mqtt", broker.BoundAddress());
   sluice::admin::AdminServer admin(&broker, info);
   sluice::admin::MetricsServer metrics(&broker);
@@ -74,6 +88,7 @@ int Run(int argc, char** argv) {
     std::fprintf(stderr, "sluiced: %s\n", std::string(st.message()).c_str());
     admin.Stop();
     metrics.Stop();
+    bridge.Stop();
     broker.Stop();
     return 1;
   };
@@ -84,6 +99,8 @@ int Run(int argc, char** argv) {
   if (!config.metrics_listen.empty()) {
     metrics.Add(std::make_shared<sluice::admin::BrokerCollector>(&broker, sluice::admin::kVersion));
     metrics.Add(std::make_shared<sluice::admin::ProcessCollector>());
+    if (bridge.configured())
+      metrics.Add(std::make_shared<sluice::admin::BridgeCollector>([&bridge] { return bridge.Status(); }));
     if (absl::Status st = metrics.Start(config.metrics_listen); !st.ok()) return fail(st);
     admin.AddListener("metrics", metrics.BoundAddress());
   }
@@ -113,6 +130,9 @@ int Run(int argc, char** argv) {
   metrics.SetReady(false, "shutting down");
   sys.Stop();
   admin.Stop();
+  // Kafka->MQTT first, then MQTT->Kafka (drains and checkpoints: the log must be open), then
+  // the broker (clients, shards, log).
+  bridge.Stop();
   broker.Stop();
   metrics.Stop();
   SLOG(kInfo) << "stopped";

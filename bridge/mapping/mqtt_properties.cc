@@ -33,6 +33,7 @@ class Reader {
  public:
   explicit Reader(std::string_view in) : in_(in) {}
   bool done() const { return in_.empty(); }
+  std::string_view rest() const { return in_; }
   bool Varint(uint32_t& v) {
     v = 0;
     for (int i = 0; i < 4; ++i) {
@@ -71,12 +72,38 @@ void PutString(std::string& out, std::string_view s) {
   PutTwo(out, static_cast<uint32_t>(s.size()));
   out.append(s);
 }
+void PutVarint(std::string& out, uint32_t v) {
+  do {
+    uint8_t b = v & 0x7F;
+    v >>= 7;
+    out.push_back(static_cast<char>(v ? b | 0x80 : b));
+  } while (v);
+}
+
+constexpr uint8_t kPublishQos0 = 0x30;
+
+// The property block inside the broker's minimal PUBLISH frame (see the header), or the block
+// itself when it is bare.
+absl::StatusOr<std::string_view> Unframe(std::string_view block) {
+  if (block.empty() || static_cast<uint8_t>(block[0]) != kPublishQos0) return block;
+  Reader r(block.substr(1));
+  uint32_t remaining, len;
+  std::string topic;
+  if (!r.Varint(remaining) || r.rest().size() != remaining)
+    return absl::DataLossError("malformed property frame: bad remaining length");
+  if (!r.String(topic)) return absl::DataLossError("malformed property frame: bad topic");
+  if (!r.Varint(len) || r.rest().size() < len)
+    return absl::DataLossError("malformed property frame: bad property length");
+  return r.rest().substr(0, len);  // what follows is the (empty) payload
+}
 
 }  // namespace
 
-absl::StatusOr<ForwardedProperties> DecodeForwardedProperties(std::string_view block) {
+absl::StatusOr<ForwardedProperties> DecodeForwardedProperties(std::string_view stored) {
+  absl::StatusOr<std::string_view> block = Unframe(stored);
+  if (!block.ok()) return block.status();
   ForwardedProperties p;
-  Reader r(block);
+  Reader r(*block);
   while (!r.done()) {
     uint32_t id;
     if (!r.Varint(id)) return absl::DataLossError("malformed property id");
@@ -137,6 +164,17 @@ std::string EncodeForwardedProperties(const ForwardedProperties& p) {
     PutString(out, v);
   }
   return out;
+}
+
+std::string EncodeForwardedPropertiesAsBroker(const ForwardedProperties& p) {
+  std::string block = EncodeForwardedProperties(p);
+  std::string body;
+  PutString(body, "p");
+  PutVarint(body, static_cast<uint32_t>(block.size()));
+  body += block;
+  std::string out(1, static_cast<char>(kPublishQos0));
+  PutVarint(out, static_cast<uint32_t>(body.size()));
+  return out + body;
 }
 
 }  // namespace sluice::bridge

@@ -1,8 +1,12 @@
 // Reads the MQTT 5 properties the bridge forwards (content type, user properties, payload format
-// indicator, response topic, correlation data, message expiry) out of the property block a log
-// record stores (storage/log/record.h: the block as the broker's codec writes it, without its
-// length prefix). Pure, thread-safe. Unknown or malformed blocks are DataLoss: the log only holds
-// what the broker encoded, so that means corruption or a codec mismatch.
+// indicator, response topic, correlation data, message expiry) out of a log record's
+// `properties` (storage/log/record.h). The broker (broker/server/durable.cc Durable::ToRecord)
+// stores them as a minimal MQTT 5 PUBLISH frame, so its codec validates what comes back from
+// disk: 0x30, remaining length, topic "p", property length, the property block, no payload.
+// A bare property block (no frame, no length prefix) is accepted too: no property id is 0x30,
+// so the first byte tells them apart. Pure, thread-safe. Unknown or malformed blocks are
+// DataLoss: the log only holds what the broker encoded, so that means corruption or a codec
+// mismatch.
 #ifndef SLUICE_BRIDGE_MAPPING_MQTT_PROPERTIES_H_
 #define SLUICE_BRIDGE_MAPPING_MQTT_PROPERTIES_H_
 
@@ -28,11 +32,12 @@ struct ForwardedProperties {
   bool operator==(const ForwardedProperties&) const = default;
 };
 
-absl::StatusOr<ForwardedProperties> DecodeForwardedProperties(std::string_view block);
+absl::StatusOr<ForwardedProperties> DecodeForwardedProperties(std::string_view stored);
 
-// The inverse for the properties above, in the same wire format (used by tests and by the
-// Kafka→MQTT side when it builds a record-like message).
+// The inverse for the properties above, as a bare property block (tests).
 std::string EncodeForwardedProperties(const ForwardedProperties& p);
+// The same inside the broker's PUBLISH frame: what a record written by sluiced holds (tests).
+std::string EncodeForwardedPropertiesAsBroker(const ForwardedProperties& p);
 
 }  // namespace sluice::bridge
 

@@ -99,6 +99,23 @@ TEST(PropertiesTest, RoundTripAndSkipsOthers) {
   EXPECT_EQ(DecodeForwardedProperties("\x7F").status().code(), absl::StatusCode::kDataLoss);
 }
 
+// What the broker stores (Durable::ToRecord): the block inside a minimal MQTT 5 PUBLISH frame.
+TEST(PropertiesTest, BrokerFrame) {
+  ForwardedProperties p;
+  p.content_type = "text/plain";
+  p.user_properties = {{"site", "berlin"}};
+  std::string framed = EncodeForwardedPropertiesAsBroker(p);
+  // 30 <len> 00 01 'p' <props len> <props>
+  EXPECT_EQ(framed.substr(0, 1), "\x30");
+  EXPECT_EQ(framed.substr(2, 3), std::string("\x00\x01p", 3));
+  EXPECT_EQ(*DecodeForwardedProperties(framed), p);
+  EXPECT_EQ(DecodeForwardedProperties(framed.substr(0, framed.size() - 1)).status().code(),
+            absl::StatusCode::kDataLoss);
+  // A frame with only a subscription identifier forwards nothing.
+  EXPECT_EQ(*DecodeForwardedProperties(std::string("\x30\x06\x00\x01p\x02\x0B\x05", 8)),
+            ForwardedProperties{});
+}
+
 MqttToKafkaRule Rule(std::string topic, KeySpec key) {
   MqttToKafkaRule r;
   r.name = "r";

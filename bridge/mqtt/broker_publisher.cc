@@ -1,8 +1,11 @@
 #include "bridge/mqtt/broker_publisher.h"
 
-#include <boost/asio/post.hpp>
+#include <chrono>
+#include <future>
+#include <memory>
 
 #include "broker/server/broker.h"
+#include "broker/server/durable.h"
 
 namespace sluice::bridge {
 
@@ -16,14 +19,18 @@ absl::Status BrokerPublisher::Publish(const MqttMessage& m) {
   msg->properties.content_type = m.content_type;
   msg->properties.user_properties = m.user_properties;
   msg->publisher = "";  // broker-originated: no client for no-local to exclude
-  msg->received_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::steady_clock::now().time_since_epoch())
-                         .count();
-  broker::MessagePtr ptr = std::move(msg);
-  broker::Broker* b = broker_;
-  if (ptr->retain) b->SetRetained(ptr);
-  boost::asio::post(b->shard(0).io(), [b, ptr] { b->shard(0).Route(ptr); });
-  return absl::OkStatus();
+  if (!broker::Durable::IsStored(*msg)) {
+    broker_->InjectPublish(std::move(msg));
+    return absl::OkStatus();
+  }
+  // The promise is shared with the callback: after a timeout it may still run (or never).
+  auto done = std::make_shared<std::promise<absl::Status>>();
+  std::future<absl::Status> result = done->get_future();
+  broker_->InjectPublish(std::move(msg), [done](absl::Status s) { done->set_value(std::move(s)); });
+  if (result.wait_for(std::chrono::milliseconds(timeout_ms_)) != std::future_status::ready)
+    return absl::DeadlineExceededError("the broker did not store the message within " +
+                                       std::to_string(timeout_ms_) + " ms");
+  return result.get();
 }
 
 }  // namespace sluice::bridge

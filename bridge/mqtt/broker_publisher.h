@@ -1,12 +1,19 @@
-// BrokerPublisher: the MqttPublisher that injects Kafka records into the running broker. The
-// message is routed on shard 0's thread (posted to its io_context, since Shard::Route must run
-// on its own shard; shard 0 is as good as any — a broker-originated message has no home
-// client), and stored as the topic's retained message first when `retain` is set. Publish
-// returns once the message is posted: delivery to subscribers follows the broker's QoS rules,
-// so Kafka→MQTT is at-least-once up to the broker, not end to end to every subscriber.
-// Thread-safe (posting is).
+// BrokerPublisher: the MqttPublisher that injects Kafka records into the running broker through
+// Broker::InjectPublish, i.e. exactly like a client's PUBLISH: a QoS 1/2 or retained message is
+// appended to the commit log first (and then routed, and bridged MQTT→Kafka if a rule matches),
+// a QoS 0 message is routed at once. Publish waits (at most `timeout_ms`) for the broker's
+// answer on a stored message, so the Kafka→MQTT bridge stores the record's Kafka offset only
+// once the message is durable in the log: at-least-once from Kafka into the broker's log. From
+// the log to subscribers the broker's QoS rules apply. A timeout or a store failure is an error
+// (the bridge retries the record: a duplicate in MQTT is possible after a timeout).
+// QoS 0 messages are only posted (nothing to wait for: the broker does not store them).
+//
+// Thread-safety: Publish may run on several consumer threads at once (InjectPublish is
+// thread-safe). Never call it on a broker shard thread (it would wait for itself).
 #ifndef SLUICE_BRIDGE_MQTT_BROKER_PUBLISHER_H_
 #define SLUICE_BRIDGE_MQTT_BROKER_PUBLISHER_H_
+
+#include <cstdint>
 
 #include "bridge/mqtt/mqtt_publisher.h"
 
@@ -18,11 +25,14 @@ namespace sluice::bridge {
 
 class BrokerPublisher final : public MqttPublisher {
  public:
-  explicit BrokerPublisher(broker::Broker* broker) : broker_(broker) {}  // not owned
+  // `broker` is not owned; it must be started and outlive every Publish call.
+  explicit BrokerPublisher(broker::Broker* broker, int64_t timeout_ms = 10'000)
+      : broker_(broker), timeout_ms_(timeout_ms) {}
   absl::Status Publish(const MqttMessage& message) override;
 
  private:
   broker::Broker* broker_;
+  const int64_t timeout_ms_;
 };
 
 }  // namespace sluice::bridge

@@ -21,15 +21,9 @@
 #include "absl/status/statusor.h"
 #include "bridge/mapping/config.h"
 #include "bridge/mqtt/mqtt_publisher.h"
+#include "bridge/worker/status.h"  // ConsumerRuleStatus
 
 namespace sluice::bridge {
-
-struct ConsumerRuleStatus {
-  std::string rule;
-  uint64_t consumed = 0, published = 0, publish_failures = 0, skipped_unmappable = 0,
-           consumer_errors = 0;
-  std::string last_error;
-};
 
 class KafkaToMqttBridge {
  public:

@@ -8,15 +8,6 @@
 
 namespace sluice::bridge {
 
-std::string_view WorkerStateName(WorkerState s) {
-  switch (s) {
-    case WorkerState::kRunning: return "running";
-    case WorkerState::kRetrying: return "retrying";
-    case WorkerState::kStopped: return "stopped";
-  }
-  return "?";
-}
-
 PartitionWorker::PartitionWorker(uint32_t index, const MqttToKafkaRule* rule, PartitionId partition,
                                  storage::PartitionedLog* log, const BridgeLimits* limits)
     : index_(index), rule_(rule), partition_(partition), log_(log), limits_(limits),

@@ -1,10 +1,13 @@
-// Bridge status, per (rule, partition): what the admin API and metrics will show. Value types.
+// Bridge status: per (rule, partition) for MQTT→Kafka, per rule for Kafka→MQTT; what the admin
+// API (GetBridgeStatus, `sluicectl bridge status`) and the metrics endpoint show. Value types,
+// header-only (no librdkafka), so broker/admin can use them without linking the bridge.
 #ifndef SLUICE_BRIDGE_WORKER_STATUS_H_
 #define SLUICE_BRIDGE_WORKER_STATUS_H_
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/ids.h"
 
@@ -15,7 +18,14 @@ enum class WorkerState {
   kRetrying,  // a delivery failed: waiting for the outstanding reports, then backing off
   kStopped,
 };
-std::string_view WorkerStateName(WorkerState s);
+inline std::string_view WorkerStateName(WorkerState s) {
+  switch (s) {
+    case WorkerState::kRunning: return "running";
+    case WorkerState::kRetrying: return "retrying";
+    case WorkerState::kStopped: return "stopped";
+  }
+  return "?";
+}
 
 struct WorkerStatus {
   std::string rule;
@@ -40,6 +50,20 @@ struct WorkerStatus {
   uint64_t checkpoints = 0;         // cursor commits
   std::string last_error;
   int64_t last_error_ms = 0;  // monotonic
+};
+
+// Kafka→MQTT, per kafka_to_mqtt rule (counters since start).
+struct ConsumerRuleStatus {
+  std::string rule;
+  uint64_t consumed = 0, published = 0, publish_failures = 0, skipped_unmappable = 0,
+           consumer_errors = 0;
+  std::string last_error;
+};
+
+// Both directions at once, as the broker reports them.
+struct BridgeStatusReport {
+  std::vector<WorkerStatus> mqtt_to_kafka;       // rules in config order, then partitions
+  std::vector<ConsumerRuleStatus> kafka_to_mqtt;  // rules in config order
 };
 
 }  // namespace sluice::bridge

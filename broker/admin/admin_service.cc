@@ -10,6 +10,7 @@
 
 #include "base/config.h"
 #include "base/log.h"
+#include "broker/daemon_config.h"
 #include "broker/topic/topic.h"
 #include "proto/admin.grpc.pb.h"
 
@@ -271,18 +272,20 @@ class AdminServer::Service final : public pb::Admin::Service {
 
   grpc::Status GetBridgeStatus(grpc::ServerContext*, const pb::GetBridgeStatusRequest*,
                                pb::BridgeStatus* out) override {
-    FillNoBridge(out);
+    if (!info_.bridge_status) {
+      FillNoBridge(out);
+      return grpc::Status::OK;
+    }
+    FillBridge(info_.bridge_status(), out);
     return grpc::Status::OK;
   }
   grpc::Status PauseBridge(grpc::ServerContext*, const pb::BridgeControlRequest*,
                            pb::BridgeStatus*) override {
-    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                        "no Kafka bridge is configured in this broker; nothing to pause");
+    return BridgeControl("pause");
   }
   grpc::Status ResumeBridge(grpc::ServerContext*, const pb::BridgeControlRequest*,
                             pb::BridgeStatus*) override {
-    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                        "no Kafka bridge is configured in this broker; nothing to resume");
+    return BridgeControl("resume");
   }
 
   grpc::Status GetConfig(grpc::ServerContext*, const pb::GetConfigRequest*,
@@ -333,7 +336,8 @@ class AdminServer::Service final : public pb::Admin::Service {
       fresh.Register(&schema);
       std::vector<const char*> args;
       for (const auto& a : argv) args.push_back(a.c_str());
-      auto parsed = schema.ParseArgs(static_cast<int>(args.size()), args.data());
+      // The same parsing as at startup: the `bridge:` section goes to the bridge's parser.
+      auto parsed = broker::ParseDaemonArgs(&schema, static_cast<int>(args.size()), args.data());
       if (!parsed.ok())
         return Invalid(std::string(parsed.status().message()) + "; nothing was changed");
       auto old_map = DumpMap(before), new_map = DumpMap(fresh);
@@ -341,6 +345,7 @@ class AdminServer::Service final : public pb::Admin::Service {
         if (RuntimeConfig::IsRuntimeKey(key) || old_map[key] == value) continue;
         restart_required.push_back(key);
       }
+      if (parsed->bridge_yaml != info_.bridge_yaml) restart_required.push_back("bridge");
       RuntimeConfig::From(fresh).ApplyTo(&next);
     }
     auto old_map = DumpMap(before), new_map = DumpMap(next);
@@ -385,7 +390,66 @@ class AdminServer::Service final : public pb::Admin::Service {
 
   static void FillNoBridge(pb::BridgeStatus* out) {
     out->set_state("unavailable");
-    out->set_note("no Kafka bridge in this broker yet: nothing is forwarded to Kafka");
+    out->set_note(
+        "no Kafka bridge is configured in this broker (no `bridge:` section in its config "
+        "file): nothing is forwarded to or from Kafka");
+  }
+
+  static void FillBridge(const bridge::BridgeStatusReport& report, pb::BridgeStatus* out) {
+    int64_t now = SteadyNowMs();  // WorkerStatus::last_error_ms is steady-clock time too
+    uint64_t lag = 0, errors = 0;
+    bool retrying = false, stopped = !report.mqtt_to_kafka.empty();
+    for (const bridge::WorkerStatus& w : report.mqtt_to_kafka) {
+      auto* o = out->add_workers();
+      o->set_rule(w.rule);
+      o->set_partition(w.partition.value());
+      o->set_state(std::string(bridge::WorkerStateName(w.state)));
+      o->set_checkpoint(w.checkpoint.value());
+      o->set_acknowledged(w.acknowledged.value());
+      o->set_high_watermark(w.high_watermark.value());
+      o->set_lag(w.lag);
+      o->set_inflight(w.inflight);
+      o->set_produced(w.produced);
+      o->set_delivered(w.delivered);
+      o->set_delivery_failures(w.delivery_failures);
+      o->set_retries(w.retries);
+      o->set_resent_after_ack(w.resent_after_ack);
+      o->set_skipped_unmappable(w.skipped_unmappable);
+      o->set_lost_to_retention(w.lost_to_retention);
+      o->set_checkpoints(w.checkpoints);
+      o->set_last_error(w.last_error);
+      o->set_last_error_age_s(w.last_error.empty() ? -1
+                                                   : std::max<int64_t>(0, (now - w.last_error_ms) / 1000));
+      lag += w.lag;
+      errors += w.delivery_failures;
+      retrying |= w.state == bridge::WorkerState::kRetrying;
+      stopped &= w.state == bridge::WorkerState::kStopped;
+    }
+    for (const bridge::ConsumerRuleStatus& c : report.kafka_to_mqtt) {
+      auto* o = out->add_consumers();
+      o->set_rule(c.rule);
+      o->set_consumed(c.consumed);
+      o->set_published(c.published);
+      o->set_publish_failures(c.publish_failures);
+      o->set_skipped_unmappable(c.skipped_unmappable);
+      o->set_consumer_errors(c.consumer_errors);
+      o->set_last_error(c.last_error);
+      errors += c.publish_failures + c.consumer_errors;
+    }
+    out->set_state(stopped ? "stopped" : retrying ? "retrying" : "running");
+    out->set_lag_messages(lag);
+    out->set_errors(errors);
+    if (retrying) out->set_note("deliveries to Kafka fail and are retried: see the workers' last_error");
+  }
+
+  grpc::Status BridgeControl(const char* action) const {
+    if (!info_.bridge_status)
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          std::string("no Kafka bridge is configured in this broker; nothing to ") +
+                              action);
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                        std::string("the Kafka bridge cannot ") + action +
+                            " yet (stop sluiced to stop the bridge)");
   }
 
   Broker* broker_;

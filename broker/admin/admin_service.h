@@ -11,12 +11,14 @@
 #define SLUICE_BROKER_ADMIN_ADMIN_SERVICE_H_
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "bridge/worker/status.h"
 #include "broker/server/broker.h"
 
 namespace grpc {
@@ -34,6 +36,11 @@ struct NodeInfo {
   // The daemon's own command line (argv[0] included), re-parsed on a file reload.
   std::vector<std::string> argv;
   std::string config_file;  // the --config file, if any
+  // The Kafka bridge (broker/bridge_host.h): its status, null when no bridge is configured;
+  // and its config section as YAML, so that a file reload that changes it says "bridge"
+  // needs a restart.
+  std::function<bridge::BridgeStatusReport()> bridge_status;
+  std::string bridge_yaml;
 };
 
 class AdminServer {

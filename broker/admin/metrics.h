@@ -22,6 +22,7 @@
 #define SLUICE_BROKER_ADMIN_METRICS_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +31,7 @@
 #include <prometheus/metric_family.h>
 
 #include "absl/status/status.h"
+#include "bridge/worker/status.h"
 #include "broker/server/broker.h"
 
 class CivetServer;
@@ -44,6 +46,22 @@ class BrokerCollector : public prometheus::Collectable {
  private:
   broker::Broker* broker_;
   std::string version_;
+};
+
+// The Kafka bridge (when configured): per MQTT->Kafka rule and log partition
+// sluice_bridge_lag_records, _inflight_records, _checkpoint_offset, _worker_retrying and the
+// counters sluice_bridge_{produced,delivered,delivery_failures,retries,resent_after_ack,
+// skipped_unmappable,lost_to_retention}_total; per Kafka->MQTT rule
+// sluice_bridge_kafka_{consumed,published,publish_failures,skipped_unmappable,
+// consumer_errors}_total. `status` is BridgeHost::Status (a snapshot: no lock held long).
+class BridgeCollector : public prometheus::Collectable {
+ public:
+  explicit BridgeCollector(std::function<bridge::BridgeStatusReport()> status)
+      : status_(std::move(status)) {}
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
+ private:
+  std::function<bridge::BridgeStatusReport()> status_;
 };
 
 class ProcessCollector : public prometheus::Collectable {

@@ -97,7 +97,7 @@ class BridgeTest : public ::testing::Test {
     ForwardedProperties p;
     p.content_type = "text/plain";
     p.user_properties = {{"site", "berlin"}};
-    r.properties = EncodeForwardedProperties(p);
+    r.properties = EncodeForwardedPropertiesAsBroker(p);  // as sluiced stores them
     return r;
   }
 

@@ -391,8 +391,37 @@ int PrintBridge(Ctx& ctx, const pb::BridgeStatus& b) {
   if (ctx.json) return ctx.PrintJson(b), kExitOk;
   std::cout << "STATE   " << b.state() << "\n";
   if (!b.note().empty()) std::cout << "NOTE    " << b.note() << "\n";
-  if (b.state() != "unavailable")
-    std::cout << "LAG     " << b.lag_messages() << "\nERRORS  " << b.errors() << "\n";
+  if (b.state() == "unavailable") return kExitOk;
+  std::cout << "LAG     " << b.lag_messages() << "\nERRORS  " << b.errors() << "\n";
+  if (!b.workers().empty()) {
+    std::cout << "\nMQTT -> Kafka (per rule and log partition)\n";
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& w : b.workers())
+      rows.push_back({w.rule(), std::to_string(w.partition()), w.state(),
+                      std::to_string(w.checkpoint()), std::to_string(w.high_watermark()),
+                      std::to_string(w.lag()), std::to_string(w.inflight()),
+                      std::to_string(w.delivered()), std::to_string(w.delivery_failures()),
+                      std::to_string(w.resent_after_ack()), std::to_string(w.skipped_unmappable()),
+                      w.last_error().empty()
+                          ? "-"
+                          : w.last_error() + " (" + HumanDuration(w.last_error_age_s()) + " ago)"});
+    PrintTable(std::cout,
+               {"RULE", "PARTITION", "STATE", "CHECKPOINT", "END", "LAG", "INFLIGHT", "DELIVERED",
+                "FAILURES", "RESENT", "SKIPPED", "LAST ERROR"},
+               rows);
+  }
+  if (!b.consumers().empty()) {
+    std::cout << "\nKafka -> MQTT (per rule)\n";
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& c : b.consumers())
+      rows.push_back({c.rule(), std::to_string(c.consumed()), std::to_string(c.published()),
+                      std::to_string(c.publish_failures()), std::to_string(c.skipped_unmappable()),
+                      std::to_string(c.consumer_errors()),
+                      c.last_error().empty() ? "-" : c.last_error()});
+    PrintTable(std::cout,
+               {"RULE", "CONSUMED", "PUBLISHED", "FAILURES", "SKIPPED", "ERRORS", "LAST ERROR"},
+               rows);
+  }
   return kExitOk;
 }
 
@@ -540,7 +569,12 @@ const std::vector<Command>& Commands() {
       {"partitions", "list", "", 0, 0, "List durable log partitions",
        "Offsets, size, retention and leader of each partition (none until the durable log lands).",
        {}, CmdPartitionsList},
-      {"bridge", "status", "", 0, 0, "Show the Kafka bridge's state", "", {}, CmdBridgeStatus},
+      {"bridge", "status", "", 0, 0, "Show the Kafka bridge's state",
+       "Overall state, total lag and errors; then per MQTT->Kafka rule and log partition its\n"
+       "state, checkpoint (the durable cursor), log end, lag, in-flight records, counters and\n"
+       "last error; then per Kafka->MQTT rule its counters. 'unavailable' when sluiced runs\n"
+       "without a `bridge:` section in its config file.",
+       {}, CmdBridgeStatus},
       {"bridge", "pause", "", 0, 0, "Pause forwarding to Kafka", "", {},
        [](Ctx& c, const ParsedArgs& a) { return CmdBridgeControl(c, a, true); }},
       {"bridge", "resume", "", 0, 0, "Resume forwarding to Kafka", "", {},
