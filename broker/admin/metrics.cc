@@ -349,6 +349,11 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
                           "From the broker receiving a PUBLISH to the subscriber acknowledging "
                           "its QoS 1/2 copy (PUBACK/PUBCOMP); millisecond resolution.", b,
                           &broker::BrokerStats::ack_latency));
+  out.push_back(Histogram("sluice_publish_ack_latency_seconds",
+                          "From the broker receiving a QoS 1/2 PUBLISH to its PUBACK/PUBREC being "
+                          "ready, i.e. the message durable in the commit log (group commit and "
+                          "fsync included); millisecond resolution.", b,
+                          &broker::BrokerStats::publish_ack_latency));
 
   broker::StatsSnapshot snapshot = b->Stats();
   out.push_back(Single("sluice_retained_messages", "Retained messages stored.", G, snapshot.retained));

@@ -227,10 +227,14 @@ void Connection::HandlePublish(mqtt::Publish& p) {
       const uint32_t partition = shard_->broker().durable()->PartitionFor(message->topic);
       uint64_t seq = qos > 0 ? QueueAck(ack_type, id, reason::kSuccess, false) : 0;
       if (qos == 2) shard_->BeginStoredQos2(host_, id, partition);
+      const int64_t received_ms = message->received_ms;
       shard_->PublishStored(std::move(message), qos == 2 ? id : 0,
-                            [self = shared_from_this(), seq, id, qos, partition](
+                            [self = shared_from_this(), seq, id, qos, partition, received_ms](
                                 absl::StatusOr<size_t> r) {
-                              if (qos > 0) self->OnStored(seq, id, qos, partition, std::move(r));
+                              if (r.ok())
+                                self->shard_->stats().publish_ack_latency.Observe(
+                                    self->shard_->NowMs() - received_ms);
+                              self->OnStored(seq, id, qos, partition, std::move(r));
                             });
       return;
     }

@@ -79,6 +79,8 @@ struct BrokerStats {
   LatencyHistogram delivery_latency;
   // Broker receipt of a QoS 1/2 PUBLISH -> the subscriber's PUBACK / PUBCOMP for its copy.
   LatencyHistogram ack_latency;
+  // Broker receipt of a QoS 1/2 PUBLISH -> its PUBACK/PUBREC ready (stored in the log).
+  LatencyHistogram publish_ack_latency;
 
   static void Inc(Counter& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
   static void Dec(Counter& c) { c.fetch_sub(1, std::memory_order_relaxed); }
