@@ -52,6 +52,7 @@ void Shard::StopIo() {
 }
 
 void Shard::Shutdown() {
+  shutting_down_ = true;  // a cursor tick already queued must not re-arm the timer
   if (cursor_timer_) cursor_timer_->cancel();
   DisconnectAll(mqtt::reason::kServerShuttingDown);
   for (auto& [id, host] : sessions_) {

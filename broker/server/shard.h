@@ -233,6 +233,7 @@ class Shard {
   std::vector<std::string> dirty_sessions_;
   std::unique_ptr<boost::asio::steady_timer> cursor_timer_;
   uint64_t cursor_ticks_ = 0;
+  bool shutting_down_ = false;
 };
 
 }  // namespace sluice::broker

@@ -236,6 +236,7 @@ std::optional<uint32_t> Shard::TakeIncomingPartition(SessionHost* host, uint16_t
 }
 
 void Shard::StartCursorTimer() {
+  if (shutting_down_) return;
   cursor_timer_ = std::make_unique<asio::steady_timer>(io_);
   cursor_timer_->expires_after(
       std::chrono::milliseconds(broker_->config().cursor_commit_interval_ms));
