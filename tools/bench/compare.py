@@ -11,6 +11,14 @@ issue's targets met or missed. Brokers get core 0 and loadgen core 1 when there 
   python3 tools/bench/compare.py --smoke           # a few seconds per scenario, checks sanity
   python3 tools/bench/compare.py --scenarios p2p-q1,conn-15k --runs 1
   python3 tools/bench/compare.py --fd-check        # broker behaviour when out of descriptors
+  python3 tools/bench/compare.py --scenarios durable-q1 --runs 1 --half-rate-runs 0  # ~30 s
+
+Durable scenarios (durable-*) run three brokers: sluiced --log-fsync=batch (PUBACK after the
+fsync of the group commit holding the publish), sluiced --log-fsync=none, and Mosquitto with
+`persistence true`, which keeps messages in memory and writes its database file only every
+autosave_interval (default 1800 s) and at shutdown: it never writes or fsyncs before PUBACK.
+Data directories are under --workdir (default $TMPDIR or /tmp), which must be a real disk for
+the fsync figures to mean anything; the table states its file system and one measured fsync.
 
 Binaries come from `bazel build` (startup options from $BAZEL_STARTUP_OPTS, build options
 from $BAZEL_BUILD_OPTS) unless --sluiced/--loadgen are given. Python 3 standard library only.
@@ -49,16 +57,28 @@ SCENARIOS = {
     "conn-15k": ("--scenario conn --clients 15000 --connect-rate 0 --connect-concurrency 256 "
                  "--keep-alive-s 30 --idle-s 5 --source-addresses 16",
                  "15k connections as fast as 256 concurrent connects go, then idle"),
-    "durable-q1": ("--scenario fan-in --publishers 100 --subscribers 1 --topics 100 --qos 1 "
-                   "--payload-bytes 16 --window 5", "durable QoS 1 fan-in 100->1 (commit log)"),
+    # Durable: 16 publishers on distinct topics, each with up to 32 unacknowledged QoS 1
+    # publishes; with one wildcard subscriber (window 32 undelivered per publisher, so the
+    # subscriber's queue of 1000 never overflows) or publishers only (bounded by PUBACKs).
+    "durable-q1": ("--scenario fan-in --publishers 16 --subscribers 1 --topics 16 --qos 1 "
+                   "--payload-bytes 16 --window 32 --inflight 32",
+                   "durable QoS 1 fan-in 16->1, 32 in flight per publisher (commit log)"),
+    "durable-q1-pub": ("--scenario fan-in --publishers 16 --subscribers 0 --topics 16 --qos 1 "
+                       "--payload-bytes 16 --inflight 32",
+                       "durable QoS 1, 16 publishers x 32 in flight, no subscriber (commit log)"),
 }
 DEFAULT_SCENARIOS = ["p2p-q1", "fanin-q0", "fanin-q1", "fanout-q0", "shared-q1", "conn-15k",
-                     "durable-q1"]
+                     "durable-q1", "durable-q1-pub"]
 SMOKE_SIZES = {
     "p2p-q1": "--clients 20", "fanin-q0": "--publishers 10", "fanin-q1": "--publishers 10",
     "fanout-q0": "--subscribers 50", "shared-q1": "--publishers 10 --subscribers 3",
-    "conn-15k": "--clients 300 --idle-s 1", "durable-q1": "--publishers 10",
+    "conn-15k": "--clients 300 --idle-s 1", "durable-q1": "--publishers 4 --topics 4",
+    "durable-q1-pub": "--publishers 4 --topics 4",
 }
+# Brokers of a durable scenario, in the order of the table's columns.
+DURABLE_KINDS = ["sluice", "sluice-nofsync", "mosquitto"]
+DURABLE_TITLES = {"sluice": "Sluice fsync=batch", "sluice-nofsync": "Sluice fsync=none",
+                  "mosquitto": "Mosquitto persistence true"}
 
 
 def log(*args):
@@ -88,6 +108,49 @@ def proc_cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
 
 
+def proc_io_bytes(pid, key="write_bytes"):
+    """Bytes the process (all threads) caused to be written to storage, from /proc/PID/io."""
+    try:
+        with open(f"/proc/{pid}/io") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def filesystem_of(path):
+    """(mount point, source, type) of the file system holding path, from /proc/self/mounts."""
+    path = os.path.realpath(path)
+    best = ("/", "?", "?")
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            src, mnt, fstype = line.split()[:3]
+            mnt = mnt.replace("\\040", " ")
+            if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best[0]):
+                best = (mnt, src, fstype)
+    return best
+
+
+def fsync_probe(directory, n=40):
+    """Latency of one 4 KiB write + fsync on the disk holding `directory`: (p50, max) in ms."""
+    path = os.path.join(directory, "fsync-probe")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    times = []
+    try:
+        buf = os.urandom(4096)
+        for i in range(n):
+            t0 = time.perf_counter()
+            os.pwrite(fd, buf, i * 4096)
+            os.fsync(fd)
+            times.append((time.perf_counter() - t0) * 1e3)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return statistics.median(times), max(times)
+
+
 def proc_status_kb(pid, key):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -110,6 +173,8 @@ class Broker:
     """One broker process, started fresh for each run."""
 
     def __init__(self, kind, args, workdir, cpu, nofile=None, durable=False):
+        # kind: "sluice" (default --log-fsync, batch), "sluice-nofsync" (--log-fsync=none)
+        # or "mosquitto" (persistence true when durable).
         self.kind, self.args, self.cpu, self.nofile = kind, args, cpu, nofile
         self.workdir = tempfile.mkdtemp(prefix=kind + "-", dir=workdir)
         self.durable = durable
@@ -118,7 +183,7 @@ class Broker:
 
     def start(self):
         err = open(os.path.join(self.workdir, "stderr.log"), "wb")
-        if self.kind == "sluice":
+        if self.kind.startswith("sluice"):
             r, w = os.pipe()
             cmd = [self.args.sluiced, "--listen", "127.0.0.1:0", "--data-dir",
                    os.path.join(self.workdir, "data"), "--threads", str(self.args.sluice_threads),
@@ -126,6 +191,10 @@ class Broker:
                    "--max-inflight", "100",
                    # No admin/metrics listeners: Mosquitto runs none, and fixed ports collide.
                    "--admin-listen=", "--metrics-listen="]
+            if self.kind == "sluice-nofsync":
+                cmd.append("--log-fsync=none")
+            elif self.durable:
+                cmd.append("--log-fsync=batch")  # the default, stated for the record
             self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, pass_fds=(w,),
                                          preexec_fn=limits_preexec(self.cpu, self.nofile))
             os.close(w)
@@ -143,8 +212,11 @@ class Broker:
                         f"set_tcp_nodelay true\nlog_dest stderr\nlog_type error\n"
                         f"log_type warning\n")
                 if self.durable:
-                    f.write(f"persistence true\npersistence_location {self.workdir}/\n"
-                            f"autosave_interval 1\n")
+                    # autosave_interval left at its default (1800 s) unless asked: Mosquitto
+                    # then writes mosquitto.db only at shutdown within a run.
+                    f.write(f"persistence true\npersistence_location {self.workdir}/\n")
+                    if self.args.mosquitto_autosave > 0:
+                        f.write(f"autosave_interval {self.args.mosquitto_autosave}\n")
                 else:
                     f.write("persistence false\n")
             self.proc = subprocess.Popen([self.args.mosquitto, "-c", conf],
@@ -201,6 +273,7 @@ def run_loadgen(args, broker, extra, timeout_s):
                 phase = line[6:]
                 samples[phase + "_cpu_s"] = proc_cpu_s(pid)
                 samples[phase + "_rss_kb"] = proc_status_kb(pid, "VmRSS")
+                samples[phase + "_write_bytes"] = proc_io_bytes(pid)
                 samples[phase + "_t"] = time.time()
             elif line.startswith("result "):
                 result = json.loads(line[7:])
@@ -220,10 +293,18 @@ def run_loadgen(args, broker, extra, timeout_s):
 
 def derive(r):
     """Per-run figures: CPU per million deliveries, RSS per connection."""
-    if "measure_cpu_s" in r and "stop_cpu_s" in r and r.get("window_delivered", 0) > 0:
+    if "measure_cpu_s" in r and "stop_cpu_s" in r:
         r["cpu_s"] = r["stop_cpu_s"] - r["measure_cpu_s"]
-        r["cpu_s_per_M"] = r["cpu_s"] / r["window_delivered"] * 1e6
         r["cpu_util"] = r["cpu_s"] / max(1e-9, r["stop_t"] - r["measure_t"])
+        if r.get("window_delivered", 0) > 0:
+            r["cpu_s_per_M"] = r["cpu_s"] / r["window_delivered"] * 1e6
+    if "measure_cpu_s" in r and "stop_cpu_s" in r and r.get("window_acked", 0) > 0:
+        r["cpu_s_per_100k_acked"] = (r["stop_cpu_s"] - r["measure_cpu_s"]) / r["window_acked"] * 1e5
+        if r.get("stop_write_bytes") is not None and r.get("measure_write_bytes") is not None:
+            r["write_bytes_per_acked"] = ((r["stop_write_bytes"] - r["measure_write_bytes"]) /
+                                          r["window_acked"])
+            r["write_mb_per_s"] = ((r["stop_write_bytes"] - r["measure_write_bytes"]) / 1e6 /
+                                   max(1e-9, r["stop_t"] - r["measure_t"]))
     if "connected_rss_kb" in r and r.get("connect_ok", 0) > 0:
         r["rss_per_conn_kb"] = (r["connected_rss_kb"] - r["rss_base_kb"]) / r["connect_ok"]
     return r
@@ -236,20 +317,17 @@ def median(runs, key):
 
 def run_pair(args, name, extra, runs, workdir, rate=None):
     """Alternating runs of one scenario on both brokers; returns {broker: [results]}."""
-    out = {"sluice": [], "mosquitto": []}
     durable = name.startswith("durable")
+    kinds = ([k for k in DURABLE_KINDS if args.fsync_none or k != "sluice-nofsync"] if durable
+             else ["sluice", "mosquitto"])
+    out = {k: [] for k in kinds}
     timeout_s = args.duration + 90
     for i in range(runs):
-        order = ["sluice", "mosquitto"] if i % 2 == 0 else ["mosquitto", "sluice"]
+        order = kinds[i % len(kinds):] + kinds[:i % len(kinds)]  # who goes first rotates
         for kind in order:
-            if durable and kind == "sluice" and not args.sluice_durable_flag:
-                out[kind].append({"completed": False, "error": "n/a until the durable log lands"})
-                continue
             b = Broker(kind, args, workdir, args.broker_cpu, durable=durable)
             try:
                 b.start()
-                if durable and kind == "sluice":
-                    pass  # the flag is passed via --sluice-durable-flag once it exists
                 cmd = extra + f" --duration-s {args.duration} --warmup-ms {args.warmup_ms}"
                 if rate:
                     cmd += f" --rate {int(rate)}"
@@ -259,7 +337,7 @@ def run_pair(args, name, extra, runs, workdir, rate=None):
             finally:
                 b.stop()
             r["broker"] = kind
-            log(f"  [{name}{' @' + str(int(rate)) + '/s' if rate else ''}] {kind:9s} run {i + 1}: "
+            log(f"  [{name}{' @' + str(int(rate)) + '/s' if rate else ''}] {kind:14s} run {i + 1}: "
                 + (r.get("summary") or [r.get("error", "")])[0])
             out[kind].append(r)
     return out
@@ -293,16 +371,10 @@ def table(results, scenarios):
     verdicts = []
     for name in scenarios:
         res = results.get(name)
-        if not res:
+        if not res or name.startswith("durable"):
             continue
         s, m = res["max"]["sluice"], res["max"]["mosquitto"]
         label = name
-        if name.startswith("durable") and not any(r.get("completed") for r in s):
-            rows.append(f"| {label} | delivered msg/s | n/a until the durable log lands | "
-                        f"{fmt(median(m, 'delivered_per_s'), 'int')} (persistence true) | n/a |")
-            verdicts.append(f"durable QoS 1 >= Mosquitto in-memory QoS 1: n/a until the durable "
-                            f"log lands")
-            continue
         if name.startswith("conn"):
             metrics = [("connect rate /s", "connect_rate_per_s", "int"),
                        ("connect p99", "connect_p99_ns", "ns"),
@@ -351,6 +423,92 @@ def table(results, scenarios):
     return "\n".join(rows), verdicts
 
 
+def durable_table(name, res, disk):
+    """One table per durable scenario: a column per broker, the ratio fsync=batch/Mosquitto."""
+    kinds = [k for k in DURABLE_KINDS if k in res["max"]]
+    runs = res["max"]
+    with_subs = any(r.get("subscribers", 0) > 0 for rs in runs.values() for r in rs)
+    rows = [f"| {name} | " + " | ".join(DURABLE_TITLES[k] for k in kinds) +
+            " | batch/Mosquitto |", "|---|" + "---:|" * (len(kinds) + 1)]
+    metrics = [("durable publishes/s (PUBACKs)", "acked_per_s", "int", median),
+               ("pub->PUBACK p50", "ack_p50_ns", "ns", median),
+               ("pub->PUBACK p99", "ack_p99_ns", "ns", median),
+               ("pub->PUBACK max (worst run)", "ack_max_ns", "ns", None)]
+    if with_subs:
+        metrics += [("delivered msg/s (subscriber)", "delivered_per_s", "int", median),
+                    ("e2e p99", "e2e_p99_ns", "ns", median)]
+    metrics += [("broker CPU-s (measured window)", "cpu_s", "num", median),
+                ("broker CPU use (cores)", "cpu_util", "num", median),
+                ("broker CPU-s per 100k publishes", "cpu_s_per_100k_acked", "num", median),
+                ("peak RSS", "peak_rss_kb", "kb", median),
+                ("disk written per publish (bytes)", "write_bytes_per_acked", "int", median),
+                ("disk written MB/s", "write_mb_per_s", "num", median)]
+
+    def worst(rs, key):
+        vals = [r[key] for r in rs if isinstance(r.get(key), (int, float))]
+        return max(vals) if vals else None
+
+    for title, key, kind, agg in metrics:
+        vals = [(agg or worst)(runs[k], key) for k in kinds]
+        b, m = vals[0], vals[-1]
+        rows.append(f"| {title} | " + " | ".join(fmt(v, kind) for v in vals) +
+                    f" | {ratio(b, m)} |")
+
+    half = res.get("half")
+    if half:
+        at = f"at {fmt(res['half_rate'], 'int')}/s"
+        fixed = [(f"publishes/s {at}", "acked_per_s", "int", median),
+                 (f"pub->PUBACK p50 {at}", "ack_p50_ns", "ns", median),
+                 (f"pub->PUBACK p99 {at}", "ack_p99_ns", "ns", median),
+                 (f"pub->PUBACK max {at}", "ack_max_ns", "ns", None)]
+        if with_subs:
+            fixed.append((f"e2e p99 {at}", "e2e_p99_ns", "ns", median))
+        fixed.append((f"broker CPU-s per 100k publishes {at}", "cpu_s_per_100k_acked", "num",
+                      median))
+        for title, key, kind, agg in fixed:
+            vals = [(agg or worst)(half.get(k, []), key) for k in kinds]
+            rows.append(f"| {title} | " + " | ".join(fmt(v, kind) for v in vals) +
+                        f" | {ratio(vals[0], vals[-1])} |")
+
+    def totals(rs):
+        return "/".join(str(int(sum(r.get(k, 0) for r in rs)))
+                        for k in ("lost", "duplicates", "out_of_order"))
+    if with_subs:
+        every = {k: runs[k] + (half or {}).get(k, []) for k in kinds}
+        rows.append("| lost / dup / ooo (all runs) | " + " | ".join(totals(every[k]) for k in kinds)
+                    + " | |")
+    failed = [f"{k} {what} run {i + 1}: {r.get('error')}"
+              for what, part in (("max-rate", runs), ("fixed-rate", half or {})) for k in kinds
+              for i, r in enumerate(part.get(k, [])) if not r.get("completed")]
+    autosave = ("autosave_interval default 1800 s" if disk["autosave"] <= 0 else
+                f"autosave_interval {disk['autosave']} s")
+    notes = [
+        f"Data directories on {disk['mount']} ({disk['fstype']} on {disk['source']}); one 4 KiB "
+        f"write + fsync there: p50 {disk['fsync_p50_ms']:.2f} ms, max {disk['fsync_max_ms']:.2f} ms "
+        f"({disk['fsync_n']} in a row, before the runs).",
+        "Sluice fsync=batch sends PUBACK only after the commit-log write holding the publish was "
+        "fsynced (group commit); fsync=none writes the same log but never fsyncs (survives "
+        "kill -9, not a power loss).",
+        f"Mosquitto `persistence true` ({autosave}) keeps messages in memory and writes its "
+        "whole database to mosquitto.db only every autosave_interval and at shutdown (fsyncing "
+        "that file then): it does NOT write or fsync anything before PUBACK, so its column is "
+        "in-memory QoS 1 and a crash loses everything since the last save.",
+        "Each broker is pinned to one core with all its threads (Sluice: the shard, the log's "
+        "Raft driver and RocksDB's threads share it). At maximum rate every publisher keeps up "
+        "to 32 publishes unacknowledged, so a saturated broker's PUBACK latency is about "
+        "(publishers x 32) / rate by Little's law; the fixed-rate rows show the write path.",
+    ]
+    if failed:
+        notes.append("Runs that did not complete: " + "; ".join(failed))
+    verdicts = []
+    b, m = median(runs["sluice"], "acked_per_s"), median(runs["mosquitto"], "acked_per_s")
+    if b and m:
+        verdicts.append(f"{name}: durable QoS 1 publishes/s (fsync=batch) >= Mosquitto's "
+                        f"(persistence true, i.e. in memory during the run): "
+                        f"{'met' if b >= m else 'MISSED'} ({b / m:.2f}x)")
+    return "\n".join(rows) + "\n\n" + "\n".join("Note: " + n for n in notes), verdicts
+
+
 def fd_check(args, workdir):
     """Each broker limited to 256 descriptors, offered 400 connections: does it refuse, count
     and keep serving? Reports CPU burned while saturated and whether service resumes."""
@@ -396,8 +554,14 @@ def main():
     p.add_argument("--mosquitto", default=shutil.which("mosquitto") or "/usr/sbin/mosquitto")
     p.add_argument("--sluice-threads", type=int, default=1,
                    help="sluiced --threads (1: one core each, like single-threaded Mosquitto)")
-    p.add_argument("--sluice-durable-flag", default="",
-                   help="sluiced flag enabling the commit log (none exists yet)")
+    p.add_argument("--no-fsync-none", dest="fsync_none", action="store_false",
+                   help="durable scenarios: skip the sluiced --log-fsync=none column")
+    p.add_argument("--mosquitto-autosave", type=int, default=0,
+                   help="durable scenarios: Mosquitto autosave_interval in s (0 = its default, "
+                        "1800 s, i.e. saved only at shutdown)")
+    p.add_argument("--workdir", default=None,
+                   help="where broker data directories go (default $TMPDIR or /tmp); durable "
+                        "figures need a real disk, not tmpfs")
     p.add_argument("--json", help="write all raw results here")
     args = p.parse_args()
 
@@ -407,16 +571,29 @@ def main():
     args.broker_cpu, args.loadgen_cpu = (cpus[0], cpus[1]) if len(cpus) >= 2 else (None, None)
     if args.smoke:
         args.runs, args.half_rate_runs, args.duration, args.warmup_ms = 1, 0, 2, 300
-    workdir = tempfile.mkdtemp(prefix="sluice-bench-")
+    workdir = tempfile.mkdtemp(prefix="sluice-bench-", dir=args.workdir)
     started = time.time()
+    load_start = os.getloadavg()
     log(f"cores {cpus}: broker on {args.broker_cpu}, loadgen on {args.loadgen_cpu}; "
-        f"mosquitto {args.mosquitto}; sluiced {args.sluiced}")
+        f"mosquitto {args.mosquitto}; sluiced {args.sluiced}; workdir {workdir}; "
+        f"load average {load_start[0]:.2f}")
     try:
         if args.fd_check:
             fd_check(args, workdir)
             return 0
         scenarios = [s for s in args.scenarios.split(",") if s]
         results = {}
+        disk = None
+        if any(s.startswith("durable") for s in scenarios):
+            mount, source, fstype = filesystem_of(workdir)
+            p50, worst = fsync_probe(workdir)
+            disk = {"mount": mount, "source": source, "fstype": fstype, "fsync_p50_ms": p50,
+                    "fsync_max_ms": worst, "fsync_n": 40, "autosave": args.mosquitto_autosave}
+            log(f"data on {mount} ({fstype} on {source}); 4 KiB write+fsync p50 {p50:.2f} ms, "
+                f"max {worst:.2f} ms")
+            if fstype in ("tmpfs", "ramfs"):
+                log("WARNING: the work directory is in memory; fsync costs nothing there "
+                    "(use --workdir on a real disk)")
         for name in scenarios:
             if name not in SCENARIOS:
                 log(f"unknown scenario {name}; known: {', '.join(SCENARIOS)}")
@@ -432,12 +609,29 @@ def main():
                 res["half_rate"] = mosq_rate / 2
                 res["half"] = run_pair(args, name, extra, args.half_rate_runs, workdir,
                                        rate=mosq_rate / 2)
+            elif args.half_rate_runs > 0 and name.startswith("durable"):
+                # At maximum rate the PUBACK latency is mostly the closed-loop window queueing
+                # (Little's law); at half the slowest broker's rate it shows the write path.
+                rates = [median(rs, "acked_per_s") for rs in res["max"].values()]
+                if all(rates):
+                    res["half_rate"] = min(rates) / 2
+                    res["half"] = run_pair(args, name, extra, args.half_rate_runs, workdir,
+                                           rate=res["half_rate"])
             results[name] = res
         text, verdicts = table(results, scenarios)
+        load_end = os.getloadavg()
         print(f"\nSluice vs Mosquitto, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, "
               f"medians of {args.runs} run(s) of {args.duration} s "
-              f"(sluiced --threads {args.sluice_threads}); took {time.time() - started:.0f} s\n")
-        print(text)
+              f"(sluiced --threads {args.sluice_threads}); took {time.time() - started:.0f} s; "
+              f"load average {load_start[0]:.2f} before, {load_end[0]:.2f} after\n")
+        if any(not s.startswith("durable") for s in scenarios):
+            print(text)
+        for name in scenarios:
+            if name.startswith("durable") and name in results:
+                dtext, dverdicts = durable_table(name, results[name], disk)
+                print(f"\n{name}: {SCENARIOS[name][1]}\n")
+                print(dtext)
+                verdicts += dverdicts
         print("\nTargets:")
         for v in verdicts:
             print("- " + v)
@@ -449,16 +643,18 @@ def main():
             for name, res in results.items():
                 for kind, runs in res["max"].items():
                     for r in runs:
-                        if r.get("error") == "n/a until the durable log lands":
-                            continue
+                        # Publishers-only runs deliver nothing: they must get PUBACKs instead.
+                        rate_key = ("acked_per_s" if r.get("subscribers", 1) == 0
+                                    else "delivered_per_s")
                         if not r.get("completed"):
                             bad.append(f"{name}/{kind}: {r.get('error')}")
                         elif not name.startswith("conn") and (
                                 r.get("lost", 1) or r.get("duplicates", 1) or
-                                r.get("delivered_per_s", 0) <= 0):
+                                r.get(rate_key, 0) <= 0):
                             # Only Sluice must be clean; Mosquitto's losses are data.
-                            (bad if kind == "sluice" else notes).append(
-                                f"{name}/{kind}: lost {r.get('lost')} dup {r.get('duplicates')}")
+                            (bad if kind.startswith("sluice") else notes).append(
+                                f"{name}/{kind}: lost {r.get('lost')} dup {r.get('duplicates')} "
+                                f"{rate_key} {r.get(rate_key)}")
             for n in notes:
                 print("note: " + n)
             if bad:

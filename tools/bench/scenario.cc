@@ -27,8 +27,9 @@ void ScenarioOptions::Register(ConfigSchema* s) {
   s->AddString("broker", &broker, "Broker address HOST:PORT (IPv4).");
   s->AddInt("clients", &clients, 1, 1'000'000, "p2p: pairs; conn: connections.");
   s->AddInt("publishers", &publishers, 1, 1'000'000, "fan-in, shared, fan-out: publishers.");
-  s->AddInt("subscribers", &subscribers, 1, 1'000'000,
-            "fan-in, fan-out: subscribers; shared: members of the group.");
+  s->AddInt("subscribers", &subscribers, 0, 1'000'000,
+            "fan-in, fan-out: subscribers (0: publishers only, QoS >= 1, bounded by "
+            "--inflight); shared: members of the group (>= 1).");
   s->AddInt("topics", &topics, 1, 1'000'000, "Topics publishers spread over (index % topics).");
   s->AddInt("qos", &qos, 0, 2, "QoS of publishes and subscriptions.");
   s->AddInt("payload_bytes", &payload_bytes, 16, 1 << 20, "Payload size (>= 16).");
@@ -154,7 +155,7 @@ class Bench : public ClientListener {
   int64_t last_stall_check_ns_ = 0;
   uint64_t total_sent_ = 0, paced_sent_ = 0, pace_skipped_ = 0;
   size_t pace_cursor_ = 0;
-  uint64_t window_deliveries_ = 0, window_publishes_ = 0, deliveries_ = 0;
+  uint64_t window_deliveries_ = 0, window_publishes_ = 0, window_acks_ = 0, deliveries_ = 0;
   uint64_t duplicates_ = 0, out_of_order_ = 0, stray_ = 0;
   LatencyHistogram e2e_, ack_;
 };
@@ -216,6 +217,11 @@ bool Bench::Build() {
     roles_.push_back(role);
     role_index_.push_back(i);
   };
+  if (n_subs == 0 && o_.scenario != "conn" && (shared_ || o_.qos == 0)) {
+    std::fprintf(stderr, "loadgen: --subscribers 0 needs fan-in or fan-out with --qos 1 or 2 "
+                         "(publishers are then bounded by --inflight)\n");
+    return false;
+  }
   const uint32_t n_sinks = shared_ ? 1 : n_subs;
   sinks_.resize(n_sinks);
   for (uint32_t i = 0; i < n_subs; ++i) {
@@ -523,7 +529,10 @@ void Bench::OnAcked(Client* c, uint16_t packet_id) {
   int64_t sent_ns = std::exchange(p.slot_sent_ns[packet_id - 1], 0);
   p.inflight--;
   p.acked++;
-  if (sent_ns >= measure_start_ns_ && phase_ == Phase::kRun) ack_.Record(NowNs() - sent_ns);
+  if (sent_ns >= measure_start_ns_ && phase_ == Phase::kRun) {
+    ack_.Record(NowNs() - sent_ns);
+    window_acks_++;
+  }
   if (o_.rate == 0 && phase_ == Phase::kRun) Pump(p);
 }
 
@@ -636,6 +645,9 @@ void Bench::PrintResult(bool completed, const std::string& error) {
   num("delivered", deliveries_);
   num("delivered_per_s", ran ? window_deliveries_ / window_s : 0);
   num("published_per_s", ran ? window_publishes_ / window_s : 0);
+  // Publishes sent in the measured window and acknowledged (PUBACK / PUBCOMP) during it.
+  num("acked_per_s", ran ? window_acks_ / window_s : 0);
+  num("window_acked", window_acks_);
   num("window_delivered", window_deliveries_);
   num("lost", lost);
   num("duplicates", duplicates_);
@@ -651,15 +663,17 @@ void Bench::PrintResult(bool completed, const std::string& error) {
   num("ack_p50_ns", ack_.Percentile(0.5));
   num("ack_p99_ns", ack_.Percentile(0.99));
   num("ack_p999_ns", ack_.Percentile(0.999));
+  num("ack_max_ns", ack_.max_ns());
   num("loadgen_cpu_s", cpu_s);
   num("elapsed_s", (end_ns - (first_connect_start_ns_ ? first_connect_start_ns_ : end_ns)) / 1e9);
   json.back() = '}';
   std::fprintf(stderr,
-               "%s: %s delivered %.0f msg/s (published %.0f/s) e2e p50 %s p99 %s p999 %s, "
-               "ack p50 %s p99 %s; lost %llu dup %llu ooo %llu; connects %llu ok %llu failed "
+               "%s: %s delivered %.0f msg/s (published %.0f/s, acked %.0f/s) e2e p50 %s p99 %s "
+               "p999 %s, ack p50 %s p99 %s; lost %llu dup %llu ooo %llu; connects %llu ok %llu failed "
                "(%.0f/s, p99 %s)%s%s\n",
                o_.scenario.c_str(), completed ? "ok" : "FAILED",
                ran ? window_deliveries_ / window_s : 0.0, ran ? window_publishes_ / window_s : 0.0,
+               ran ? window_acks_ / window_s : 0.0,
                FormatNs(e2e_.Percentile(0.5)).c_str(), FormatNs(e2e_.Percentile(0.99)).c_str(),
                FormatNs(e2e_.Percentile(0.999)).c_str(), FormatNs(ack_.Percentile(0.5)).c_str(),
                FormatNs(ack_.Percentile(0.99)).c_str(), static_cast<unsigned long long>(lost),

@@ -1,7 +1,9 @@
 // Scenario: one load-generator run against one broker, named after EMQ's open MQTT
 // benchmark suite:
 //   p2p      N publisher/subscriber pairs, one topic per pair
-//   fan-in   P publishers -> S subscribers, each subscriber takes every topic (a wildcard)
+//   fan-in   P publishers -> S subscribers, each subscriber takes every topic (a wildcard);
+//            S = 0: publishers only, each bounded by its QoS 1/2 inflight window (durable
+//            publish -> PUBACK throughput)
 //   shared   P publishers -> one $share group of S members (each message to one member)
 //   fan-out  P publishers -> S subscribers of the same topic(s) (topic = index % topics)
 //   conn     a connection storm: N connects at a rate, then idle with keep alive
@@ -28,7 +30,7 @@ struct ScenarioOptions {
   std::string broker = "127.0.0.1:1883";
   int64_t clients = 100;        // p2p: pairs; conn: connections
   int64_t publishers = 10;      // fan-in, shared, fan-out
-  int64_t subscribers = 1;      // fan-in, shared (group members), fan-out
+  int64_t subscribers = 1;      // fan-in, shared (group members), fan-out; 0: publishers only
   int64_t topics = 1;           // fan-in, shared, fan-out
   int64_t qos = 1;
   int64_t payload_bytes = 16;   // at least 16: publisher id, sequence, send time
