@@ -24,6 +24,7 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 Broker::Broker(BrokerConfig config) : config_(std::move(config)) {
+  store_qos12_ = config_.durability == "log";
   security_ = std::make_unique<Security>(this, config_.security);
   uint32_t n = config_.threads > 0 ? static_cast<uint32_t>(config_.threads)
                                    : std::max(1u, std::thread::hardware_concurrency());

@@ -71,6 +71,11 @@ class Broker {
   Security& security() { return *security_; }
   // The commit log (durable.h): open from Start until the end of Stop.
   Durable* durable() { return durable_.get(); }
+  // Whether `m` goes through the log: Durable::IsStored, and with durability=memory only
+  // retained messages.
+  bool IsStored(const Message& m) const {
+    return Durable::IsStored(m) && (store_qos12_ || m.retain);
+  }
 
   // What recovery found in the log at start (broker_durable.cc).
   struct RecoveryCounts {
@@ -96,6 +101,9 @@ class Broker {
     uint64_t inflight = 0, queued = 0, subscriptions = 0;
     uint64_t dropped_queue_full = 0, dropped_expired = 0;
     bool will_pending = false;  // a delayed will waits to be published
+    // While connected: the client's "HOST:PORT" and when its connection began (Unix ms).
+    std::string peer;
+    int64_t connected_unix_ms = 0;
   };
   struct ClientQuery {
     enum class State { kAll, kConnected, kDisconnected };
@@ -186,6 +194,7 @@ class Broker {
   topic::RetainedTrie<MessagePtr> retained_;
   std::atomic<uint64_t> retain_seq_{0};
   std::function<void(uint32_t, int64_t)> stored_listener_;
+  bool store_qos12_ = true;  // durability == "log"
   bool started_ = false;
   // Declared after the shards: destroyed first, its pending callbacks post into io_contexts
   // that still exist.

@@ -98,6 +98,10 @@ Broker::ClientInfo Describe(const SessionHost* host, uint32_t shard) {
   c.dropped_queue_full = host->session.counters().dropped_queue_full;
   c.dropped_expired = host->session.counters().dropped_expired;
   c.will_pending = host->pending_will.has_value();
+  if (host->connection != nullptr) {
+    c.peer = host->connection->peer();
+    c.connected_unix_ms = host->connection->created_unix_ms();
+  }
   return c;
 }
 
@@ -283,7 +287,7 @@ void Broker::InjectPublish(std::shared_ptr<Message> message, std::function<void(
   Shard* shard = shards_[0].get();
   asio::post(shard->io(), [shard, message = std::move(message), done = std::move(done)]() mutable {
     message->received_ms = shard->NowMs();
-    if (!Durable::IsStored(*message)) {
+    if (!shard->broker().IsStored(*message)) {
       shard->Route(message);
       if (done) done(absl::OkStatus());
       return;

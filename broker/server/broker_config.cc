@@ -74,6 +74,11 @@ void BrokerConfig::Register(ConfigSchema* s) {
   s->AddEnum("log_fsync", &log_fsync, {"batch", "none"},
              "batch: a QoS 1/2 publish is acknowledged only after the write holding it was "
              "fsynced; none: never fsync (kill -9 loses nothing, power loss may).");
+  s->AddEnum("durability", &durability, {"log", "memory"},
+             "log: every QoS 1/2 publish is stored in the commit log before its PUBACK/PUBREC "
+             "and survives a crash; memory: QoS 1/2 messages stay in memory like Mosquitto "
+             "without persistence (faster; a crash loses queued messages). Retained messages, "
+             "sessions and subscriptions are stored in both modes.");
   s->AddInt("log_retention_ms", &log_retention_ms, 0, 1LL << 50,
             "Records older than this are deleted (0 = no time limit), except what a "
             "persistent session still needs.");

@@ -40,6 +40,7 @@ struct BrokerConfig {
   int64_t log_partitions = 16;            // fixed when the log is created
   int64_t log_partition_key_levels = 0;   // topic levels hashed to pick a partition; 0 = all
   std::string log_fsync = "batch";        // batch: fsync before acking; none: never (see README)
+  std::string durability = "log";         // log: QoS 1/2 stored before the ack; memory: not
   int64_t log_retention_ms = 7LL * 24 * 3600 * 1000;
   int64_t log_retention_bytes = 0;        // per partition; 0 = no size limit
   int64_t log_hard_retention_ms = 0;      // 0 = persistent sessions always hold retention back

@@ -10,6 +10,7 @@
 #ifndef SLUICE_BROKER_SERVER_CONNECTION_H_
 #define SLUICE_BROKER_SERVER_CONNECTION_H_
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -75,6 +76,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const std::string& client_id() const { return client_id_; }
   mqtt::Version version() const { return version_; }
   bool connected() const { return connected_; }
+  // For the admin API: the client's address ("HOST:PORT") and when this connection object was
+  // created (wall clock, Unix ms): at accept, or when the socket moved to the client id's
+  // home shard right after its CONNECT.
+  const std::string& peer() const { return peer_; }
+  int64_t created_unix_ms() const { return created_unix_ms_; }
 
  private:
   enum class WillAction { kPublish, kDiscard };
@@ -168,6 +174,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::shared_ptr<void> admission_;
   boost::asio::steady_timer timer_;
   std::string peer_;
+  const int64_t created_unix_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch()).count();
 
   std::string in_;
   size_t in_start_ = 0;

@@ -215,11 +215,11 @@ void Connection::HandlePublish(mqtt::Publish& p) {
     message->properties = std::move(p.properties);
     message->publisher = client_id_;
     message->received_ms = shard_->NowMs();
-    if (Durable::IsStored(*message) && p.qos == 0) {
+    if (shard_->broker().IsStored(*message) && p.qos == 0) {
       shard_->PublishRetainedQos0(std::move(message));
       return;
     }
-    if (Durable::IsStored(*message)) {
+    if (shard_->broker().IsStored(*message)) {
       // Acknowledged once the log holds it; routed by the partition's owner shard.
       if (message->retain) message->retain_seq = shard_->broker().NextRetainSeq();
       const uint16_t id = p.packet_id;

@@ -204,11 +204,11 @@ void Shard::PublishWill(const mqtt::Will& will, const std::string& client_id) {
   message->publisher = client_id;
   message->received_ms = NowMs();
   if (broker_->IsDeniedPublishNow(message->topic)) return;
-  if (Durable::IsStored(*message) && message->qos == 0) {
+  if (broker_->IsStored(*message) && message->qos == 0) {
     PublishRetainedQos0(std::move(message));
     return;
   }
-  if (Durable::IsStored(*message)) {
+  if (broker_->IsStored(*message)) {
     if (message->retain) message->retain_seq = broker_->NextRetainSeq();
     PublishStored(std::move(message), 0, [client_id](absl::StatusOr<size_t> r) {
       if (!r.ok())

@@ -158,5 +158,35 @@ TEST_F(RestartTest, Qos2PublishResentAfterKill9IsStoredOnce) {
   EXPECT_EQ(ReceivePayloads(*sub, 2), (std::vector<std::string>{"once", "twice"}));
 }
 
+TEST_F(RestartTest, MemoryDurabilityKeepsSessionsButNotQueuedMessagesAcrossKill9) {
+  StartBroker({"--data-dir=" + data_dir_, "--durability=memory"});
+  {
+    auto sub = Client5("mem", Properties().Add(kSessionExpiry, 600), /*clean=*/false);
+    SubscribeOk(*sub, "m/#", 1);
+  }
+  {
+    auto pub = Client5("pub");
+    PublishOk(*pub, {.topic = "m/q", .payload = "in memory only", .qos = 1});
+    PublishOk(*pub, {.topic = "m/r", .payload = "retained", .qos = 1, .retain = true});
+  }
+  ASSERT_EQ(::kill(broker_->pid(), SIGKILL), 0);
+  broker_->Stop();
+  broker_.reset();
+  StartBroker({"--data-dir=" + data_dir_, "--durability=memory"});
+  auto sub = Client5("mem", Properties().Add(kSessionExpiry, 600), /*clean=*/false);
+  EXPECT_TRUE(sub->connack.session_present) << "sessions are stored in both modes";
+  // The queued QoS 1 message was in memory only (like Mosquitto without persistence) and is
+  // gone; the retained one was stored, so the offline session still gets it (and only it).
+  EXPECT_EQ(ReceivePayloads(*sub, 1), std::vector<std::string>{"retained"});
+  auto late = Client5("late");
+  SubscribeOk(*late, "m/r", 1);
+  Packet r = Receive(*late);
+  EXPECT_EQ(r.payload, "retained");
+  // The subscription survived: a new message arrives.
+  auto pub = Client5("pub");
+  PublishOk(*pub, {.topic = "m/q", .payload = "after", .qos = 1});
+  EXPECT_EQ(Receive(*sub).payload, "after");
+}
+
 }  // namespace
 }  // namespace sluice::conformance

@@ -195,6 +195,10 @@ class Broker:
                 cmd.append("--log-fsync=none")
             elif self.durable:
                 cmd.append("--log-fsync=batch")  # the default, stated for the record
+            else:
+                # Non-durable scenarios compare like with like: Mosquitto keeps QoS 1 in
+                # memory, so does sluiced with durability=memory (README "Durability").
+                cmd.append("--durability=memory")
             self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, pass_fds=(w,),
                                          preexec_fn=limits_preexec(self.cpu, self.nofile))
             os.close(w)
