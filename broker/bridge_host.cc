@@ -69,4 +69,38 @@ bridge::BridgeStatusReport BridgeHost::Status() const {
   return r;
 }
 
+absl::Status BridgeHost::SetPaused(const std::string& rule, bool paused) {
+  if (!configured()) return absl::FailedPreconditionError("no Kafka bridge is configured");
+  bool in_to_kafka = false, in_to_mqtt = false;
+  std::string names;
+  for (const auto& r : config_.mqtt_to_kafka) {
+    in_to_kafka |= r.name == rule;
+    names += (names.empty() ? "" : ", ") + r.name;
+  }
+  for (const auto& r : config_.kafka_to_mqtt) {
+    in_to_mqtt |= r.name == rule;
+    names += (names.empty() ? "" : ", ") + r.name;
+  }
+  if (!rule.empty() && !in_to_kafka && !in_to_mqtt)
+    return absl::NotFoundError("no bridge rule named '" + rule + "' (rules: " + names + ")");
+  bridge::MqttToKafkaBridge* to_kafka;
+  bridge::KafkaToMqttBridge* to_mqtt;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    to_kafka = to_kafka_.get();
+    to_mqtt = to_mqtt_.get();
+  }
+  if (to_kafka != nullptr && (rule.empty() || in_to_kafka)) {
+    absl::Status s = to_kafka->SetPaused(rule, paused);
+    if (!s.ok()) return s;
+  }
+  if (to_mqtt != nullptr && (rule.empty() || in_to_mqtt)) {
+    absl::Status s = to_mqtt->SetPaused(rule, paused);
+    if (!s.ok()) return s;
+  }
+  SLOG(kInfo).Kv("rule", rule.empty() ? "*" : rule)
+      << (paused ? "kafka bridge paused by administrator" : "kafka bridge resumed by administrator");
+  return absl::OkStatus();
+}
+
 }  // namespace sluice::broker

@@ -23,6 +23,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "absl/status/status.h"
 #include "bridge/mapping/config.h"
@@ -50,6 +51,11 @@ class BridgeHost {
   // Idempotent; before Broker::Stop.
   void Stop();
   bridge::BridgeStatusReport Status() const;
+  // Pauses (resumes) rule `rule` of either direction, or every rule when `rule` is empty
+  // (MqttToKafkaBridge::SetPaused, KafkaToMqttBridge::SetPaused); returns once the status
+  // shows it. Not persisted across restarts. Errors: FailedPrecondition (no bridge, or
+  // stopped), NotFound (no such rule), DeadlineExceeded.
+  absl::Status SetPaused(const std::string& rule, bool paused);
 
  private:
   Broker* broker_;

@@ -79,15 +79,24 @@ int Run(int argc, char** argv) {
   info.version = sluice::admin::kVersion;
   info.argv.assign(argv, argv + argc);
   info.config_file = parsed->parsed.config_path;
-  if (bridge.configured()) info.bridge_status = [&bridge] { return bridge.Status(); };
+  if (bridge.configured()) {
+    info.bridge_status = [&bridge] { return bridge.Status(); };
+    info.bridge_pause = [&bridge](const std::string& rule, bool paused) {
+      return bridge.SetPaused(rule, paused);
+    };
+  }
   info.bridge_yaml = parsed->bridge_yaml;
   info.listeners.emplace_back("mqtt", broker.BoundAddress());
   sluice::admin::AdminServer admin(&broker, info);
   sluice::admin::MetricsServer metrics(&broker);
+  // Reads the commit log: detached before Broker::Stop closes it (metrics serve until later).
+  auto storage_metrics = std::make_shared<sluice::admin::StorageCollector>(
+      broker.durable() != nullptr ? &broker.durable()->log() : nullptr);
   auto fail = [&](const absl::Status& st) {
     std::fprintf(stderr, "sluiced: %s\n", std::string(st.message()).c_str());
     admin.Stop();
     metrics.Stop();
+    storage_metrics->Detach();
     bridge.Stop();
     broker.Stop();
     return 1;
@@ -99,6 +108,7 @@ int Run(int argc, char** argv) {
   if (!config.metrics_listen.empty()) {
     metrics.Add(std::make_shared<sluice::admin::BrokerCollector>(&broker, sluice::admin::kVersion));
     metrics.Add(std::make_shared<sluice::admin::ProcessCollector>());
+    metrics.Add(storage_metrics);
     if (bridge.configured())
       metrics.Add(std::make_shared<sluice::admin::BridgeCollector>([&bridge] { return bridge.Status(); }));
     if (absl::Status st = metrics.Start(config.metrics_listen); !st.ok()) return fail(st);
@@ -133,6 +143,7 @@ int Run(int argc, char** argv) {
   // Kafka->MQTT first, then MQTT->Kafka (drains and checkpoints: the log must be open), then
   // the broker (clients, shards, log).
   bridge.Stop();
+  storage_metrics->Detach();
   broker.Stop();
   metrics.Stop();
   SLOG(kInfo) << "stopped";

@@ -96,6 +96,37 @@ absl::Status KafkaConsumer::Commit() {
   return KafkaStatus(e, "commit");
 }
 
+absl::Status KafkaConsumer::PauseAssigned() {
+  rd_kafka_topic_partition_list_t* parts = nullptr;
+  rd_kafka_resp_err_t e = rd_kafka_assignment(rk_, &parts);
+  if (e == RD_KAFKA_RESP_ERR_NO_ERROR && parts->cnt > 0) e = rd_kafka_pause_partitions(rk_, parts);
+  if (parts != nullptr) rd_kafka_topic_partition_list_destroy(parts);
+  return KafkaStatus(e, "pause");
+}
+
+absl::Status KafkaConsumer::ResumeAssigned() {
+  rd_kafka_topic_partition_list_t* parts = nullptr;
+  rd_kafka_resp_err_t e = rd_kafka_assignment(rk_, &parts);
+  if (e == RD_KAFKA_RESP_ERR_NO_ERROR && parts->cnt > 0) e = rd_kafka_resume_partitions(rk_, parts);
+  if (parts != nullptr) rd_kafka_topic_partition_list_destroy(parts);
+  return KafkaStatus(e, "resume");
+}
+
+absl::Status KafkaConsumer::Rewind(const ConsumedRecord& record) {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, record.topic.c_str(), record.partition)->offset = record.offset;
+  rd_kafka_error_t* error = rd_kafka_seek_partitions(rk_, list, /*timeout_ms=*/5000);
+  rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (error != nullptr) {
+    e = rd_kafka_error_code(error);
+    rd_kafka_error_destroy(error);
+  } else if (list->cnt > 0) {
+    e = list->elems[0].err;
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  return KafkaStatus(e, "seek");
+}
+
 void KafkaConsumer::Close() {
   if (closed_) return;
   closed_ = true;

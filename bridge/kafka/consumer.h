@@ -44,6 +44,14 @@ class KafkaConsumer {
   // Commits, leaves the group. Idempotent.
   void Close();
 
+  // Pauses (resumes) fetching from every partition assigned now; the consumer stays in its
+  // group. Partitions assigned later (a rebalance) start unpaused: call again after polling.
+  absl::Status PauseAssigned();
+  absl::Status ResumeAssigned();
+  // Moves `record`'s partition back so that `record` is the next one fetched from it (for a
+  // record that arrived although the partition was being paused).
+  absl::Status Rewind(const ConsumedRecord& record);
+
  private:
   KafkaConsumer() = default;
   rd_kafka_t* rk_ = nullptr;

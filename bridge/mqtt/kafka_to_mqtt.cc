@@ -13,6 +13,8 @@ struct KafkaToMqttBridge::RuleRunner {
   std::unique_ptr<kafka::KafkaConsumer> consumer;
   std::thread thread;
   ConsumerRuleStatus status;  // guarded by status_mu_
+  std::atomic<bool> pause_requested{false};
+  bool paused = false;  // applied (runner thread)
 };
 
 absl::StatusOr<std::unique_ptr<KafkaToMqttBridge>> KafkaToMqttBridge::Start(const BridgeConfig& config,
@@ -46,6 +48,10 @@ void KafkaToMqttBridge::Stop() {
     if (stop_.exchange(true)) return;
   }
   stop_cv_.notify_all();
+  {
+    std::lock_guard<std::mutex> l(status_mu_);  // wakes SetPaused callers
+  }
+  status_cv_.notify_all();
   for (auto& r : runners_) {
     if (r->thread.joinable()) r->thread.join();
     r->consumer->Close();
@@ -57,9 +63,42 @@ bool KafkaToMqttBridge::SleepUnlessStopped(int64_t ms) {
   return !stop_cv_.wait_for(l, std::chrono::milliseconds(ms), [&] { return stop_.load(); });
 }
 
+absl::Status KafkaToMqttBridge::SetPaused(const std::string& rule, bool paused, int64_t timeout_ms) {
+  std::vector<RuleRunner*> targets;
+  for (auto& r : runners_)
+    if (rule.empty() || r->rule->name == rule) targets.push_back(r.get());
+  if (!rule.empty() && targets.empty())
+    return absl::NotFoundError("no kafka_to_mqtt rule named '" + rule + "'");
+  if (stop_.load()) return absl::FailedPreconditionError("the kafka->mqtt bridge is stopped");
+  for (RuleRunner* r : targets) r->pause_requested = paused;
+  std::unique_lock<std::mutex> l(status_mu_);
+  bool done = status_cv_.wait_for(l, std::chrono::milliseconds(timeout_ms), [&] {
+    if (stop_.load()) return true;
+    for (RuleRunner* r : targets)
+      if (r->status.paused != paused) return false;
+    return true;
+  });
+  if (!done) return absl::DeadlineExceededError("the kafka->mqtt bridge did not apply the change in time");
+  return absl::OkStatus();
+}
+
 void KafkaToMqttBridge::Run(RuleRunner* r) {
   const BridgeLimits& limits = config_.limits;
   while (!stop_.load()) {
+    const bool pause = r->pause_requested.load();
+    if (pause != r->paused) {
+      absl::Status s = pause ? r->consumer->PauseAssigned() : r->consumer->ResumeAssigned();
+      if (!s.ok()) SLOG(kWarn) << "kafka->mqtt " << (pause ? "pause" : "resume") << ": " << s.message();
+      r->paused = pause;
+      SLOG(kInfo) << "kafka->mqtt bridge " << (pause ? "paused" : "resumed") << " rule=" << r->rule->name;
+      {
+        std::lock_guard<std::mutex> l(status_mu_);
+        r->status.paused = pause;
+      }
+      status_cv_.notify_all();
+    } else if (r->paused) {
+      (void)r->consumer->PauseAssigned();  // partitions a rebalance assigned since
+    }
     absl::StatusOr<std::optional<ConsumedRecord>> rec = r->consumer->Poll(100);
     if (!rec.ok()) {
       std::lock_guard<std::mutex> l(status_mu_);
@@ -69,6 +108,12 @@ void KafkaToMqttBridge::Run(RuleRunner* r) {
     }
     if (!rec->has_value()) continue;
     const ConsumedRecord& record = **rec;
+    if (r->paused) {
+      // Fetched before its partition was paused (or newly assigned): fetch it again later.
+      absl::Status s = r->consumer->Rewind(record);
+      if (!s.ok()) SLOG(kWarn) << "kafka->mqtt rewind while paused: " << s.message();
+      continue;
+    }
     {
       std::lock_guard<std::mutex> l(status_mu_);
       ++r->status.consumed;

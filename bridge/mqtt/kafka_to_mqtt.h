@@ -33,6 +33,13 @@ class KafkaToMqttBridge {
   ~KafkaToMqttBridge();  // Stop()
   void Stop();
   std::vector<ConsumerRuleStatus> Status() const;
+  // Pauses (resumes) the consumer of rule `rule` ("" = every rule): its assigned Kafka
+  // partitions are paused (librdkafka pause; the consumer keeps polling, so it stays in its
+  // group), and a record that arrives while pausing is rewound, not published. Resuming
+  // continues at the first unhandled record. Not persisted. Returns once Status() shows it
+  // (DeadlineExceeded after `timeout_ms`). Errors: NotFound (no such rule),
+  // FailedPrecondition (stopped).
+  absl::Status SetPaused(const std::string& rule, bool paused, int64_t timeout_ms = 5000);
 
  private:
   struct RuleRunner;
@@ -47,6 +54,7 @@ class KafkaToMqttBridge {
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   mutable std::mutex status_mu_;
+  std::condition_variable status_cv_;  // a rule's `paused` changed
 };
 
 }  // namespace sluice::bridge

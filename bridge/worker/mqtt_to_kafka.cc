@@ -156,6 +156,7 @@ void MqttToKafkaBridge::Run() {
   while (!stop_.load()) {
     int64_t now = options_.clock->NowMs();
     bool changed = DrainCommits(now);
+    if (ApplyPauseRequests()) PublishStatus();  // SetPaused waits for the snapshot
     if (fatal_.load()) RecreateProducer();
     if (producer_ == nullptr) {
       Sleep(static_cast<int>(limits.backoff_ms_max));
@@ -216,6 +217,48 @@ void MqttToKafkaBridge::Stop() {
   shared_->Wake();
   if (thread_.joinable()) thread_.join();
   SLOG(kInfo) << "mqtt->kafka bridge stopped";
+}
+
+bool MqttToKafkaBridge::ApplyPauseRequests() {
+  std::vector<std::pair<std::string, bool>> requests;
+  {
+    std::lock_guard<std::mutex> l(pause_mu_);
+    requests.swap(pause_requests_);
+  }
+  for (const auto& [rule, paused] : requests) {
+    for (auto& w : workers_) {
+      if (!rule.empty() && w->rule().name != rule) continue;
+      w->SetPaused(paused);
+    }
+    SLOG(kInfo) << "mqtt->kafka bridge " << (paused ? "paused" : "resumed")
+                << " rule=" << (rule.empty() ? "*" : rule);
+  }
+  return !requests.empty();
+}
+
+absl::Status MqttToKafkaBridge::SetPaused(const std::string& rule, bool paused, int64_t timeout_ms) {
+  bool known = rule.empty();
+  for (const MqttToKafkaRule& r : options_.config.mqtt_to_kafka) known |= r.name == rule;
+  if (!known) return absl::NotFoundError("no mqtt_to_kafka rule named '" + rule + "'");
+  {
+    std::lock_guard<std::mutex> l(stop_mu_);
+    if (stopped_) return absl::FailedPreconditionError("the mqtt->kafka bridge is stopped");
+    std::lock_guard<std::mutex> p(pause_mu_);
+    pause_requests_.emplace_back(rule, paused);
+  }
+  shared_->Wake();
+  bool done = WaitForStatus(
+      [&](const std::vector<WorkerStatus>& all) {
+        for (const WorkerStatus& w : all) {
+          if (!rule.empty() && w.rule != rule) continue;
+          if (w.state == WorkerState::kStopped) return true;  // Stop() raced: nothing to wait for
+          if ((w.state == WorkerState::kPaused) != paused) return false;
+        }
+        return true;
+      },
+      timeout_ms);
+  if (!done) return absl::DeadlineExceededError("the mqtt->kafka bridge did not apply the change in time");
+  return absl::OkStatus();
 }
 
 void MqttToKafkaBridge::PublishStatus() {

@@ -24,6 +24,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <utility>
 #include <thread>
 #include <vector>
 
@@ -58,6 +60,14 @@ class MqttToKafkaBridge {
   // Waits for outstanding deliveries (bounded), checkpoints, stops the thread. Idempotent.
   void Stop();
 
+  // Pauses (or resumes) the workers of rule `rule` ("" = every rule): a paused worker reads
+  // and produces nothing; deliveries already outstanding still complete and are checkpointed,
+  // so its checkpoint only moves up to what Kafka acknowledged. Resuming continues at the next
+  // unread record: nothing is skipped or produced twice. Not persisted: a restarted bridge
+  // runs. Returns once Status() shows the change (bounded: DeadlineExceeded after
+  // `timeout_ms`). Errors: NotFound (no such rule), FailedPrecondition (stopped).
+  absl::Status SetPaused(const std::string& rule, bool paused, int64_t timeout_ms = 5000);
+
   // A snapshot per (rule, partition), rules in config order then partitions; refreshed by the
   // bridge thread whenever something changed.
   std::vector<WorkerStatus> Status() const;
@@ -76,6 +86,7 @@ class MqttToKafkaBridge {
   void Drain();
   void PublishStatus();
   void Sleep(int timeout_ms);
+  bool ApplyPauseRequests();
 
   MqttToKafkaOptions options_;
   std::shared_ptr<Shared> shared_;
@@ -88,6 +99,10 @@ class MqttToKafkaBridge {
   std::thread thread_;
   std::mutex stop_mu_;
   bool stopped_ = false;
+
+  // Pause/resume requests for the bridge thread: (rule, paused), applied in order.
+  std::mutex pause_mu_;
+  std::vector<std::pair<std::string, bool>> pause_requests_;
 
   mutable std::mutex status_mu_;
   mutable std::condition_variable status_cv_;

@@ -58,7 +58,7 @@ void PartitionWorker::PopAcknowledged() {
 }
 
 bool PartitionWorker::Pump(int64_t now_ms, const ProduceFn& produce) {
-  if (status_.state == WorkerState::kStopped) return false;
+  if (status_.state == WorkerState::kStopped || paused_) return false;
   if (retrying_) {
     // Rewind only once nothing of this worker is outstanding, so the resent records cannot
     // overtake older copies inside librdkafka.
@@ -172,6 +172,7 @@ void PartitionWorker::OnCommitDone(Offset offset, const absl::Status& status, in
 }
 
 int64_t PartitionWorker::WakeAtMs() const {
+  if (paused_) return INT64_MAX;
   if (retrying_ && pending_ == 0) return retry_at_ms_;
   return INT64_MAX;
 }
@@ -181,6 +182,7 @@ WorkerStatus PartitionWorker::Status() const {
   s.checkpoint = checkpoint_;
   s.acknowledged = acknowledged_;
   s.inflight = pending_;
+  if (paused_ && s.state != WorkerState::kStopped) s.state = WorkerState::kPaused;
   absl::StatusOr<storage::PartitionInfo> info = log_->Info(partition_);
   if (info.ok()) {
     s.high_watermark = info->high_watermark;

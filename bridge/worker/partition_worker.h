@@ -80,6 +80,11 @@ class PartitionWorker {
   Offset acknowledged() const { return acknowledged_; }
   Offset checkpoint() const { return checkpoint_; }
   void set_stopped() { status_.state = WorkerState::kStopped; }
+  // Paused: Pump reads and produces nothing (a pending retry waits too); deliveries already
+  // outstanding still complete and MaybeCommit still checkpoints them. Resuming continues at
+  // next_read, nothing skipped. Status() shows kPaused.
+  void SetPaused(bool paused) { paused_ = paused; }
+  bool paused() const { return paused_; }
   WorkerStatus Status() const;  // high_watermark and lag filled in from the log
 
  private:
@@ -103,6 +108,7 @@ class PartitionWorker {
   int64_t retry_at_ms_ = 0;
   int64_t backoff_ms_ = 0;
   bool commit_inflight_ = false;
+  bool paused_ = false;
   int64_t last_commit_ms_ = 0;
   WorkerStatus status_;  // counters and last error
 };

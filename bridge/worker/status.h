@@ -17,12 +17,15 @@ enum class WorkerState {
   kRunning,   // reading and producing (or idle at the high watermark)
   kRetrying,  // a delivery failed: waiting for the outstanding reports, then backing off
   kStopped,
+  kPaused,    // paused by an operator: reads and produces nothing (outstanding deliveries
+              // still complete and are checkpointed); resumes from where it stopped
 };
 inline std::string_view WorkerStateName(WorkerState s) {
   switch (s) {
     case WorkerState::kRunning: return "running";
     case WorkerState::kRetrying: return "retrying";
     case WorkerState::kStopped: return "stopped";
+    case WorkerState::kPaused: return "paused";
   }
   return "?";
 }
@@ -55,6 +58,7 @@ struct WorkerStatus {
 // Kafka→MQTT, per kafka_to_mqtt rule (counters since start).
 struct ConsumerRuleStatus {
   std::string rule;
+  bool paused = false;  // paused by an operator: its Kafka partitions are not fetched
   uint64_t consumed = 0, published = 0, publish_failures = 0, skipped_unmappable = 0,
            consumer_errors = 0;
   std::string last_error;

@@ -13,6 +13,7 @@
 #include "broker/daemon_config.h"
 #include "broker/topic/topic.h"
 #include "proto/admin.grpc.pb.h"
+#include "storage/log/partitioned_log.h"
 
 namespace sluice::admin {
 namespace {
@@ -72,6 +73,8 @@ void FillClient(const Broker::ClientInfo& c, pb::Client* out) {
   out->set_dropped_queue_full(c.dropped_queue_full);
   out->set_dropped_expired(c.dropped_expired);
   out->set_will_pending(c.will_pending);
+  out->set_peer_address(c.peer);
+  out->set_connected_since_unix_s(c.connected_unix_ms / 1000);
 }
 
 int64_t SteadyNowMs() {
@@ -90,6 +93,58 @@ void FillRetained(const broker::Message& m, bool payload, int64_t now_ms,
   out->set_age_s(std::max<int64_t>(0, (now_ms - m.received_ms) / 1000));
   auto left = m.RemainingExpiryS(now_ms);
   out->set_expires_in_s(left ? static_cast<int64_t>(*left) : -1);
+}
+
+// One partition of the commit log; with `cursors`, its cursors too (GetPartition).
+grpc::Status FillPartition(const storage::PartitionedLog& log, uint32_t id, bool cursors,
+                           pb::Partition* out) {
+  const PartitionId p(id);
+  absl::StatusOr<storage::PartitionInfo> info = log.Info(p);
+  if (!info.ok()) return ToGrpc(info.status());
+  const uint64_t start = info->log_start.value(), end = info->high_watermark.value();
+  out->set_id(id);
+  out->set_start_offset(start);
+  out->set_end_offset(end);
+  out->set_records(end - start);
+  out->set_size_bytes(info->bytes);
+  out->set_max_log_time_unix_ms(info->max_log_time_ms);
+  out->set_records_deleted(info->records_deleted);
+  out->set_records_deleted_past_cursor(info->records_deleted_past_cursor);
+  out->set_cursor_count(static_cast<uint32_t>(info->cursors));
+  const storage::RetentionLimits& limits = log.options().retention;
+  out->set_retention_s(limits.retention_ms > 0 ? limits.retention_ms / 1000 : -1);
+  auto* r = out->mutable_retention();
+  r->set_retention_ms(limits.retention_ms);
+  r->set_retention_bytes(limits.retention_bytes);
+  r->set_hard_retention_ms(limits.hard_retention_ms);
+  r->set_hard_retention_bytes(limits.hard_retention_bytes);
+  if (std::optional<multiraft::GroupStatus> raft = log.RaftStatus(p)) {
+    const NodeId self = log.node_id();
+    out->set_leader_node_id(raft->leader.value());
+    out->set_is_leader(raft->leader == self && raft->state == raft::StateType::kLeader);
+    if (raft->leader != NodeId())
+      out->set_leader("node " + std::to_string(raft->leader.value()) +
+                      (raft->leader == self ? " (this node)" : ""));
+    out->set_raft_term(raft->term.value());
+    out->set_raft_commit_index(raft->commit.value());
+    out->set_raft_applied_index(raft->applied.value());
+    out->set_raft_leader_changes(raft->leader_changes);
+  }
+  if (cursors) {
+    absl::StatusOr<std::vector<storage::CursorInfo>> list = log.ListCursors(p);
+    if (!list.ok()) return ToGrpc(list.status());
+    const int64_t now_ms = broker::WallNowMs();
+    for (const storage::CursorInfo& c : *list) {
+      auto* o = out->add_cursors();
+      o->set_name(c.name);
+      o->set_offset(c.offset.value());
+      o->set_lag(end > c.offset.value() ? end - c.offset.value() : 0);
+      o->set_updated_unix_ms(c.updated_ms);
+      o->set_expiry_ms(c.expiry_ms);
+      o->set_live(c.Live(now_ms));
+    }
+  }
+  return grpc::Status::OK;
 }
 
 // "key: value" lines of ConfigSchema::Dump, as a map.
@@ -264,10 +319,29 @@ class AdminServer::Service final : public pb::Admin::Service {
 
   grpc::Status ListPartitions(grpc::ServerContext*, const pb::ListPartitionsRequest*,
                               pb::ListPartitionsResponse* out) override {
-    out->set_note(
-        "this broker has no durable log yet: messages are not stored in partitions, so there "
-        "are no offsets, sizes or leaders to report");
+    broker::Durable* durable = broker_->durable();
+    if (durable == nullptr)
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the broker's commit log is not open");
+    const storage::PartitionedLog& log = durable->log();
+    for (uint32_t p = 0; p < log.partitions(); ++p) {
+      grpc::Status st = FillPartition(log, p, false, out->add_partitions());
+      if (!st.ok()) return st;
+    }
     return grpc::Status::OK;
+  }
+
+  grpc::Status GetPartition(grpc::ServerContext*, const pb::GetPartitionRequest* req,
+                            pb::Partition* out) override {
+    broker::Durable* durable = broker_->durable();
+    if (durable == nullptr)
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the broker's commit log is not open");
+    const storage::PartitionedLog& log = durable->log();
+    if (req->partition() >= log.partitions())
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          "no partition " + std::to_string(req->partition()) + ": the log has " +
+                              std::to_string(log.partitions()) + " partitions (0.." +
+                              std::to_string(log.partitions() - 1) + ")");
+    return FillPartition(log, req->partition(), true, out);
   }
 
   grpc::Status GetBridgeStatus(grpc::ServerContext*, const pb::GetBridgeStatusRequest*,
@@ -279,13 +353,13 @@ class AdminServer::Service final : public pb::Admin::Service {
     FillBridge(info_.bridge_status(), out);
     return grpc::Status::OK;
   }
-  grpc::Status PauseBridge(grpc::ServerContext*, const pb::BridgeControlRequest*,
-                           pb::BridgeStatus*) override {
-    return BridgeControl("pause");
+  grpc::Status PauseBridge(grpc::ServerContext*, const pb::BridgeControlRequest* req,
+                           pb::BridgeStatus* out) override {
+    return BridgeControl(req->rule(), true, out);
   }
-  grpc::Status ResumeBridge(grpc::ServerContext*, const pb::BridgeControlRequest*,
-                            pb::BridgeStatus*) override {
-    return BridgeControl("resume");
+  grpc::Status ResumeBridge(grpc::ServerContext*, const pb::BridgeControlRequest* req,
+                            pb::BridgeStatus* out) override {
+    return BridgeControl(req->rule(), false, out);
   }
 
   grpc::Status GetConfig(grpc::ServerContext*, const pb::GetConfigRequest*,
@@ -399,6 +473,13 @@ class AdminServer::Service final : public pb::Admin::Service {
     int64_t now = SteadyNowMs();  // WorkerStatus::last_error_ms is steady-clock time too
     uint64_t lag = 0, errors = 0;
     bool retrying = false, stopped = !report.mqtt_to_kafka.empty();
+    bool all_paused = true;
+    std::vector<std::string> paused_rules;
+    auto note_paused = [&](const std::string& rule, bool paused) {
+      all_paused &= paused;
+      if (paused && std::find(paused_rules.begin(), paused_rules.end(), rule) == paused_rules.end())
+        paused_rules.push_back(rule);
+    };
     for (const bridge::WorkerStatus& w : report.mqtt_to_kafka) {
       auto* o = out->add_workers();
       o->set_rule(w.rule);
@@ -424,6 +505,7 @@ class AdminServer::Service final : public pb::Admin::Service {
       errors += w.delivery_failures;
       retrying |= w.state == bridge::WorkerState::kRetrying;
       stopped &= w.state == bridge::WorkerState::kStopped;
+      note_paused(w.rule, w.state == bridge::WorkerState::kPaused);
     }
     for (const bridge::ConsumerRuleStatus& c : report.kafka_to_mqtt) {
       auto* o = out->add_consumers();
@@ -434,27 +516,47 @@ class AdminServer::Service final : public pb::Admin::Service {
       o->set_skipped_unmappable(c.skipped_unmappable);
       o->set_consumer_errors(c.consumer_errors);
       o->set_last_error(c.last_error);
+      o->set_state(c.paused ? "paused" : "running");
       errors += c.publish_failures + c.consumer_errors;
+      note_paused(c.rule, c.paused);
     }
-    out->set_state(stopped ? "stopped" : retrying ? "retrying" : "running");
+    for (const std::string& rule : paused_rules) out->add_paused_rules(rule);
+    const bool any = !report.mqtt_to_kafka.empty() || !report.kafka_to_mqtt.empty();
+    const bool paused = any && all_paused;
+    out->set_state(stopped ? "stopped" : paused ? "paused" : retrying ? "retrying" : "running");
     out->set_lag_messages(lag);
     out->set_errors(errors);
-    if (retrying) out->set_note("deliveries to Kafka fail and are retried: see the workers' last_error");
+    std::string note;
+    if (paused) {
+      note = "paused by an administrator: nothing is forwarded until `sluicectl bridge resume`";
+    } else if (!paused_rules.empty() && !stopped) {
+      note = "paused rules:";
+      for (const std::string& rule : paused_rules) note += " " + rule;
+    }
+    if (retrying && !paused) {
+      if (!note.empty()) note += "; ";
+      note += "deliveries to Kafka fail and are retried: see the workers' last_error";
+    }
+    out->set_note(note);
   }
 
-  grpc::Status BridgeControl(const char* action) const {
-    if (!info_.bridge_status)
+  grpc::Status BridgeControl(const std::string& rule, bool pause, pb::BridgeStatus* out) {
+    const char* action = pause ? "pause" : "resume";
+    if (!info_.bridge_status || !info_.bridge_pause)
       return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                           std::string("no Kafka bridge is configured in this broker; nothing to ") +
                               action);
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                        std::string("the Kafka bridge cannot ") + action +
-                            " yet (stop sluiced to stop the bridge)");
+    std::lock_guard<std::mutex> lock(bridge_mu_);  // one pause/resume at a time
+    absl::Status st = info_.bridge_pause(rule, pause);
+    if (!st.ok()) return ToGrpc(st);
+    FillBridge(info_.bridge_status(), out);
+    return grpc::Status::OK;
   }
 
   Broker* broker_;
   std::mutex mu_;         // guards info_
   std::mutex reload_mu_;  // serializes configuration changes
+  std::mutex bridge_mu_;  // serializes bridge pause/resume
   NodeInfo info_;
 };
 

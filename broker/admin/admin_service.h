@@ -40,6 +40,9 @@ struct NodeInfo {
   // and its config section as YAML, so that a file reload that changes it says "bridge"
   // needs a restart.
   std::function<bridge::BridgeStatusReport()> bridge_status;
+  // Pauses (paused = true) or resumes rule `rule` ("" = every rule) of the bridge
+  // (BridgeHost::SetPaused); null when no bridge is configured.
+  std::function<absl::Status(const std::string& rule, bool paused)> bridge_pause;
   std::string bridge_yaml;
 };
 

@@ -112,6 +112,8 @@ std::vector<MetricFamily> BridgeCollector::Collect() const {
        G, [](const W& w) { return double(w.checkpoint.value()); }},
       {"sluice_bridge_worker_retrying", "1 while deliveries fail and are retried with backoff.", G,
        [](const W& w) { return w.state == bridge::WorkerState::kRetrying ? 1.0 : 0.0; }},
+      {"sluice_bridge_worker_paused", "1 while an operator has paused the rule (sluicectl bridge pause).",
+       G, [](const W& w) { return w.state == bridge::WorkerState::kPaused ? 1.0 : 0.0; }},
       {"sluice_bridge_produced_total", "Records handed to the Kafka producer.", C,
        [](const W& w) { return double(w.produced); }},
       {"sluice_bridge_delivered_total", "Records acknowledged by Kafka (acks=all).", C,
@@ -159,7 +161,124 @@ std::vector<MetricFamily> BridgeCollector::Collect() const {
       for (const R& r : report.kafka_to_mqtt) AddValue(&f, double(r.*m.field), {{"rule", r.rule}});
       out.push_back(std::move(f));
     }
+    MetricFamily f = Family("sluice_bridge_kafka_rule_paused",
+                            "1 while an operator has paused the kafka_to_mqtt rule.", G);
+    for (const R& r : report.kafka_to_mqtt) AddValue(&f, r.paused ? 1 : 0, {{"rule", r.rule}});
+    out.push_back(std::move(f));
   }
+  return out;
+}
+
+void StorageCollector::Detach() {
+  std::lock_guard<std::mutex> lock(mu_);
+  log_ = nullptr;
+}
+
+std::vector<MetricFamily> StorageCollector::Collect() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<MetricFamily> out;
+  if (log_ == nullptr) return out;
+  const storage::PartitionedLog& log = *log_;
+  const auto C = MetricType::Counter;
+  const auto G = MetricType::Gauge;
+  const storage::LogStats stats = log.stats();
+  const multiraft::MultiRaftStats raft = log.raft_stats();
+  out.push_back(Single("sluice_storage_appends_total",
+                       "Records appended to the commit log (durable and readable).", C,
+                       static_cast<double>(stats.appends)));
+  out.push_back(Single("sluice_storage_append_failures_total",
+                       "Appends that failed (not stored, or outcome unknown: the publish was not "
+                       "acknowledged).", C, static_cast<double>(stats.appends_failed)));
+  out.push_back(Single("sluice_storage_group_commits_total",
+                       "Synced writes of the Raft log: each makes every append (and cursor "
+                       "commit) of all partitions that arrived in one driver turn durable. "
+                       "appends_total / group_commits_total = records per group commit.", C,
+                       static_cast<double>(raft.storage_writes)));
+  out.push_back(Single("sluice_storage_raft_readies_total",
+                       "Raft Readies handled (several partitions' Readies share a group commit).",
+                       C, static_cast<double>(raft.readies)));
+  out.push_back(Single("sluice_storage_retention_proposals_total",
+                       "Retention commands proposed to partitions (something to delete or a "
+                       "cursor to expire).", C, static_cast<double>(stats.retention_proposals)));
+  {
+    MetricFamily f = Family("sluice_storage_sync_write_duration_seconds",
+                            "Duration of the synced RocksDB write of one group commit (write and "
+                            "fsync with log_fsync=batch); microsecond resolution.",
+                            MetricType::Histogram);
+    const multiraft::StorageWriteHistogram& h = raft.storage_write_latency;
+    ClientMetric m;
+    uint64_t cumulative = 0;
+    for (size_t j = 0; j < h.kBoundsUs.size(); ++j) {
+      cumulative += h.buckets[j];
+      m.histogram.bucket.push_back({cumulative, static_cast<double>(h.kBoundsUs[j]) / 1e6});
+    }
+    cumulative += h.buckets.back();
+    m.histogram.bucket.push_back({cumulative, std::numeric_limits<double>::infinity()});
+    m.histogram.sample_count = cumulative;
+    m.histogram.sample_sum = static_cast<double>(h.sum_us) / 1e6;
+    f.metric.push_back(std::move(m));
+    out.push_back(std::move(f));
+  }
+  out.push_back(Single("sluice_raft_proposals_failed_total",
+                       "Raft proposals (appends, cursor commits, ...) that failed or timed out.",
+                       C, static_cast<double>(raft.proposals_failed)));
+  out.push_back(Single("sluice_raft_snapshots_total",
+                       "Raft snapshots taken (the records database synced, the Raft log "
+                       "compacted behind it).", C, static_cast<double>(raft.snapshots_taken)));
+  out.push_back(Single("sluice_storage_partitions", "Partitions of the commit log.", G,
+                       log.partitions()));
+
+  MetricFamily hwm = Family("sluice_storage_partition_high_watermark",
+                            "One past the last committed record's offset.", G);
+  MetricFamily start = Family("sluice_storage_partition_log_start_offset",
+                              "The first readable offset (retention moves it up).", G);
+  MetricFamily records = Family("sluice_storage_partition_records",
+                                "Records in the partition (high watermark - log start).", G);
+  MetricFamily bytes = Family("sluice_storage_partition_size_bytes",
+                              "Encoded record bytes between log start and high watermark.", G);
+  MetricFamily cursors = Family("sluice_storage_partition_cursors",
+                                "Durable cursors (persistent sessions, bridge rules).", G);
+  MetricFamily deleted = Family("sluice_storage_partition_records_deleted_total",
+                                "Records deleted by retention since sluiced started.", C);
+  MetricFamily past = Family("sluice_storage_partition_records_deleted_past_cursor_total",
+                             "Records deleted by a hard retention limit although a live cursor "
+                             "(session, bridge) still needed them: data those consumers lost.",
+                             C);
+  MetricFamily term = Family("sluice_raft_term", "Current Raft term of the partition's group.", G);
+  MetricFamily leader = Family("sluice_raft_is_leader",
+                               "1 if this node leads the partition's Raft group.", G);
+  MetricFamily commit = Family("sluice_raft_commit_index",
+                               "Raft commit index of the partition's group.", G);
+  MetricFamily applied = Family("sluice_raft_applied_index",
+                                "Raft index applied to the records database.", G);
+  MetricFamily changes = Family("sluice_raft_leader_changes_total",
+                                "Leader changes of the partition's group seen by this node "
+                                "(the first election counts).", C);
+  const NodeId self = log.node_id();
+  for (uint32_t p = 0; p < log.partitions(); ++p) {
+    std::vector<ClientMetric::Label> label = {{"partition", std::to_string(p)}};
+    absl::StatusOr<storage::PartitionInfo> info = log.Info(PartitionId(p));
+    if (info.ok()) {
+      AddValue(&hwm, static_cast<double>(info->high_watermark.value()), label);
+      AddValue(&start, static_cast<double>(info->log_start.value()), label);
+      AddValue(&records,
+               static_cast<double>(info->high_watermark.value() - info->log_start.value()), label);
+      AddValue(&bytes, static_cast<double>(info->bytes), label);
+      AddValue(&cursors, static_cast<double>(info->cursors), label);
+      AddValue(&deleted, static_cast<double>(info->records_deleted), label);
+      AddValue(&past, static_cast<double>(info->records_deleted_past_cursor), label);
+    }
+    if (std::optional<multiraft::GroupStatus> rs = log.RaftStatus(PartitionId(p))) {
+      AddValue(&term, static_cast<double>(rs->term.value()), label);
+      AddValue(&leader, rs->leader == self && rs->state == raft::StateType::kLeader ? 1 : 0, label);
+      AddValue(&commit, static_cast<double>(rs->commit.value()), label);
+      AddValue(&applied, static_cast<double>(rs->applied.value()), label);
+      AddValue(&changes, static_cast<double>(rs->leader_changes), label);
+    }
+  }
+  for (MetricFamily* f : {&hwm, &start, &records, &bytes, &cursors, &deleted, &past, &term,
+                          &leader, &commit, &applied, &changes})
+    out.push_back(std::move(*f));
   return out;
 }
 

@@ -24,6 +24,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,7 @@
 #include "absl/status/status.h"
 #include "bridge/worker/status.h"
 #include "broker/server/broker.h"
+#include "storage/log/partitioned_log.h"
 
 class CivetServer;
 
@@ -62,6 +64,27 @@ class BridgeCollector : public prometheus::Collectable {
 
  private:
   std::function<bridge::BridgeStatusReport()> status_;
+};
+
+// The commit log (storage/log) and its Raft groups:
+//   sluice_storage_{appends,append_failures,group_commits,raft_readies,retention_proposals}_total,
+//   sluice_storage_sync_write_duration_seconds (histogram: the synced RocksDB write of each
+//   group commit), sluice_storage_partitions; per partition (label `partition`)
+//   sluice_storage_partition_{high_watermark,log_start_offset,records,size_bytes,cursors}
+//   (gauges), sluice_storage_partition_records_deleted{,_past_cursor}_total; Raft per
+//   partition sluice_raft_{term,is_leader,commit_index,applied_index} and
+//   sluice_raft_leader_changes_total; sluice_raft_proposals_failed_total,
+//   sluice_raft_snapshots_total.
+// Detach() before the log closes (Broker::Stop): later scrapes leave these out.
+class StorageCollector : public prometheus::Collectable {
+ public:
+  explicit StorageCollector(const storage::PartitionedLog* log) : log_(log) {}
+  std::vector<prometheus::MetricFamily> Collect() const override;
+  void Detach();
+
+ private:
+  mutable std::mutex mu_;  // held while collecting: Detach waits for a scrape in progress
+  const storage::PartitionedLog* log_;
 };
 
 class ProcessCollector : public prometheus::Collectable {

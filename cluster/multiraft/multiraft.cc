@@ -321,6 +321,10 @@ void MultiRaft::Publish(Group& g) {
   s.conf_state = g.conf_state;
   {
     std::lock_guard<std::mutex> l(status_mu_);
+    auto it = status_.find(g.id);
+    const NodeId before = it == status_.end() ? NodeId() : it->second.leader;
+    s.leader_changes = it == status_.end() ? 0 : it->second.leader_changes;
+    if (s.leader != before && s.leader != NodeId()) ++s.leader_changes;
     status_[g.id] = std::move(s);
   }
   status_cv_.notify_all();

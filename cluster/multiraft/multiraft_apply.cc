@@ -1,4 +1,5 @@
 // The driver's Ready cycle: persist every group's Ready in one write, send, apply, advance.
+#include <chrono>
 #include <map>
 #include <utility>
 
@@ -27,8 +28,12 @@ void MultiRaft::HandleReadies() {
     }
   }
   if (!batch.empty()) {
+    const auto started = std::chrono::steady_clock::now();
     SLUICE_CHECK_OK(batch.Commit());
+    const auto took = std::chrono::steady_clock::now() - started;
     ++driver_stats_.storage_writes;
+    driver_stats_.storage_write_latency.Observe(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(took).count()));
   }
 
   // 2. Messages, grouped by destination node: one transport batch per peer.

@@ -151,6 +151,25 @@ TEST_F(MultiRaftTest, ManyGroupsShareStorageWrites) {
   }
   const MultiRaftStats s = nodes_[1]->mr->stats();
   EXPECT_GT(s.readies, s.storage_writes);  // several groups' Readies per synced write
+  // Every synced write is timed once (metrics: sluice_storage_sync_write_duration_seconds).
+  EXPECT_EQ(s.storage_write_latency.count, s.storage_writes);
+  uint64_t in_buckets = 0;
+  for (uint64_t b : s.storage_write_latency.buckets) in_buckets += b;
+  EXPECT_EQ(in_buckets, s.storage_write_latency.count);
+  EXPECT_GT(s.storage_write_latency.sum_us, 0u);
+}
+
+TEST(StorageWriteHistogramTest, BucketsByUpperBound) {
+  StorageWriteHistogram h;
+  h.Observe(0);
+  h.Observe(50);        // le 50 us
+  h.Observe(51);        // le 100 us
+  h.Observe(20'000'000);  // +Inf
+  EXPECT_EQ(h.buckets[0], 2u);
+  EXPECT_EQ(h.buckets[1], 1u);
+  EXPECT_EQ(h.buckets.back(), 1u);
+  EXPECT_EQ(h.count, 4u);
+  EXPECT_EQ(h.sum_us, 20'000'101u);
 }
 
 TEST_F(MultiRaftTest, RestartedNodeRecoversFromItsDirectory) {
@@ -195,6 +214,7 @@ TEST_F(MultiRaftTest, LeaderChangeFailsPendingProposals) {
   CreateEverywhere(g, {1, 2, 3});
   const uint64_t leader = AwaitLeader(g);
   ASSERT_NE(leader, 0u);
+  EXPECT_GE(nodes_[leader]->mr->Status(g)->leader_changes, 1u);  // itself
   net_.Isolate(NodeId(leader));  // its proposals cannot commit; check-quorum deposes it
   auto f = nodes_[leader]->mr->Propose(g, "lost?");
   auto r = f.get();
@@ -203,6 +223,13 @@ TEST_F(MultiRaftTest, LeaderChangeFailsPendingProposals) {
               r.status().code() == absl::StatusCode::kDeadlineExceeded)
       << r.status();
   net_.HealAll();
+  // The old leader learns the new one: a second leader change on that node.
+  EXPECT_TRUE(nodes_[leader]->mr->AwaitStatus(
+      g,
+      [&](const GroupStatus& s) {
+        return s.leader != NodeId() && s.leader != NodeId(leader) && s.leader_changes >= 2;
+      },
+      kWait));
 }
 
 }  // namespace

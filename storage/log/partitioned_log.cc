@@ -374,4 +374,11 @@ LogStats PartitionedLog::stats() const {
 
 multiraft::MultiRaftStats PartitionedLog::raft_stats() const { return raft_->stats(); }
 
+std::optional<multiraft::GroupStatus> PartitionedLog::RaftStatus(PartitionId partition) const {
+  if (partition.value() >= partitions()) return std::nullopt;
+  return raft_->Status(LogState::GroupOf(partition));
+}
+
+NodeId PartitionedLog::node_id() const { return raft_->self(); }
+
 }  // namespace sluice::storage

@@ -37,6 +37,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -214,6 +215,11 @@ class PartitionedLog {
 
   LogStats stats() const;
   multiraft::MultiRaftStats raft_stats() const;
+  // The Raft state of `partition`'s group as last published by the driver (term, leader,
+  // commit index, leader changes); nullopt for an unknown partition. Any thread.
+  std::optional<multiraft::GroupStatus> RaftStatus(PartitionId partition) const;
+  // This node's id in the partitions' Raft groups.
+  NodeId node_id() const;
   const PartitionedLogOptions& options() const { return options_; }
   // For tests: the sparse index of a partition.
   std::vector<IndexEntry> IndexForTesting(PartitionId p) const { return state_->IndexForTesting(p); }

@@ -2,7 +2,9 @@
 // and timestamp tests never sleep.
 #include "storage/log/partitioned_log.h"
 
+#include <chrono>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -81,6 +83,23 @@ TEST(PartitionedLogTest, AppendReadKeepsOrderPerPartition) {
   const LogStats s = log->stats();
   EXPECT_EQ(s.appends, total);
   EXPECT_LT(s.raft_writes, total);
+  // Every partition is led by this node; its commit index covers the appends.
+  for (uint32_t p = 0; p < log->partitions(); ++p) {
+    const uint64_t hwm = log->Info(PartitionId(p))->high_watermark.value();
+    std::optional<multiraft::GroupStatus> rs = log->RaftStatus(PartitionId(p));
+    // The status is published right after the Ready that completed the last append: re-read
+    // (bounded) until it has caught up. Raft indexes >= offsets (election and cursor entries).
+    for (int i = 0; i < 200 && rs && rs->commit.value() < hwm; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      rs = log->RaftStatus(PartitionId(p));
+    }
+    ASSERT_TRUE(rs.has_value());
+    EXPECT_EQ(rs->leader, log->node_id());
+    EXPECT_GE(rs->term.value(), 1u);
+    EXPECT_GE(rs->commit.value(), hwm);
+    EXPECT_EQ(rs->leader_changes, 1u);
+  }
+  EXPECT_FALSE(log->RaftStatus(PartitionId(log->partitions())).has_value());
 }
 
 TEST(PartitionedLogTest, ReadLimitsAndBounds) {

@@ -4,6 +4,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <set>
 
 #include "tests/bridge/bridge_fixture.h"
 
@@ -107,6 +108,42 @@ TEST_F(BridgeTest, KafkaRecordsRepublishedAtLeastOnceAndResumeFromCommittedOffse
   (*b2)->Stop();
   for (const MqttMessage& m : second.messages()) EXPECT_EQ(m.payload.substr(0, 4), "new-") << m.payload;
   EXPECT_EQ(second.messages().size(), 6u);
+}
+
+// A paused kafka_to_mqtt rule publishes nothing (its consumer stays in the group); resumed,
+// it publishes the records that arrived meanwhile, each once.
+TEST_F(BridgeTest, PausedConsumerPublishesNothingUntilResumed) {
+  ASSERT_TRUE(kafka_->CreateTopic("commands", 2).ok());
+  auto records = [](const std::string& prefix, int n) {
+    std::vector<KafkaRecord> out;
+    for (int i = 0; i < n; ++i) {
+      KafkaRecord r;
+      r.topic = "commands";
+      r.key = "dev-" + std::to_string(i % 4);
+      r.value = prefix + std::to_string(i);
+      out.push_back(r);
+    }
+    return out;
+  };
+  ASSERT_TRUE(ProduceRecords(kafka_->bootstrap_servers(), records("a-", 10)).ok());
+  FakePublisher publisher;
+  BridgeConfig config = ConsumerConfig(kafka_->bootstrap_servers(), "commands", "cmd/{key}");
+  auto b = KafkaToMqttBridge::Start(config, &publisher);
+  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_TRUE(publisher.WaitFor(10, kWaitMs));
+  EXPECT_EQ((*b)->SetPaused("nope", true).code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE((*b)->SetPaused("commands", true).ok());
+  EXPECT_TRUE((*b)->Status()[0].paused);
+  ASSERT_TRUE(ProduceRecords(kafka_->bootstrap_servers(), records("b-", 10)).ok());
+  EXPECT_FALSE(publisher.WaitFor(11, 1500)) << "a paused rule published";
+  ASSERT_TRUE((*b)->SetPaused("", false).ok());
+  EXPECT_FALSE((*b)->Status()[0].paused);
+  ASSERT_TRUE(publisher.WaitFor(20, kWaitMs));
+  EXPECT_FALSE(publisher.WaitFor(21, 500)) << "a record was published twice";
+  std::set<std::string> payloads;
+  for (const MqttMessage& m : publisher.messages()) payloads.insert(m.payload);
+  EXPECT_EQ(payloads.size(), 20u);
+  (*b)->Stop();
 }
 
 TEST_F(BridgeTest, RoundTripLogToKafkaToMqtt) {

@@ -1,11 +1,18 @@
 // Drives every sluicectl command against a real sluiced over real sockets, and checks both the
 // output and the effect on the broker (seen by raw MQTT clients).
+#include <google/protobuf/util/json_util.h>
+
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <gmock/gmock.h>
 
+#include "proto/admin.pb.h"
+#include "storage/log/partitioner.h"
+#include "storage/log/record.h"
 #include "tests/conformance/harness.h"
 #include "tests/ops/ops_util.h"
 
@@ -41,6 +48,15 @@ class SluicectlTest : public ConformanceTest {
     return RunTool(args, {}, {"SLUICE_ADMIN"});
   }
 };
+
+// Parses sluicectl's -o json output into the API message it printed.
+template <typename M>
+M ParseJson(const std::string& json) {
+  M m;
+  auto st = google::protobuf::util::JsonStringToMessage(json, &m);
+  EXPECT_TRUE(st.ok()) << st.ToString() << "\n" << json;
+  return m;
+}
 
 #define EXPECT_EXIT_CODE(result, code) \
   EXPECT_EQ((result).exit_code, code) << "stdout:\n" << (result).out << "stderr:\n" << (result).err
@@ -101,8 +117,25 @@ TEST_F(SluicectlTest, ClientsListGetAndPaging) {
   EXPECT_THAT(r.out, HasSubstr("connected"));
   EXPECT_THAT(r.out, HasSubstr("5.0"));
   EXPECT_THAT(r.out, HasSubstr("300s"));
+  // Where the client connects from and since when (the connection's address and start).
+  EXPECT_THAT(r.out, HasSubstr("PEER                  127.0.0.1:"));
+  EXPECT_THAT(r.out, HasSubstr("CONNECTED SINCE       20"));
+  EXPECT_THAT(r.out, HasSubstr(" UTC ("));
   r = Ctl({"clients", "get", "beta", "-o", "json"});
   EXPECT_THAT(r.out, HasSubstr("\"protocol\": \"3.1.1\""));
+  auto beta_info = ParseJson<admin::v1::Client>(r.out);
+  EXPECT_EQ(beta_info.peer_address().rfind("127.0.0.1:", 0), 0u) << beta_info.peer_address();
+  const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+  EXPECT_LE(beta_info.connected_since_unix_s(), now_s);
+  EXPECT_GT(beta_info.connected_since_unix_s(), now_s - 120);
+  // Offline: no address, no connect time.
+  auto gone_info = ParseJson<admin::v1::Client>(Ctl({"clients", "get", "gone", "-o", "json"}).out);
+  EXPECT_EQ(gone_info.peer_address(), "");
+  EXPECT_EQ(gone_info.connected_since_unix_s(), 0);
+  r = Ctl({"clients", "list", "--state=connected"});
+  EXPECT_THAT(r.out, HasSubstr("PEER"));
+  EXPECT_THAT(r.out, HasSubstr("127.0.0.1:"));
   r = Ctl({"clients", "get", "nobody"});
   EXPECT_EXIT_CODE(r, 1);
   EXPECT_THAT(r.err, HasSubstr("no session for client id 'nobody' (NOT_FOUND)"));
@@ -203,19 +236,142 @@ TEST_F(SluicectlTest, RetainedListGetDeleteReallyGone) {
   EXPECT_THAT(r.err, HasSubstr("INVALID_ARGUMENT"));
 }
 
-TEST_F(SluicectlTest, PartitionsAndBridgeSayTheyAreAbsent) {
+// QoS 1 messages go to the commit log: `partitions list|get` show each partition's offsets,
+// exact size (the encoded records), retention settings, cursors and Raft state; QoS 0 is not
+// stored. An offline persistent session has a cursor in every partition, lagging by what was
+// published since it left.
+TEST_F(SluicectlTest, PartitionsListAndGetAfterQos1Publishes) {
+  constexpr uint32_t kPartitions = 4;
+  START_BROKER({"--log-partitions=4", "--log-retention-ms=3600000",
+                "--log-hard-retention-bytes=1073741824", "--sys-interval-s=0"});
+  auto keeper = Client5("keeper", Properties().Add(kSessionExpiry, 300));
+  SubscribeOk(*keeper, "p/#", 1);
+  keeper->Send(Disconnect(kV5));
+  ASSERT_TRUE(keeper->ExpectClosed());
+
+  // 40 QoS 1 messages on 8 topics; the expected high watermark and size of each partition
+  // from the log's own partitioner and record encoding.
+  storage::Partitioner partitioner(kPartitions, 0);
+  std::vector<uint64_t> count(kPartitions, 0), bytes(kPartitions, 0);
+  auto pub = Client5("pub");
+  for (int i = 0; i < 40; ++i) {
+    std::string topic = "p/t" + std::to_string(i % 8);
+    std::string payload = "message-" + std::to_string(i);
+    PublishOk(*pub, {.topic = topic, .payload = payload, .qos = 1});
+    storage::Record record;
+    record.topic = topic;
+    record.qos = 1;
+    record.payload = payload;
+    record.publisher = "pub";
+    uint32_t p = partitioner.For(topic).value();
+    ++count[p];
+    bytes[p] += storage::EncodeRecord(record).size();
+  }
+  PublishOk(*pub, {.topic = "p/t0", .payload = "qos0 is not stored", .qos = 0});
+
+  // The session cursors are committed asynchronously when the session goes offline: re-read
+  // (bounded) until every partition has one.
+  admin::v1::ListPartitionsResponse list;
+  for (int i = 0; i < 100; ++i) {
+    ToolResult r = Ctl({"partitions", "list", "-o", "json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    list = ParseJson<admin::v1::ListPartitionsResponse>(r.out);
+    bool all = list.partitions_size() == int(kPartitions);
+    for (const auto& p : list.partitions()) all &= p.cursor_count() == 1;
+    if (all) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(list.partitions_size(), int(kPartitions));
+  uint64_t total = 0;
+  for (uint32_t p = 0; p < kPartitions; ++p) {
+    const auto& part = list.partitions(p);
+    SCOPED_TRACE("partition " + std::to_string(p));
+    EXPECT_EQ(part.id(), p);
+    EXPECT_EQ(part.start_offset(), 0u);
+    EXPECT_EQ(part.end_offset(), count[p]);
+    EXPECT_EQ(part.records(), count[p]);
+    EXPECT_EQ(part.size_bytes(), bytes[p]);
+    EXPECT_EQ(part.cursor_count(), 1u);
+    EXPECT_EQ(part.retention_s(), 3600);
+    EXPECT_EQ(part.retention().retention_ms(), 3600000);
+    EXPECT_EQ(part.retention().retention_bytes(), 0u);
+    EXPECT_EQ(part.retention().hard_retention_bytes(), 1073741824u);
+    EXPECT_EQ(part.records_deleted(), 0u);
+    EXPECT_EQ(part.records_deleted_past_cursor(), 0u);
+    EXPECT_EQ(part.leader(), "node 1 (this node)");
+    EXPECT_TRUE(part.is_leader());
+    EXPECT_GE(part.raft_term(), 1u);
+    EXPECT_GE(part.raft_commit_index(), part.end_offset());  // Raft entries >= records
+    EXPECT_EQ(part.cursors_size(), 0);                       // only `get` lists them
+    total += part.end_offset();
+  }
+  EXPECT_EQ(total, 40u);
+
   ToolResult r = Ctl({"partitions", "list"});
   EXPECT_EXIT_CODE(r, 0);
-  EXPECT_THAT(r.out, HasSubstr("No partitions: this broker has no durable log yet"));
-  r = Ctl({"partitions", "list", "-o", "json"});
-  EXPECT_THAT(r.out, HasSubstr("\"partitions\": []"));
-  r = Ctl({"bridge", "status"});
+  EXPECT_THAT(r.out, HasSubstr("PARTITION  START  END"));
+  EXPECT_THAT(r.out, HasSubstr("node 1 (this node)"));
+  EXPECT_THAT(r.out, HasSubstr("4 partitions, 40 records"));
+  EXPECT_THAT(r.out, HasSubstr("Retention: time 1h0m0s, size none per partition; hard limits"));
+  EXPECT_THAT(r.out, HasSubstr("size 1.0 GiB"));
+
+  // The busiest partition, with the offline session's cursor.
+  uint32_t busiest = 0;
+  for (uint32_t p = 1; p < kPartitions; ++p)
+    if (count[p] > count[busiest]) busiest = p;
+  r = Ctl({"partitions", "get", std::to_string(busiest), "-o", "json"});
+  EXPECT_EXIT_CODE(r, 0);
+  auto part = ParseJson<admin::v1::Partition>(r.out);
+  EXPECT_EQ(part.end_offset(), count[busiest]);
+  EXPECT_EQ(part.size_bytes(), bytes[busiest]);
+  EXPECT_GT(part.max_log_time_unix_ms(), 1'700'000'000'000);
+  EXPECT_EQ(part.raft_leader_changes(), 1u);
+  EXPECT_GE(part.raft_applied_index(), part.end_offset());
+  ASSERT_EQ(part.cursors_size(), 1);
+  EXPECT_EQ(part.cursors(0).name(), "session:keeper");
+  EXPECT_EQ(part.cursors(0).offset(), 0u);  // it left before the first message
+  EXPECT_EQ(part.cursors(0).lag(), count[busiest]);
+  EXPECT_TRUE(part.cursors(0).live());
+  r = Ctl({"partitions", "get", std::to_string(busiest)});
+  EXPECT_EXIT_CODE(r, 0);
+  EXPECT_THAT(r.out, HasSubstr("HIGH WATERMARK       " + std::to_string(count[busiest]) + "\n"));
+  EXPECT_THAT(r.out, HasSubstr("SIZE                 " + std::to_string(bytes[busiest]) + " bytes"));
+  EXPECT_THAT(r.out, HasSubstr("HARD RETENTION       time none, size 1.0 GiB"));
+  EXPECT_THAT(r.out, HasSubstr("CURSOR          OFFSET  LAG"));
+  EXPECT_THAT(r.out, HasSubstr("session:keeper  0       " + std::to_string(count[busiest])));
+
+  // Bad input: an unknown partition is the server's NOT_FOUND (exit 1); a malformed one, or
+  // none, a usage error (exit 2).
+  r = Ctl({"partitions", "get", "4"});
+  EXPECT_EXIT_CODE(r, 1);
+  EXPECT_THAT(r.err, HasSubstr("no partition 4: the log has 4 partitions (0..3) (NOT_FOUND)"));
+  r = Ctl({"partitions", "get", "first"});
+  EXPECT_EXIT_CODE(r, 2);
+  EXPECT_THAT(r.err, HasSubstr("PARTITION must be a partition number (0, 1, ...), got 'first'"));
+  r = Ctl({"partitions", "get", "-1"});
+  EXPECT_EXIT_CODE(r, 2);
+  EXPECT_EXIT_CODE(Ctl({"partitions", "get"}), 2);
+  EXPECT_EXIT_CODE(Ctl({"partitions", "list", "0"}), 2);
+  r = Ctl({"partitions", "list", "--partition=1"});
+  EXPECT_EXIT_CODE(r, 2);
+  EXPECT_THAT(r.err, HasSubstr("unknown flag '--partition=1' for 'partitions list'"));
+}
+
+TEST_F(SluicectlTest, BridgeSaysItIsAbsent) {
+  ToolResult r = Ctl({"bridge", "status"});
   EXPECT_EXIT_CODE(r, 0);
   EXPECT_THAT(r.out, HasSubstr("unavailable"));
   for (const char* action : {"pause", "resume"}) {
     r = Ctl({"bridge", action});
     EXPECT_EXIT_CODE(r, 1);
+    EXPECT_THAT(r.err, HasSubstr("no Kafka bridge is configured in this broker"));
     EXPECT_THAT(r.err, HasSubstr("FAILED_PRECONDITION"));
+    r = Ctl({"bridge", action, "--rule", "telemetry"});
+    EXPECT_EXIT_CODE(r, 1);
+    EXPECT_THAT(r.err, HasSubstr("FAILED_PRECONDITION"));
+    r = Ctl({"bridge", action, "--rule"});
+    EXPECT_EXIT_CODE(r, 2);
+    EXPECT_THAT(r.err, HasSubstr("flag --rule needs a value"));
   }
 }
 
@@ -340,7 +496,7 @@ TEST_F(SluicectlTest, HelpAtEveryLevel) {
   for (std::vector<std::string> cmd :
        {std::vector<std::string>{"status"}, {"clients", "list"}, {"clients", "get"},
         {"clients", "kick"}, {"subscriptions", "list"}, {"retained", "list"},
-        {"retained", "get"}, {"retained", "delete"}, {"partitions", "list"},
+        {"retained", "get"}, {"retained", "delete"}, {"partitions", "list"}, {"partitions", "get"},
         {"bridge", "status"}, {"bridge", "pause"}, {"bridge", "resume"}, {"config", "get"},
         {"config", "reload"}, {"log-level", "get"}, {"log-level", "set"}}) {
     cmd.push_back("--help");

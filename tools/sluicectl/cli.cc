@@ -1,6 +1,7 @@
 #include "tools/sluicectl/cli.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <sstream>
 
@@ -110,6 +111,20 @@ std::string HumanDuration(long long s) {
   if (d || h || m) os << m << "m";
   os << sec << "s";
   return os.str();
+}
+
+std::string HumanBytes(unsigned long long bytes) {
+  if (bytes < 1024) return std::to_string(bytes) + " B";
+  static const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+  double v = static_cast<double>(bytes) / 1024;
+  size_t unit = 0;
+  while (v >= 1024 && unit + 1 < sizeof kUnits / sizeof kUnits[0]) {
+    v /= 1024;
+    ++unit;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f %s", v, kUnits[unit]);
+  return buf;
 }
 
 std::string PayloadPreview(const std::string& payload, size_t max) {

@@ -51,6 +51,8 @@ std::string FlagsHelp(const std::vector<FlagSpec>& specs);
 
 // "1d2h3m4s" style duration.
 std::string HumanDuration(long long seconds);
+// "512 B", "1.5 KiB", "20.0 MiB", "3.2 GiB" (binary units, one decimal above bytes).
+std::string HumanBytes(unsigned long long bytes);
 // Payload text for a table cell: printable ASCII shown (quoted, truncated to `max`), binary as
 // "<N bytes>".
 std::string PayloadPreview(const std::string& payload, size_t max = 40);

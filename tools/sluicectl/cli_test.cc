@@ -49,6 +49,11 @@ TEST(Format, TableDurationPayload) {
   EXPECT_EQ(os.str(), "A    BB\nxxx  1\n");
   EXPECT_EQ(HumanDuration(3725), "1h2m5s");
   EXPECT_EQ(HumanDuration(5), "5s");
+  EXPECT_EQ(HumanBytes(0), "0 B");
+  EXPECT_EQ(HumanBytes(1023), "1023 B");
+  EXPECT_EQ(HumanBytes(1536), "1.5 KiB");
+  EXPECT_EQ(HumanBytes(20ull << 20), "20.0 MiB");
+  EXPECT_EQ(HumanBytes(3ull << 30), "3.0 GiB");
   EXPECT_EQ(PayloadPreview("hi"), "\"hi\"");
   EXPECT_EQ(PayloadPreview(std::string("\x01\x02", 2)), "<2 bytes>");
   unsigned long long v;

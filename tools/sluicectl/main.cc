@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <ctime>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -131,6 +132,25 @@ bool PageSize(const ParsedArgs& a, uint32_t* out, int* exit_code) {
 
 std::string YesNo(bool b) { return b ? "yes" : "no"; }
 
+// "2026-11-22 04:05:06 UTC" for Unix seconds; "-" for 0.
+std::string UnixTime(long long s) {
+  if (s <= 0) return "-";
+  std::time_t t = static_cast<std::time_t>(s);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
+
+// "1h2m3s ago" for Unix seconds in the past.
+std::string Ago(long long s) {
+  long long now = std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  return HumanDuration(now > s ? now - s : 0) + " ago";
+}
+
 // ---- Commands -------------------------------------------------------------------------------
 
 int CmdStatus(Ctx& ctx, const ParsedArgs&) {
@@ -169,10 +189,11 @@ std::vector<std::string> ClientRow(const pb::Client& c) {
           std::to_string(c.inflight()),
           std::to_string(c.queued()),
           std::to_string(c.dropped_queue_full() + c.dropped_expired()),
-          std::to_string(c.shard())};
+          std::to_string(c.shard()),
+          c.peer_address().empty() ? "-" : c.peer_address()};
 }
 const std::vector<std::string> kClientHeader = {"CLIENT ID", "STATE",  "PROTOCOL", "EXPIRY", "SUBS",
-                                                "INFLIGHT",  "QUEUED", "DROPPED",  "SHARD"};
+                                                "INFLIGHT",  "QUEUED", "DROPPED",  "SHARD", "PEER"};
 
 int CmdClientsList(Ctx& ctx, const ParsedArgs& a) {
   pb::ListClientsRequest req;
@@ -233,6 +254,11 @@ int CmdClientsGet(Ctx& ctx, const ParsedArgs& a) {
       {"WILL PENDING", YesNo(c.will_pending())},
       {"SHARD", std::to_string(c.shard())},
   };
+  if (c.connected()) {
+    rows.insert(rows.begin() + 2, {"PEER", c.peer_address().empty() ? "-" : c.peer_address()});
+    rows.insert(rows.begin() + 3, {"CONNECTED SINCE", UnixTime(c.connected_since_unix_s()) + " (" +
+                                                          Ago(c.connected_since_unix_s()) + ")"});
+  }
   size_t w = 0;
   for (auto& r : rows) w = std::max(w, r.first.size());
   for (auto& r : rows) std::cout << r.first << std::string(w - r.first.size() + 2, ' ') << r.second << "\n";
@@ -366,6 +392,16 @@ int CmdRetainedDelete(Ctx& ctx, const ParsedArgs& a) {
   return kExitOk;
 }
 
+// "7d0h0m0s" / "1.0 GiB" / "none" for a retention limit (0 = none).
+std::string LimitMs(long long ms) { return ms > 0 ? HumanDuration(ms / 1000) : "none"; }
+std::string LimitBytes(unsigned long long b) { return b > 0 ? HumanBytes(b) : "none"; }
+
+std::string RetentionText(const pb::RetentionLimits& r) {
+  return "time " + LimitMs(r.retention_ms()) + ", size " + LimitBytes(r.retention_bytes()) +
+         " per partition; hard limits (may delete what sessions and the bridge still need): time " +
+         LimitMs(r.hard_retention_ms()) + ", size " + LimitBytes(r.hard_retention_bytes());
+}
+
 int CmdPartitionsList(Ctx& ctx, const ParsedArgs&) {
   pb::ListPartitionsResponse resp;
   grpc::Status st = ctx.stub->ListPartitions(ctx.Call().get(), pb::ListPartitionsRequest(), &resp);
@@ -378,12 +414,73 @@ int CmdPartitionsList(Ctx& ctx, const ParsedArgs&) {
     return kExitOk;
   }
   std::vector<std::vector<std::string>> rows;
-  for (const auto& p : resp.partitions())
+  uint64_t records = 0, bytes = 0;
+  for (const auto& p : resp.partitions()) {
     rows.push_back({std::to_string(p.id()), std::to_string(p.start_offset()),
-                    std::to_string(p.end_offset()), std::to_string(p.size_bytes()),
-                    p.retention_s() < 0 ? "forever" : std::to_string(p.retention_s()) + "s",
-                    p.leader()});
-  PrintTable(std::cout, {"PARTITION", "START", "END", "BYTES", "RETENTION", "LEADER"}, rows);
+                    std::to_string(p.end_offset()), std::to_string(p.records()),
+                    std::to_string(p.size_bytes()), std::to_string(p.cursor_count()),
+                    std::to_string(p.records_deleted()),
+                    std::to_string(p.records_deleted_past_cursor()),
+                    p.leader().empty() ? "-" : p.leader(), std::to_string(p.raft_term()),
+                    std::to_string(p.raft_commit_index())});
+    records += p.records();
+    bytes += p.size_bytes();
+  }
+  PrintTable(std::cout,
+             {"PARTITION", "START", "END", "RECORDS", "BYTES", "CURSORS", "DELETED",
+              "PAST CURSOR", "LEADER", "TERM", "COMMIT"},
+             rows);
+  std::cout << "\n" << resp.partitions_size() << " partitions, " << records << " records, "
+            << HumanBytes(bytes) << "\nRetention: " << RetentionText(resp.partitions(0).retention())
+            << "\n";
+  return kExitOk;
+}
+
+int CmdPartitionsGet(Ctx& ctx, const ParsedArgs& a) {
+  unsigned long long id;
+  if (!ParseUint(a.positional[0], 0, 0xffffffffULL, &id))
+    return Usage("PARTITION must be a partition number (0, 1, ...), got '" + a.positional[0] + "'");
+  pb::GetPartitionRequest req;
+  req.set_partition(static_cast<uint32_t>(id));
+  pb::Partition p;
+  grpc::Status st = ctx.stub->GetPartition(ctx.Call().get(), req, &p);
+  if (!st.ok()) return ctx.Fail(st);
+  if (ctx.json) return ctx.PrintJson(p), kExitOk;
+  const auto& r = p.retention();
+  std::vector<std::pair<std::string, std::string>> rows = {
+      {"PARTITION", std::to_string(p.id())},
+      {"LOG START", std::to_string(p.start_offset())},
+      {"HIGH WATERMARK", std::to_string(p.end_offset())},
+      {"RECORDS", std::to_string(p.records())},
+      {"SIZE", std::to_string(p.size_bytes()) + " bytes (" + HumanBytes(p.size_bytes()) + ")"},
+      {"NEWEST RECORD", p.max_log_time_unix_ms() > 0 ? UnixTime(p.max_log_time_unix_ms() / 1000) : "-"},
+      {"RETENTION", "time " + LimitMs(r.retention_ms()) + ", size " + LimitBytes(r.retention_bytes())},
+      {"HARD RETENTION", "time " + LimitMs(r.hard_retention_ms()) + ", size " +
+                             LimitBytes(r.hard_retention_bytes())},
+      {"DELETED", std::to_string(p.records_deleted()) + " records by retention (since start)"},
+      {"DELETED PAST CURSOR", std::to_string(p.records_deleted_past_cursor()) +
+                                  " records a live cursor still needed (hard limits)"},
+      {"LEADER", p.leader().empty() ? "-" : p.leader()},
+      {"RAFT TERM", std::to_string(p.raft_term())},
+      {"RAFT COMMIT", std::to_string(p.raft_commit_index())},
+      {"RAFT APPLIED", std::to_string(p.raft_applied_index())},
+      {"LEADER CHANGES", std::to_string(p.raft_leader_changes())},
+      {"CURSORS", std::to_string(p.cursor_count())},
+  };
+  size_t w = 0;
+  for (auto& row : rows) w = std::max(w, row.first.size());
+  for (auto& row : rows)
+    std::cout << row.first << std::string(w - row.first.size() + 2, ' ') << row.second << "\n";
+  if (!p.cursors().empty()) {
+    std::cout << "\n";
+    std::vector<std::vector<std::string>> table;
+    for (const auto& c : p.cursors())
+      table.push_back({c.name(), std::to_string(c.offset()), std::to_string(c.lag()),
+                       c.updated_unix_ms() > 0 ? Ago(c.updated_unix_ms() / 1000) : "-",
+                       c.expiry_ms() > 0 ? HumanDuration(c.expiry_ms() / 1000) : "never",
+                       YesNo(c.live())});
+    PrintTable(std::cout, {"CURSOR", "OFFSET", "LAG", "UPDATED", "EXPIRY", "LIVE"}, table);
+  }
   return kExitOk;
 }
 
@@ -414,12 +511,14 @@ int PrintBridge(Ctx& ctx, const pb::BridgeStatus& b) {
     std::cout << "\nKafka -> MQTT (per rule)\n";
     std::vector<std::vector<std::string>> rows;
     for (const auto& c : b.consumers())
-      rows.push_back({c.rule(), std::to_string(c.consumed()), std::to_string(c.published()),
+      rows.push_back({c.rule(), c.state().empty() ? "running" : c.state(),
+                      std::to_string(c.consumed()), std::to_string(c.published()),
                       std::to_string(c.publish_failures()), std::to_string(c.skipped_unmappable()),
                       std::to_string(c.consumer_errors()),
                       c.last_error().empty() ? "-" : c.last_error()});
     PrintTable(std::cout,
-               {"RULE", "CONSUMED", "PUBLISHED", "FAILURES", "SKIPPED", "ERRORS", "LAST ERROR"},
+               {"RULE", "STATE", "CONSUMED", "PUBLISHED", "FAILURES", "SKIPPED", "ERRORS",
+                "LAST ERROR"},
                rows);
   }
   return kExitOk;
@@ -432,11 +531,20 @@ int CmdBridgeStatus(Ctx& ctx, const ParsedArgs&) {
   return PrintBridge(ctx, b);
 }
 
-int CmdBridgeControl(Ctx& ctx, const ParsedArgs&, bool pause) {
+int CmdBridgeControl(Ctx& ctx, const ParsedArgs& a, bool pause) {
+  pb::BridgeControlRequest req;
+  if (a.Has("rule")) {
+    if (a.Get("rule").empty()) return Usage("--rule needs a rule name");
+    req.set_rule(a.Get("rule"));
+  }
   pb::BridgeStatus b;
-  grpc::Status st = pause ? ctx.stub->PauseBridge(ctx.Call().get(), pb::BridgeControlRequest(), &b)
-                          : ctx.stub->ResumeBridge(ctx.Call().get(), pb::BridgeControlRequest(), &b);
+  grpc::Status st = pause ? ctx.stub->PauseBridge(ctx.Call().get(), req, &b)
+                          : ctx.stub->ResumeBridge(ctx.Call().get(), req, &b);
   if (!st.ok()) return ctx.Fail(st);
+  if (!ctx.json) {
+    std::cout << (req.rule().empty() ? std::string("every rule") : "rule '" + req.rule() + "'")
+              << (pause ? " paused" : " resumed") << "\n\n";
+  }
   return PrintBridge(ctx, b);
 }
 
@@ -523,7 +631,7 @@ const std::vector<Group>& Groups() {
       {"clients", "List, inspect and disconnect clients"},
       {"subscriptions", "List subscriptions, by client or by filter"},
       {"retained", "List, inspect and delete retained messages"},
-      {"partitions", "List durable log partitions"},
+      {"partitions", "Inspect the commit log's partitions"},
       {"bridge", "Kafka bridge status, pause and resume"},
       {"config", "Show the configuration and reload runtime settings"},
       {"log-level", "Show or change the log level"},
@@ -566,18 +674,33 @@ const std::vector<Command>& Commands() {
       {"retained", "delete", "TOPIC", 1, 1, "Delete the retained message of a topic",
        "New subscribers no longer receive it. Fails with NOT_FOUND if there is none.", {},
        CmdRetainedDelete},
-      {"partitions", "list", "", 0, 0, "List durable log partitions",
-       "Offsets, size, retention and leader of each partition (none until the durable log lands).",
+      {"partitions", "list", "", 0, 0, "List the commit log's partitions",
+       "Per partition: log start and end (high watermark) offsets, records, size in bytes,\n"
+       "cursors (persistent sessions, bridge rules), records deleted by retention (and of those,\n"
+       "records a live cursor still needed: hard limits), leader and Raft term/commit index.\n"
+       "Then the retention limits in force.",
        {}, CmdPartitionsList},
+      {"partitions", "get", "PARTITION", 1, 1, "Show one partition and its cursors",
+       "Everything 'partitions list' shows, the newest record's time, Raft applied index and\n"
+       "leader changes, and each cursor: its offset (the next record its consumer reads),\n"
+       "lag (high watermark - offset), last commit and expiry.",
+       {}, CmdPartitionsGet},
       {"bridge", "status", "", 0, 0, "Show the Kafka bridge's state",
        "Overall state, total lag and errors; then per MQTT->Kafka rule and log partition its\n"
        "state, checkpoint (the durable cursor), log end, lag, in-flight records, counters and\n"
        "last error; then per Kafka->MQTT rule its counters. 'unavailable' when sluiced runs\n"
        "without a `bridge:` section in its config file.",
        {}, CmdBridgeStatus},
-      {"bridge", "pause", "", 0, 0, "Pause forwarding to Kafka", "", {},
+      {"bridge", "pause", "", 0, 0, "Pause the Kafka bridge (every rule, or one)",
+       "A paused MQTT->Kafka rule reads and produces nothing: deliveries already under way still\n"
+       "complete and are checkpointed, and the log keeps what was not sent (the rule's cursor\n"
+       "holds retention back). A paused Kafka->MQTT rule fetches nothing (it stays in its\n"
+       "consumer group). Not persisted: a restarted sluiced runs every rule.",
+       {{"rule", "", false, false, "RULE", "only this rule (either direction)"}},
        [](Ctx& c, const ParsedArgs& a) { return CmdBridgeControl(c, a, true); }},
-      {"bridge", "resume", "", 0, 0, "Resume forwarding to Kafka", "", {},
+      {"bridge", "resume", "", 0, 0, "Resume the Kafka bridge (every rule, or one)",
+       "Paused rules continue where they stopped: nothing is skipped.",
+       {{"rule", "", false, false, "RULE", "only this rule (either direction)"}},
        [](Ctx& c, const ParsedArgs& a) { return CmdBridgeControl(c, a, false); }},
       {"config", "get", "[KEY]", 0, 1, "Show the effective configuration (or one KEY's value)",
        "RELOADABLE settings can change without a restart (config reload).", {}, CmdConfigGet},
