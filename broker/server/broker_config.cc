@@ -71,9 +71,13 @@ void BrokerConfig::Register(ConfigSchema* s) {
   s->AddInt("log_partition_key_levels", &log_partition_key_levels, 0, 64,
             "Leading topic levels that choose a message's partition (0 = the whole topic); "
             "fixed when the log is created.");
-  s->AddEnum("log_fsync", &log_fsync, {"batch", "none"},
+  s->AddEnum("log_fsync", &log_fsync, {"batch", "interval", "none"},
              "batch: a QoS 1/2 publish is acknowledged only after the write holding it was "
-             "fsynced; none: never fsync (kill -9 loses nothing, power loss may).");
+             "fsynced; interval: acknowledged once written, fsynced every "
+             "log_fsync_interval_ms (power loss may lose that much); none: never fsync (kill "
+             "-9 loses nothing, power loss may lose what the OS had not written).");
+  s->AddInt("log_fsync_interval_ms", &log_fsync_interval_ms, 1, 60000,
+            "log_fsync=interval: milliseconds between fsyncs of the commit log.");
   s->AddEnum("durability", &durability, {"log", "memory"},
              "log: every QoS 1/2 publish is stored in the commit log before its PUBACK/PUBREC "
              "and survives a crash; memory: QoS 1/2 messages stay in memory like Mosquitto "

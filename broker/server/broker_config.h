@@ -39,7 +39,8 @@ struct BrokerConfig {
   // The commit log (storage/, in data_dir/log): QoS 1/2 and retained messages, sessions.
   int64_t log_partitions = 16;            // fixed when the log is created
   int64_t log_partition_key_levels = 0;   // topic levels hashed to pick a partition; 0 = all
-  std::string log_fsync = "batch";        // batch: fsync before acking; none: never (see README)
+  std::string log_fsync = "batch";        // batch: fsync before acking; interval; none (README)
+  int64_t log_fsync_interval_ms = 200;    // log_fsync=interval: the fsync period
   std::string durability = "log";         // log: QoS 1/2 stored before the ack; memory: not
   int64_t log_retention_ms = 7LL * 24 * 3600 * 1000;
   int64_t log_retention_bytes = 0;        // per partition; 0 = no size limit

@@ -177,7 +177,8 @@ absl::StatusOr<std::unique_ptr<Durable>> Durable::Open(const BrokerConfig& confi
   o.dir = (std::filesystem::path(config.data_dir) / "log").string();
   o.partitions = static_cast<uint32_t>(config.log_partitions);
   o.partition_key_levels = static_cast<uint32_t>(config.log_partition_key_levels);
-  o.sync = config.log_fsync == "batch";
+  o.sync = config.log_fsync != "none";
+  o.sync_interval_ms = config.log_fsync == "interval" ? config.log_fsync_interval_ms : 0;
   o.retention.retention_ms = config.log_retention_ms;
   o.retention.retention_bytes = static_cast<uint64_t>(config.log_retention_bytes);
   o.retention.hard_retention_ms = config.log_hard_retention_ms;

@@ -220,6 +220,8 @@ absl::Status RocksDbLogStore::Write(rocksdb::WriteBatch* batch) {
   return absl::OkStatus();
 }
 
+absl::Status RocksDbLogStore::SyncWal() { return FromRocksDb(db_->SyncWAL()); }
+
 absl::StatusOr<std::vector<GroupId>> RocksDbLogStore::ListGroups() const {
   std::vector<GroupId> out;
   const std::string lo(1, kRegistryPrefix);

@@ -147,6 +147,9 @@ class RocksDbLogStore {
 
   const RocksDbLogStoreOptions& options() const { return options_; }
   uint64_t commits() const { return commits_; }
+  // Makes every write so far durable (fsync of the write-ahead log): for stores opened with
+  // sync = false that sync on their own schedule. Thread-safe with concurrent writes.
+  absl::Status SyncWal();
 
  private:
   friend class GroupLog;

@@ -274,6 +274,7 @@ std::string LogState::TakeSnapshot(GroupId group) {
   SLUICE_CHECK(group == kMetadataGroup || part != nullptr);
   // The Raft log is compacted right after this snapshot: everything applied so far must be
   // durable here first.
+  if (options_.before_sync) options_.before_sync();
   rocksdb::Status s = db_->SyncWAL();
   SLUICE_CHECK_MSG(s.ok(), s.ToString().c_str());
   if (part) return EncodeMeta(part->meta);

@@ -66,6 +66,10 @@ struct LogStateOptions {
   uint64_t index_interval_records = 1024;
   int64_t index_interval_ms = 10'000;
   RetentionLimits retention;
+  // Called by TakeSnapshot before it syncs this database: when the Raft log is not synced on
+  // every write (fsync interval or none), it must be made durable first, so this database is
+  // never durable ahead of the Raft log it was applied from. May be null.
+  std::function<void()> before_sync;
 };
 
 struct CursorInfo {

@@ -30,10 +30,8 @@ absl::Status Validate(const PartitionedLogOptions& o) {
     return absl::InvalidArgumentError("commit log: index_interval_records must be > 0");
   }
   if (!o.clock) return absl::InvalidArgumentError("commit log: no clock");
-  if (o.sync_interval_ms != 0) {
-    // Needs a way to sync the Raft database's WAL from here (RocksDbLogStore has none), and
-    // the records database must then never become durable ahead of the Raft log.
-    return absl::InvalidArgumentError("commit log: sync_interval_ms is not supported yet");
+  if (o.sync_interval_ms < 0) {
+    return absl::InvalidArgumentError("commit log: sync_interval_ms must be >= 0");
   }
   return absl::OkStatus();
 }
@@ -106,6 +104,12 @@ PartitionedLog::PartitionedLog(PartitionedLogOptions options)
       partitioner_(options_.partitions, options_.partition_key_levels) {}
 
 PartitionedLog::~PartitionedLog() {
+  {
+    std::lock_guard<std::mutex> lock(sync_mu_);
+    sync_stopping_ = true;
+  }
+  sync_cv_.notify_all();
+  if (sync_thread_.joinable()) sync_thread_.join();
   if (transport_) transport_->Stop();
   if (raft_) raft_->Stop();
   raft_.reset();
@@ -136,11 +140,21 @@ absl::Status PartitionedLog::Start() {
   so.index_interval_records = o.index_interval_records;
   so.index_interval_ms = o.index_interval_ms;
   so.retention = o.retention;
+  const bool interval = o.sync && o.sync_interval_ms > 0;
+  if (!o.sync || interval) {
+    // The Raft log is not fsynced per write: sync it before the records database, which must
+    // never be durable ahead of it (LogStateOptions::before_sync).
+    so.before_sync = [this] {
+      if (!raft_store_) return;
+      absl::Status st = raft_store_->SyncWal();
+      SLUICE_CHECK_MSG(st.ok(), std::string(st.message()).c_str());
+    };
+  }
   state_ = std::make_unique<LogState>(records_.get(), so);
   RETURN_IF_ERROR(state_->Load());
 
   raftstore::RocksDbLogStoreOptions rso;
-  rso.sync = o.sync;
+  rso.sync = o.sync && !interval;
   rso.write_buffer_bytes = o.raft_write_buffer_bytes;
   const auto t1 = Steady::now();
   ASSIGN_OR_RETURN(raft_store_, raftstore::RocksDbLogStore::Open(o.dir + "/raft", rso));
@@ -198,7 +212,23 @@ absl::Status PartitionedLog::Start() {
   SLOG(kInfo) << "commit log open" << " dir=" << o.dir << " partitions=" << o.partitions
               << " records_db_open_ms=" << records_open_ms << " raft_db_open_ms=" << raft_open_ms
               << " replay_ms=" << ms_since(t2);
+  if (o.sync && o.sync_interval_ms > 0) sync_thread_ = std::thread([this] { SyncLoop(); });
   return absl::OkStatus();
+}
+
+void PartitionedLog::SyncLoop() {
+  const auto interval = std::chrono::milliseconds(options_.sync_interval_ms);
+  std::unique_lock<std::mutex> lock(sync_mu_);
+  while (!sync_cv_.wait_for(lock, interval, [this] { return sync_stopping_; })) {
+    lock.unlock();
+    absl::Status st = raft_store_->SyncWal();
+    if (st.ok()) {
+      interval_syncs_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      SLOG(kError).Kv("error", st.message()) << "commit log: periodic fsync failed";
+    }
+    lock.lock();
+  }
 }
 
 void PartitionedLog::Propose(PartitionId partition, std::string command,
@@ -369,6 +399,7 @@ LogStats PartitionedLog::stats() const {
   s.raft_writes = rs.storage_writes;
   s.raft_readies = rs.readies;
   s.retention_proposals = retention_proposals_.load();
+  s.interval_syncs = interval_syncs_.load();
   return s;
 }
 
