@@ -19,7 +19,7 @@ absl::Status BrokerPublisher::Publish(const MqttMessage& m) {
   msg->properties.content_type = m.content_type;
   msg->properties.user_properties = m.user_properties;
   msg->publisher = "";  // broker-originated: no client for no-local to exclude
-  if (!broker_->IsStored(*msg)) {
+  if (!broker_->StoresBeforeRouting(*msg)) {
     broker_->InjectPublish(std::move(msg));
     return absl::OkStatus();
   }

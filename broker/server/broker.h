@@ -76,6 +76,8 @@ class Broker {
   bool IsStored(const Message& m) const {
     return Durable::IsStored(m) && (store_qos12_ || m.retain);
   }
+  // Stored, and acknowledged/routed only once durable (QoS 1/2): Shard::PublishStored.
+  bool StoresBeforeRouting(const Message& m) const { return m.qos > 0 && IsStored(m); }
 
   // What recovery found in the log at start (broker_durable.cc).
   struct RecoveryCounts {

@@ -287,20 +287,16 @@ void Broker::InjectPublish(std::shared_ptr<Message> message, std::function<void(
   Shard* shard = shards_[0].get();
   asio::post(shard->io(), [shard, message = std::move(message), done = std::move(done)]() mutable {
     message->received_ms = shard->NowMs();
-    if (!shard->broker().IsStored(*message)) {
-      shard->Route(message);
+    if (!shard->broker().StoresBeforeRouting(*message)) {
+      shard->PublishNow(std::move(message));
       if (done) done(absl::OkStatus());
       return;
     }
-    if (message->qos == 0) {
-      shard->PublishRetainedQos0(std::move(message));
-      if (done) done(absl::OkStatus());
-      return;
-    }
-    if (message->retain) message->retain_seq = shard->broker().NextRetainSeq();
-    shard->PublishStored(std::move(message), 0, [done = std::move(done)](absl::StatusOr<size_t> r) {
-      if (done) done(r.status());
-    });
+    const uint32_t partition = shard->broker().durable()->PartitionFor(message->topic);
+    shard->PublishStored(std::move(message), partition, 0,
+                         [done = std::move(done)](absl::StatusOr<size_t> r) {
+                           if (done) done(r.status());
+                         });
   });
 }
 

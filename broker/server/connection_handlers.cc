@@ -215,20 +215,15 @@ void Connection::HandlePublish(mqtt::Publish& p) {
     message->properties = std::move(p.properties);
     message->publisher = client_id_;
     message->received_ms = shard_->NowMs();
-    if (shard_->broker().IsStored(*message) && p.qos == 0) {
-      shard_->PublishRetainedQos0(std::move(message));
-      return;
-    }
-    if (shard_->broker().IsStored(*message)) {
+    if (shard_->broker().StoresBeforeRouting(*message)) {
       // Acknowledged once the log holds it; routed by the partition's owner shard.
-      if (message->retain) message->retain_seq = shard_->broker().NextRetainSeq();
       const uint16_t id = p.packet_id;
       const uint8_t qos = p.qos;
       const uint32_t partition = shard_->broker().durable()->PartitionFor(message->topic);
-      uint64_t seq = qos > 0 ? QueueAck(ack_type, id, reason::kSuccess, false) : 0;
+      uint64_t seq = QueueAck(ack_type, id, reason::kSuccess, false);
       if (qos == 2) shard_->BeginStoredQos2(host_, id, partition);
       const int64_t received_ms = message->received_ms;
-      shard_->PublishStored(std::move(message), qos == 2 ? id : 0,
+      shard_->PublishStored(std::move(message), partition, qos == 2 ? id : 0,
                             [self = shared_from_this(), seq, id, qos, partition, received_ms](
                                 absl::StatusOr<size_t> r) {
                               if (r.ok())
@@ -238,8 +233,7 @@ void Connection::HandlePublish(mqtt::Publish& p) {
                             });
       return;
     }
-    if (message->retain) shard_->broker().SetRetained(message);
-    size_t matched = shard_->Route(message);
+    size_t matched = shard_->PublishNow(std::move(message));
     if (matched == 0 && v5) code = reason::kNoMatchingSubscribers;
   }
   if (p.qos > 0) QueueAck(ack_type, p.packet_id, v5 ? code : uint8_t{0}, true);

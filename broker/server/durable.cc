@@ -137,7 +137,8 @@ storage::Record Durable::ToRecord(const Message& m) {
   r.retain = m.retain;
   r.payload = m.payload;
   r.publisher = m.publisher;
-  if (!(m.properties == mqtt::Properties{})) {
+  static const mqtt::Properties kNone;  // not a temporary of ~500 bytes per publish
+  if (!(m.properties == kNone)) {
     // The property block travels as a minimal MQTT 5 PUBLISH frame, so the codec that
     // validates client input also validates what comes back from disk.
     mqtt::Publish p;

@@ -204,21 +204,16 @@ void Shard::PublishWill(const mqtt::Will& will, const std::string& client_id) {
   message->publisher = client_id;
   message->received_ms = NowMs();
   if (broker_->IsDeniedPublishNow(message->topic)) return;
-  if (broker_->IsStored(*message) && message->qos == 0) {
-    PublishRetainedQos0(std::move(message));
+  if (!broker_->StoresBeforeRouting(*message)) {
+    PublishNow(std::move(message));
     return;
   }
-  if (broker_->IsStored(*message)) {
-    if (message->retain) message->retain_seq = broker_->NextRetainSeq();
-    PublishStored(std::move(message), 0, [client_id](absl::StatusOr<size_t> r) {
-      if (!r.ok())
-        SLOG(kWarn).Kv("client_id", client_id).Kv("error", r.status().message())
-            << "will message not stored, dropped";
-    });
-    return;
-  }
-  if (message->retain) broker_->SetRetained(message);
-  Route(message);
+  const uint32_t partition = broker_->durable()->PartitionFor(message->topic);
+  PublishStored(std::move(message), partition, 0, [client_id](absl::StatusOr<size_t> r) {
+    if (!r.ok())
+      SLOG(kWarn).Kv("client_id", client_id).Kv("error", r.status().message())
+          << "will message not stored, dropped";
+  });
 }
 
 size_t Shard::Route(const MessagePtr& message) {

@@ -139,15 +139,17 @@ class Shard {
   void Deliver(std::string_view client_id, Delivery delivery);
 
   // ==== The commit log (shard_durable.cc) ====================================================
-  // Appends `message` (Durable::IsStored) to the log; once durable, the partition's owner
-  // shard routes it (so each partition's messages reach every shard in offset order) and
-  // `done` runs on this shard with the number of sessions it was addressed to, or the error.
-  // QoS 0 (a retained message) is routed and retained at once by the caller and only stored
-  // here (`done` gets 0): it has no acknowledgement to wait for.
-  void PublishStored(std::shared_ptr<Message> message, uint16_t qos2_packet_id,
-                     std::function<void(absl::StatusOr<size_t>)> done);
-  // QoS 0 retained: into the retained store and to subscribers now, into the log behind.
-  void PublishRetainedQos0(std::shared_ptr<Message> message);
+  // Publishing a message this shard received (from a client, a will, the broker itself):
+  // Broker::StoresBeforeRouting(m) -> PublishStored, else PublishNow.
+  // PublishStored appends a QoS 1/2 message to `partition` (Durable::PartitionFor); once
+  // durable, the partition's owner shard routes it (so each partition's messages reach every
+  // shard in offset order) and `done` runs on this shard with the number of sessions it was
+  // addressed to, or the error.
+  void PublishStored(std::shared_ptr<Message> message, uint32_t partition,
+                     uint16_t qos2_packet_id, std::function<void(absl::StatusOr<size_t>)> done);
+  // Retains (if retained) and routes at once; a retained QoS 0 message is also stored behind
+  // (Broker::IsStored). Returns the number of sessions it was addressed to.
+  size_t PublishNow(std::shared_ptr<Message> message);
   // Owner shard of message->partition: sets the retained store, routes, advances the
   // partition's routed watermark.
   size_t RouteStored(const MessagePtr& message);

@@ -16,25 +16,19 @@ namespace asio = boost::asio;
 
 uint32_t Shard::OwnerOf(uint32_t partition) const { return partition % broker_->shard_count(); }
 
-void Shard::PublishStored(std::shared_ptr<Message> message, uint16_t qos2_packet_id,
+void Shard::PublishStored(std::shared_ptr<Message> message, uint32_t partition,
+                          uint16_t qos2_packet_id,
                           std::function<void(absl::StatusOr<size_t>)> done) {
-  Durable& durable = *broker_->durable();
-  const uint32_t partition = durable.PartitionFor(message->topic);
-  const bool route = message->qos > 0;
-  // A QoS 0 message is already shared with subscribers: it must not change any more.
-  if (route) message->partition = partition;
+  message->partition = partition;
+  if (message->retain) message->retain_seq = broker_->NextRetainSeq();
   Shard* owner = &broker_->shard(OwnerOf(partition));
   Shard* origin = this;
-  auto on_origin = [origin](std::function<void()> fn) { asio::post(origin->io(), std::move(fn)); };
-  durable.log().Append(
+  broker_->durable()->log().Append(
       PartitionId(partition), Durable::ToRecord(*message), qos2_packet_id,
-      [owner, origin, on_origin, route, message, done = std::move(done)](absl::StatusOr<Offset> r) mutable {
+      [owner, origin, message, done = std::move(done)](absl::StatusOr<Offset> r) mutable {
         // The log's driver thread: hand everything to the shards.
-        if (!r.ok() || !route) {
-          on_origin([done = std::move(done), st = r.status()] {
-            if (st.ok()) return done(size_t{0});
-            done(st);
-          });
+        if (!r.ok()) {
+          asio::post(origin->io(), [done = std::move(done), st = r.status()] { done(st); });
           return;
         }
         message->offset = static_cast<int64_t>(r->value());
@@ -56,16 +50,26 @@ size_t Shard::RouteStored(const MessagePtr& message) {
   return matched;
 }
 
-void Shard::PublishRetainedQos0(std::shared_ptr<Message> message) {
-  message->retain_seq = broker_->NextRetainSeq();
-  broker_->SetRetained(message);
-  Route(message);
-  std::string topic = message->topic;
-  PublishStored(std::move(message), 0, [topic](absl::StatusOr<size_t> r) {
-    if (!r.ok())
-      SLOG(kWarn).Kv("topic", topic).Kv("error", r.status().message())
-          << "retained message not stored; it is lost at the next restart";
-  });
+size_t Shard::PublishNow(std::shared_ptr<Message> message) {
+  // Only a retained QoS 0 message is stored here: it is retained and routed at once (a QoS 0
+  // publisher waits for nothing, and a later SUBSCRIBE must see it), and stored behind. Its
+  // retain_seq keeps an older update still on its way through the log from replacing it.
+  const bool store = broker_->IsStored(*message);
+  if (message->retain) {
+    if (store) message->retain_seq = broker_->NextRetainSeq();
+    broker_->SetRetained(message);
+  }
+  size_t matched = Route(message);
+  if (!store) return matched;
+  Durable& durable = *broker_->durable();
+  durable.log().Append(
+      PartitionId(durable.PartitionFor(message->topic)), Durable::ToRecord(*message), 0,
+      [topic = message->topic](absl::StatusOr<Offset> r) {
+        if (!r.ok())
+          SLOG(kWarn).Kv("topic", topic).Kv("error", r.status().message())
+              << "retained message not stored; it is lost at the next restart";
+      });
+  return matched;
 }
 
 void Shard::InitWatermarks(const std::vector<int64_t>& high_watermarks) {
