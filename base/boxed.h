@@ -35,6 +35,11 @@ class Boxed {
     p_ = std::make_unique<T>(std::move(value));
     return *this;
   }
+  // The value, default-constructed first if absent.
+  T& GetOrCreate() {
+    if (!p_) p_ = std::make_unique<T>();
+    return *p_;
+  }
   bool has_value() const { return p_ != nullptr; }
   explicit operator bool() const { return has_value(); }
   T& operator*() { return *p_; }

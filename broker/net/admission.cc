@@ -14,6 +14,10 @@ int64_t NowS() {
 }  // namespace
 
 std::shared_ptr<void> Admission::TryAdmit(const std::string& address) {
+  if (limits_.max_connections <= 0 && limits_.max_connections_per_address <= 0 &&
+      limits_.max_connection_rate <= 0) {
+    return std::shared_ptr<void>(std::shared_ptr<void>(), static_cast<void*>(this));
+  }
   enum class Refusal { kNone, kRate, kTotal, kAddress } refusal = Refusal::kNone;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -39,12 +43,17 @@ std::shared_ptr<void> Admission::TryAdmit(const std::string& address) {
     }
     if (refusal == Refusal::kNone) {
       if (limits_.max_connection_rate > 0) tokens_ -= 1;
-      ++open_;
+      if (limits_.max_connections > 0 || limits_.max_connections_per_address > 0) ++open_;
       if (limits_.max_connections_per_address > 0) ++per_address_[address];
     }
   }
   switch (refusal) {
     case Refusal::kNone:
+      if (limits_.max_connections <= 0 && limits_.max_connections_per_address <= 0) {
+        // Nothing to give back at close: a ticket that owns nothing (no allocation, nothing
+        // kept per connection).
+        return std::shared_ptr<void>(std::shared_ptr<void>(), static_cast<void*>(this));
+      }
       return std::shared_ptr<void>(static_cast<void*>(this),
                                    [this, address](void*) { Release(address); });
     case Refusal::kRate:

@@ -30,11 +30,13 @@ class Admission {
   explicit Admission(AdmissionLimits limits) : limits_(limits) {}
 
   // A ticket held for the connection's lifetime (its destruction frees the slot), or null
-  // when a limit refuses `address` (an IP address without port).
+  // when a limit refuses `address` (an IP address without port). Without a total or
+  // per-address limit the ticket owns nothing (use_count() == 0): it costs no allocation.
   std::shared_ptr<void> TryAdmit(const std::string& address);
 
   struct Counts {
-    uint64_t refused_total = 0, refused_per_address = 0, refused_rate = 0, open = 0;
+    uint64_t refused_total = 0, refused_per_address = 0, refused_rate = 0;
+    uint64_t open = 0;  // counted only while a total or per-address limit is set
   };
   Counts counts() const;
 

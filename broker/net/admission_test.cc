@@ -7,13 +7,21 @@
 namespace sluice::net {
 namespace {
 
-TEST(Admission, UnlimitedAdmitsEverything) {
+TEST(Admission, UnlimitedAdmitsEverythingWithTicketsThatOwnNothing) {
   Admission a({});
   std::vector<std::shared_ptr<void>> held;
   for (int i = 0; i < 1000; ++i) {
     held.push_back(a.TryAdmit("10.0.0.1"));
     ASSERT_TRUE(held.back());
+    EXPECT_EQ(held.back().use_count(), 0) << "an unlimited ticket must not allocate";
   }
+  EXPECT_EQ(a.counts().open, 0u) << "open is counted only while a connection limit is set";
+}
+
+TEST(Admission, OpenIsCountedUnderATotalLimit) {
+  Admission a({.max_connections = 5000});
+  std::vector<std::shared_ptr<void>> held;
+  for (int i = 0; i < 1000; ++i) held.push_back(a.TryAdmit("10.0.0.1"));
   EXPECT_EQ(a.counts().open, 1000u);
   held.clear();
   EXPECT_EQ(a.counts().open, 0u);

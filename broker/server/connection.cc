@@ -22,22 +22,32 @@ constexpr size_t kKeepBufferBytes = 16 * 1024;
 }  // namespace
 
 Connection::Connection(Shard* shard, tcp::socket socket)
-    : shard_(shard), socket_(std::move(socket)), timer_(shard->io()) {
+    : shard_(shard), socket_(std::move(socket)) {
   boost::system::error_code ec;
-  auto ep = socket_.remote_endpoint(ec);
-  if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
   socket_.set_option(tcp::no_delay(true), ec);
   socket_.non_blocking(true, ec);  // ReadAvailable reads until would_block
   last_rx_ms_ = shard_->NowMs();
 }
 
 Connection::Connection(Shard* shard, std::unique_ptr<net::Stream> stream)
-    : shard_(shard), socket_(shard->io()), stream_(std::move(stream)), timer_(shard->io()) {
-  peer_ = stream_->peer();
+    : shard_(shard), socket_(shard->io()), stream_(std::move(stream)) {
   last_rx_ms_ = shard_->NowMs();
 }
 
-Connection::~Connection() = default;
+Connection::~Connection() { shard_->CancelDeadline(this); }
+
+std::string Connection::peer() const {
+  if (stream_) return stream_->peer();
+  boost::system::error_code ec;
+  auto ep = socket_.remote_endpoint(ec);
+  if (ec) return std::string();
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+const std::string& Connection::username() const {
+  static const std::string* const kNone = new std::string();
+  return cold_ ? cold_->username : *kNone;
+}
 
 void Connection::CloseTransport() {
   boost::system::error_code ignored;
@@ -246,18 +256,16 @@ void Connection::CloseSocket() {
     CloseTransport();
     return;
   }
-  timer_.expires_after(std::chrono::milliseconds(kDrainMs));
-  timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-    if (ec != boost::asio::error::operation_aborted) self->CloseTransport();
-  });
+  ArmTimer(kDrainMs);  // OnDeadline closes a client that does not close in time
   Drain();
 }
 
 void Connection::Drain() {
   if (read_pending_) return;  // DoRead's handler continues the drain
   read_pending_ = true;
-  drain_buffer_.resize(4096);
-  ReadSome(asio::buffer(drain_buffer_),
+  in_.resize(4096);  // input is of no use any more: the drain reads into it
+  in_start_ = 0;
+  ReadSome(asio::buffer(in_),
                           [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
                             self->read_pending_ = false;
                             self->DrainStep(ec);
@@ -266,21 +274,23 @@ void Connection::Drain() {
 
 void Connection::DrainStep(const boost::system::error_code& ec) {
   if (!ec) return Drain();
-  timer_.cancel();
+  shard_->CancelDeadline(this);
   CloseTransport();
 }
 
 void Connection::ArmTimer(int64_t delay_ms) {
-  timer_.expires_after(std::chrono::milliseconds(delay_ms));
-  timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-    if (!ec) self->OnTimer();
-  });
+  shard_->ScheduleDeadline(this, shard_->NowMs() + delay_ms);
 }
 
-void Connection::OnTimer() {
-  if (terminated_ || moved_) return;
+void Connection::OnDeadline() {
+  if (moved_) return;
+  if (terminated_) {
+    // Draining, or the last write never completed (a client that stopped reading).
+    CloseTransport();
+    return;
+  }
   if (!connected_) {
-    SLOG(kInfo).Kv("peer", peer_) << "no CONNECT in time, closing";
+    SLOG(kInfo).Kv("peer", peer()) << "no CONNECT in time, closing";
     Terminate(std::nullopt, WillAction::kDiscard);
     return;
   }
@@ -298,7 +308,7 @@ void Connection::OnTimer() {
 
 void Connection::ProtocolError(uint8_t reason, const char* what) {
   BrokerStats::Inc(shard_->stats().protocol_errors);
-  SLOG(kInfo).Kv("client_id", client_id_).Kv("peer", peer_).Kv("reason", static_cast<int>(reason)) << "closing connection: " << what;
+  SLOG(kInfo).Kv("client_id", client_id_).Kv("peer", peer()).Kv("reason", static_cast<int>(reason)) << "closing connection: " << what;
   Terminate(reason, WillAction::kPublish, what);
 }
 
@@ -326,7 +336,7 @@ void Connection::Terminate(std::optional<uint8_t> disconnect_reason, WillAction 
                            const char* why) {
   if (terminated_) return;
   terminated_ = true;
-  timer_.cancel();
+  ArmTimer(kDrainMs);  // bounds the last write and the drain
   if (disconnect_reason && connected_ && version_ == mqtt::Version::k5) {
     mqtt::Disconnect d;
     d.reason_code = *disconnect_reason;
@@ -349,7 +359,7 @@ void Connection::Terminate(std::optional<uint8_t> disconnect_reason, WillAction 
 
 void Connection::MoveToShard(uint32_t home, mqtt::Connect connect) {
   moved_ = true;
-  timer_.cancel();
+  shard_->CancelDeadline(this);
   shard_->RemoveConnection(this);
   BrokerStats::Dec(shard_->stats().connections_current);
   if (stream_) {
@@ -357,14 +367,14 @@ void Connection::MoveToShard(uint32_t home, mqtt::Connect connect) {
     Shard* target = &shard_->broker().shard(home);
     std::unique_ptr<net::Stream> stream = std::move(stream_);
     stream->Rebind(target->io().get_executor());
-    asio::post(target->io(), [target, stream = std::move(stream), admission = admission_,
+    asio::post(target->io(), [target, stream = std::move(stream), admission = cold_ ? cold_->admission : nullptr,
                               connect = std::move(connect),
                               leftover = in_.substr(in_start_)]() mutable {
       auto c = std::make_shared<Connection>(target, std::move(stream));
       c->SetAdmission(std::move(admission));
       c->StartMoved(std::move(connect), std::move(leftover));
     });
-    admission_.reset();
+    if (cold_) cold_->admission.reset();
     return;
   }
   boost::system::error_code ec;
@@ -382,7 +392,7 @@ void Connection::MoveToShard(uint32_t home, mqtt::Connect connect) {
   Shard* target = &shard_->broker().shard(home);
   asio::post(target->io(), [target, fd, protocol, connect = std::move(connect),
                             leftover = std::move(leftover),
-                            admission = std::move(admission_)]() mutable {
+                            admission = cold_ ? std::move(cold_->admission) : nullptr]() mutable {
     tcp::socket socket(target->io());
     boost::system::error_code ec;
     socket.assign(protocol, fd, ec);

@@ -28,6 +28,7 @@
 #include "broker/net/stream.h"
 #include "base/boxed.h"
 #include "broker/codec/codec.h"
+#include "broker/server/deadline_wheel.h"
 #include "broker/session/session.h"
 
 namespace sluice::broker {
@@ -48,7 +49,9 @@ struct ReplaySpec {
 std::optional<ReplaySpec> ParseReplaySpec(std::string_view value);
 std::optional<std::string_view> FindReplayProperty(const mqtt::Properties& props);
 
-class Connection : public std::enable_shared_from_this<Connection> {
+// The DeadlineWheel entry is the shard's hold on the connection's one deadline (connect
+// timeout, keep alive or drain): OnDeadline runs when it passes.
+class Connection : public std::enable_shared_from_this<Connection>, public DeadlineWheel::Entry {
  public:
   Connection(Shard* shard, boost::asio::ip::tcp::socket socket);
   // A TLS or WebSocket connection (broker/net): the stream stays on the io_context that
@@ -57,7 +60,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ~Connection();
 
   // The accept-time admission ticket (connection limits), released with the connection.
-  void SetAdmission(std::shared_ptr<void> ticket) { admission_ = std::move(ticket); }
+  // A ticket that owns nothing (no limit set) is not kept.
+  void SetAdmission(std::shared_ptr<void> ticket) {
+    if (ticket.use_count() > 0) cold().admission = std::move(ticket);
+  }
 
   // A freshly accepted socket: waits for CONNECT.
   void Start();
@@ -72,6 +78,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Disconnect(uint8_t reason, const char* why = nullptr);
   // Another connection took the session; `session_ends` when that one started clean.
   void TakenOver(bool session_ends);
+  // Called by the shard when the deadline set by ArmTimer has passed.
+  void OnDeadline();
 
   const std::string& client_id() const { return client_id_; }
   mqtt::Version version() const { return version_; }
@@ -79,7 +87,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // For the admin API: the client's address ("HOST:PORT") and when this connection object was
   // created (wall clock, Unix ms): at accept, or when the socket moved to the client id's
   // home shard right after its CONNECT.
-  const std::string& peer() const { return peer_; }
+  // Empty once the socket is closed. Computed, not stored: an idle connection's every byte
+  // counts (README "Performance").
+  std::string peer() const;
   int64_t created_unix_ms() const { return created_unix_ms_; }
 
  private:
@@ -108,7 +118,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Drain();
   void DrainStep(const boost::system::error_code& ec);
   void ArmTimer(int64_t delay_ms);
-  void OnTimer();
   // Ends the connection once: optional DISCONNECT, session bookkeeping, flush and close.
   void Terminate(std::optional<uint8_t> disconnect_reason, WillAction will,
                  const char* why = nullptr);
@@ -171,9 +180,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Shard* shard_;
   boost::asio::ip::tcp::socket socket_;
   std::unique_ptr<net::Stream> stream_;  // TLS / WebSocket; null for plain TCP
-  std::shared_ptr<void> admission_;
-  boost::asio::steady_timer timer_;
-  std::string peer_;
   const int64_t created_unix_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::system_clock::now().time_since_epoch()).count();
 
@@ -185,7 +191,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool flush_scheduled_ = false;
   bool draining_ = false;
   bool read_pending_ = false;
-  std::string drain_buffer_;
 
   mqtt::Version version_ = mqtt::Version::k311;
   bool connected_ = false;  // CONNACK success sent
@@ -199,18 +204,35 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint32_t client_max_packet_size_ = mqtt::kMaxRemainingLength + 5;
   bool problem_information_ = true;
 
-  // Security state: the authenticated user name (or certificate identity), the ACL compiled
-  // for this client (re-compiled when the ACL is reloaded), publish rate buckets.
-  std::string username_;
-  std::unique_ptr<auth::ScramServer> scram_;
   Boxed<mqtt::Connect> pending_connect_;  // heap: ~1.3 KB inline, and rarely present
   bool auth_pending_ = false;  // password check on the auth workers: input waits
-  std::string auth_method_;    // the enhanced authentication method of the CONNECT, if any
-  std::shared_ptr<const auth::ClientAcl> acl_;
-  uint64_t acl_version_ = 0;
-  double publish_tokens_ = -1, publish_byte_tokens_ = -1;  // < 0: not started
-  int64_t publish_refill_ms_ = 0;
-  int64_t last_limit_log_ms_ = -1000000;
+
+  // What most connections never need, allocated on first use (an anonymous client without
+  // topic aliases, enhanced authentication, ACL, rate limits or admission limits has none):
+  // ~250 bytes saved per idle connection.
+  struct Cold {
+    std::shared_ptr<void> admission;  // accept-time ticket of net::Admission
+    // Security state: the authenticated user name (or certificate identity), the ACL
+    // compiled for this client (re-compiled when the ACL is reloaded), rate buckets.
+    std::string username;
+    std::unique_ptr<auth::ScramServer> scram;
+    std::string auth_method;  // the enhanced authentication method of the CONNECT, if any
+    std::shared_ptr<const auth::ClientAcl> acl;
+    uint64_t acl_version = 0;
+    double publish_tokens = -1, publish_byte_tokens = -1;  // < 0: not started
+    int64_t publish_refill_ms = 0;
+    int64_t last_limit_log_ms = -1000000;
+    std::vector<std::string> in_aliases;  // index = alias; sized on first use
+    absl::flat_hash_map<std::string, uint16_t> out_aliases;
+  };
+  Cold& cold() {
+    if (!cold_) cold_ = std::make_unique<Cold>();
+    return *cold_;
+  }
+  const std::string& username() const;
+  std::unique_ptr<Cold> cold_;
+  uint16_t in_alias_max_ = 0;   // topic aliases the client may set (MQTT 5 CONNACK)
+  uint16_t out_alias_max_ = 0;  // topic aliases the client accepts
 
   struct PendingAck {
     uint16_t packet_id;
@@ -223,10 +245,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint32_t acks_head_ = 0;        // first unsent slot
   uint32_t acks_waiting_ = 0;     // slots not ready
   bool input_paused_ = false;     // DoRead declined because too many acks wait
-
-  std::vector<std::string> in_aliases_;                 // index = alias
-  absl::flat_hash_map<std::string, uint16_t> out_aliases_;
-  uint16_t out_alias_max_ = 0;
 };
 
 }  // namespace sluice::broker

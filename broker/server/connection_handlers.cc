@@ -53,7 +53,7 @@ void Connection::HandlePacket(mqtt::Packet& packet) {
 void Connection::RefuseConnect(uint8_t code, const char* why) {
   BrokerStats::Inc(shard_->stats().connect_refused);
   BrokerStats::Inc(shard_->stats().connect_refused_reason[code]);
-  SLOG(kInfo).Kv("peer", peer_).Kv("client_id", client_id_).Kv("reason", static_cast<int>(code))
+  SLOG(kInfo).Kv("peer", peer()).Kv("client_id", client_id_).Kv("reason", static_cast<int>(code))
       << "CONNECT refused: " << why;
   mqtt::Connack ack;
   ack.reason_code = code;
@@ -100,7 +100,7 @@ void Connection::CompleteConnect(mqtt::Connect connect) {
   const BrokerConfig& config = shard_->broker().config();
   version_ = connect.version;
   client_id_ = connect.client_id;
-  username_ = connect.username.value_or("");
+  if (connect.username) cold().username = *connect.username;
   const bool v5 = version_ == Version::k5;
 
   uint32_t expiry = v5 ? connect.properties.session_expiry_interval.value_or(0)
@@ -134,10 +134,10 @@ void Connection::CompleteConnect(mqtt::Connect connect) {
         connect.properties.maximum_packet_size.value_or(mqtt::kMaxRemainingLength + 5);
     out_alias_max_ = connect.properties.topic_alias_maximum.value_or(0);
     problem_information_ = connect.properties.request_problem_information.value_or(1) != 0;
-    in_aliases_.assign(static_cast<size_t>(config.topic_alias_maximum) + 1, std::string());
+    in_alias_max_ = static_cast<uint16_t>(config.topic_alias_maximum);
     ack.properties.assigned_client_identifier = connect.properties.assigned_client_identifier;
     if (connect.properties.authentication_method) {  // enhanced authentication succeeded
-      auth_method_ = *connect.properties.authentication_method;
+      cold().auth_method = *connect.properties.authentication_method;
       ack.properties.authentication_method = connect.properties.authentication_method;
       ack.properties.authentication_data = connect.properties.authentication_data;
     }
@@ -152,12 +152,12 @@ void Connection::CompleteConnect(mqtt::Connect connect) {
   Send(ack);
   connected_ = true;
   BrokerStats::Inc(shard_->stats().connections_accepted);
-  SLOG(kDebug).Kv("client_id", client_id_).Kv("peer", peer_).Kv("version", static_cast<int>(version_))
+  SLOG(kDebug).Kv("client_id", client_id_).Kv("peer", peer()).Kv("version", static_cast<int>(version_))
       .Kv("session_present", session_present) << "client connected";
   if (keep_alive_s_ > 0) {
     ArmTimer(static_cast<int64_t>(keep_alive_s_) * 1500);
   } else {
-    timer_.cancel();
+    shard_->CancelDeadline(this);
   }
   std::vector<Outbound> out;
   host_->session.Resume(shard_->NowMs(), &out);
@@ -168,14 +168,16 @@ void Connection::HandlePublish(mqtt::Publish& p) {
   const BrokerConfig& config = shard_->broker().config();
   const bool v5 = version_ == Version::k5;
   if (auto alias = p.properties.topic_alias) {
-    if (*alias == 0 || *alias >= in_aliases_.size())
+    if (*alias == 0 || *alias > in_alias_max_)
       return ProtocolError(reason::kTopicAliasInvalid, "topic alias out of range");
+    std::vector<std::string>& in_aliases = cold().in_aliases;
+    if (in_aliases.empty()) in_aliases.resize(static_cast<size_t>(in_alias_max_) + 1);
     if (p.topic.empty()) {
-      if (in_aliases_[*alias].empty())
+      if (in_aliases[*alias].empty())
         return ProtocolError(reason::kProtocolError, "unknown topic alias");
-      p.topic = in_aliases_[*alias];
+      p.topic = in_aliases[*alias];
     } else {
-      in_aliases_[*alias] = p.topic;
+      in_aliases[*alias] = p.topic;
     }
     p.properties.topic_alias.reset();
   }
@@ -439,19 +441,20 @@ bool Connection::EncodePublish(Outbound& o) {
     p.subscription_identifiers = &o.delivery.subscription_ids;
     if (o.has_expiry) p.message_expiry_interval = o.expiry_s;
     if (out_alias_max_ > 0) {
-      auto it = out_aliases_.find(Av(m.topic));
-      if (it != out_aliases_.end()) {
+      auto& out_aliases = cold().out_aliases;
+      auto it = out_aliases.find(Av(m.topic));
+      if (it != out_aliases.end()) {
         p.topic = {};
         p.topic_alias = it->second;
-      } else if (out_aliases_.size() < out_alias_max_) {
-        p.topic_alias = static_cast<uint16_t>(out_aliases_.size() + 1);
+      } else if (out_aliases.size() < out_alias_max_) {
+        p.topic_alias = static_cast<uint16_t>(out_aliases.size() + 1);
         new_alias = true;
       }
     }
   }
   if (mqtt::EncodedPublishSize(p, version_) > client_max_packet_size_) return false;
   // The alias is the client's only once a PUBLISH carrying topic and alias has been sent.
-  if (new_alias) out_aliases_.emplace(m.topic, *p.topic_alias);
+  if (new_alias) cold().out_aliases.emplace(m.topic, *p.topic_alias);
   mqtt::EncodePublish(p, version_, &out_pending_);
   BrokerStats::Inc(shard_->stats().packets_sent[3]);
   return true;

@@ -48,7 +48,7 @@ bool Connection::Authenticate(mqtt::Connect& connect) {
       }
       if (why) {
         BrokerStats::Inc(shard_->stats().auth_failures);
-        SLOG(kWarn).Kv("client_id", connect.client_id).Kv("peer", peer_)
+        SLOG(kWarn).Kv("client_id", connect.client_id).Kv("peer", peer())
             .Kv("error", sub.ok() ? std::string(why) : std::string(sub.status().message()))
             << "JWT authentication failed";
         RefuseConnect(reason::kBadUserNameOrPassword, "bad user name or password");
@@ -61,7 +61,7 @@ bool Connection::Authenticate(mqtt::Connect& connect) {
     if ((connect.username || connect.password) && !security.has_password_file()) {
       // Only tokens can prove an identity here: no password file to check against.
       BrokerStats::Inc(shard_->stats().auth_failures);
-      SLOG(kWarn).Kv("client_id", connect.client_id).Kv("peer", peer_)
+      SLOG(kWarn).Kv("client_id", connect.client_id).Kv("peer", peer())
           << "authentication failed: the password is not a JWT";
       RefuseConnect(reason::kBadUserNameOrPassword, "bad user name or password");
       return false;
@@ -91,7 +91,7 @@ bool Connection::Authenticate(mqtt::Connect& connect) {
     auth_pending_ = false;
     BrokerStats::Inc(shard_->stats().auth_failures);
     if (ShouldLogLimit())
-      SLOG(kWarn).Kv("client_id", client_id_).Kv("peer", peer_)
+      SLOG(kWarn).Kv("client_id", client_id_).Kv("peer", peer())
           << "CONNECT refused: too many password checks waiting";
     RefuseConnect(reason::kServerBusy, "server busy");
   }
@@ -104,7 +104,7 @@ void Connection::OnPasswordChecked(bool ok, mqtt::Connect connect) {
   if (!ok) {
     BrokerStats::Inc(shard_->stats().auth_failures);
     SLOG(kWarn).Kv("client_id", connect.client_id).Kv("user", connect.username.value_or(""))
-        .Kv("peer", peer_) << "authentication failed";
+        .Kv("peer", peer()) << "authentication failed";
     RefuseConnect(reason::kBadUserNameOrPassword, "bad user name or password");
     return;
   }
@@ -131,15 +131,15 @@ void Connection::StartEnhancedAuth(mqtt::Connect connect) {
                   "the only enhanced authentication method is SCRAM-SHA-256 (with a password_file)");
     return;
   }
-  scram_ = std::make_unique<auth::ScramServer>();
-  auto server_first = scram_->Start(
+  cold().scram = std::make_unique<auth::ScramServer>();
+  auto server_first = cold().scram->Start(
       connect.properties.authentication_data.value_or(""),
       [&security](const std::string& user) { return security.ScramCredentialsFor(user); });
   if (!server_first.ok()) {
     BrokerStats::Inc(shard_->stats().auth_failures);
-    SLOG(kWarn).Kv("client_id", connect.client_id).Kv("peer", peer_)
+    SLOG(kWarn).Kv("client_id", connect.client_id).Kv("peer", peer())
         .Kv("error", server_first.status().message()) << "SCRAM authentication failed";
-    scram_.reset();
+    cold().scram.reset();
     RefuseConnect(reason::kBadUserNameOrPassword, "malformed SCRAM client-first message");
     return;
   }
@@ -155,14 +155,14 @@ void Connection::HandleAuthFrame(const mqtt::Auth& a) {
   if (a.reason_code != reason::kContinueAuthentication ||
       a.properties.authentication_method != pending_connect_->properties.authentication_method)
     return ProtocolError(reason::kProtocolError, "unexpected AUTH during SCRAM exchange");
-  auto server_final = scram_->Finish(a.properties.authentication_data.value_or(""));
+  auto server_final = cold().scram->Finish(a.properties.authentication_data.value_or(""));
   mqtt::Connect connect = std::move(*pending_connect_);
   pending_connect_.reset();
-  std::string user = scram_->user();
-  scram_.reset();
+  std::string user = cold().scram->user();
+  cold().scram.reset();
   if (!server_final.ok()) {
     BrokerStats::Inc(shard_->stats().auth_failures);
-    SLOG(kWarn).Kv("client_id", connect.client_id).Kv("user", user).Kv("peer", peer_)
+    SLOG(kWarn).Kv("client_id", connect.client_id).Kv("user", user).Kv("peer", peer())
         .Kv("error", server_final.status().message()) << "SCRAM authentication failed";
     RefuseConnect(reason::kBadUserNameOrPassword, "SCRAM authentication failed");
     return;
@@ -176,38 +176,38 @@ void Connection::HandleAuthFrame(const mqtt::Auth& a) {
 void Connection::HandleReauth(const mqtt::Auth& a) {
   // MQTT 5 section 4.12.1: only a client that connected with enhanced authentication may
   // re-authenticate, with the same method; a failure ends the connection.
-  if (auth_method_.empty() || a.properties.authentication_method != auth_method_)
+  if (cold().auth_method.empty() || a.properties.authentication_method != cold().auth_method)
     return ProtocolError(reason::kProtocolError, "AUTH without enhanced authentication");
   Security& security = shard_->broker().security();
   auto fail = [&](const std::string& why) {
     BrokerStats::Inc(shard_->stats().auth_failures);
-    SLOG(kWarn).Kv("client_id", client_id_).Kv("user", username_).Kv("peer", peer_)
+    SLOG(kWarn).Kv("client_id", client_id_).Kv("user", username()).Kv("peer", peer())
         .Kv("error", why) << "SCRAM re-authentication failed";
-    scram_.reset();
+    cold().scram.reset();
     Terminate(reason::kNotAuthorized, WillAction::kPublish, "re-authentication failed");
   };
-  if (a.reason_code == reason::kReauthenticate && !scram_) {
-    scram_ = std::make_unique<auth::ScramServer>();
-    auto server_first = scram_->Start(
+  if (a.reason_code == reason::kReauthenticate && !cold().scram) {
+    cold().scram = std::make_unique<auth::ScramServer>();
+    auto server_first = cold().scram->Start(
         a.properties.authentication_data.value_or(""),
         [&security](const std::string& user) { return security.ScramCredentialsFor(user); });
     if (!server_first.ok()) return fail(std::string(server_first.status().message()));
     mqtt::Auth challenge;
     challenge.reason_code = reason::kContinueAuthentication;
-    challenge.properties.authentication_method = auth_method_;
+    challenge.properties.authentication_method = cold().auth_method;
     challenge.properties.authentication_data = *std::move(server_first);
     Send(challenge);
     return;
   }
-  if (a.reason_code == reason::kContinueAuthentication && scram_) {
-    auto server_final = scram_->Finish(a.properties.authentication_data.value_or(""));
-    std::string user = scram_->user();
-    scram_.reset();
+  if (a.reason_code == reason::kContinueAuthentication && cold().scram) {
+    auto server_final = cold().scram->Finish(a.properties.authentication_data.value_or(""));
+    std::string user = cold().scram->user();
+    cold().scram.reset();
     if (!server_final.ok()) return fail(std::string(server_final.status().message()));
-    if (user != username_) return fail("re-authenticated as another user");
+    if (user != username()) return fail("re-authenticated as another user");
     mqtt::Auth done;
     done.reason_code = reason::kSuccess;
-    done.properties.authentication_method = auth_method_;
+    done.properties.authentication_method = cold().auth_method;
     done.properties.authentication_data = *std::move(server_final);
     Send(done);
     return;
@@ -218,17 +218,18 @@ void Connection::HandleReauth(const mqtt::Auth& a) {
 const auth::ClientAcl* Connection::CurrentAcl() {
   Security& security = shard_->broker().security();
   uint64_t version = security.acl_version();
-  if (version != acl_version_) {
-    acl_ = security.AclFor(username_, client_id_, stream_ ? stream_->identity() : std::string());
-    acl_version_ = version;
+  if (version != (cold_ ? cold_->acl_version : 0)) {
+    auto acl = security.AclFor(username(), client_id_, stream_ ? stream_->identity() : std::string());
+    cold().acl = std::move(acl);
+    cold().acl_version = version;
   }
-  return acl_.get();
+  return cold_ ? cold_->acl.get() : nullptr;
 }
 
 bool Connection::ShouldLogLimit() {
   int64_t now = shard_->NowMs();
-  if (now - last_limit_log_ms_ < 1000) return false;
-  last_limit_log_ms_ = now;
+  if (now - cold().last_limit_log_ms < 1000) return false;
+  cold().last_limit_log_ms = now;
   return true;
 }
 
@@ -261,7 +262,7 @@ uint8_t Connection::PublishRefusal(const mqtt::Publish& p) {
     BrokerStats::Inc(stats.publishes_denied);
     BrokerStats::Inc(stats.publishes_denied_acl);
     if (ShouldLogLimit())
-      SLOG(kInfo).Kv("client_id", client_id_).Kv("user", username_).Kv("topic", p.topic)
+      SLOG(kInfo).Kv("client_id", client_id_).Kv("user", username()).Kv("topic", p.topic)
           .Kv("denied_total", stats.publishes_denied.load()) << "publish denied by ACL";
     return reason::kNotAuthorized;
   }
@@ -269,17 +270,17 @@ uint8_t Connection::PublishRefusal(const mqtt::Publish& p) {
   if (c.max_publish_rate > 0 || c.max_publish_bytes_rate > 0) {
     // Token buckets holding one second's worth, refilled by the elapsed time.
     int64_t now = shard_->NowMs();
-    double elapsed_s = publish_tokens_ < 0 ? 0 : (now - publish_refill_ms_) / 1000.0;
-    publish_refill_ms_ = now;
+    double elapsed_s = cold().publish_tokens < 0 ? 0 : (now - cold().publish_refill_ms) / 1000.0;
+    cold().publish_refill_ms = now;
     auto refill = [elapsed_s](double* tokens, int64_t rate) {
       if (*tokens < 0) *tokens = static_cast<double>(rate);
       *tokens = std::min(static_cast<double>(rate), *tokens + elapsed_s * rate);
     };
-    refill(&publish_tokens_, c.max_publish_rate);
-    refill(&publish_byte_tokens_, c.max_publish_bytes_rate);
+    refill(&cold().publish_tokens, c.max_publish_rate);
+    refill(&cold().publish_byte_tokens, c.max_publish_bytes_rate);
     const double bytes = static_cast<double>(p.payload.size());
-    const bool over = (c.max_publish_rate > 0 && publish_tokens_ < 1) ||
-                      (c.max_publish_bytes_rate > 0 && publish_byte_tokens_ < bytes);
+    const bool over = (c.max_publish_rate > 0 && cold().publish_tokens < 1) ||
+                      (c.max_publish_bytes_rate > 0 && cold().publish_byte_tokens < bytes);
     if (over) {
       BrokerStats::Inc(stats.publishes_rate_limited);
       if (ShouldLogLimit())
@@ -288,8 +289,8 @@ uint8_t Connection::PublishRefusal(const mqtt::Publish& p) {
             << "publish dropped: max_publish_rate/max_publish_bytes_rate exceeded";
       return reason::kQuotaExceeded;
     }
-    if (c.max_publish_rate > 0) publish_tokens_ -= 1;
-    if (c.max_publish_bytes_rate > 0) publish_byte_tokens_ -= bytes;
+    if (c.max_publish_rate > 0) cold().publish_tokens -= 1;
+    if (c.max_publish_bytes_rate > 0) cold().publish_byte_tokens -= bytes;
   }
   return reason::kSuccess;
 }
@@ -313,7 +314,7 @@ uint8_t Connection::SubscribeRefusal(const std::string& filter, std::string_view
     BrokerStats::Inc(stats.subscribes_denied);
     BrokerStats::Inc(stats.subscribes_denied_acl);
     if (ShouldLogLimit())
-      SLOG(kInfo).Kv("client_id", client_id_).Kv("user", username_).Kv("filter", filter)
+      SLOG(kInfo).Kv("client_id", client_id_).Kv("user", username()).Kv("filter", filter)
           << "subscribe denied by ACL";
     return reason::kNotAuthorized;
   }

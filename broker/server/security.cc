@@ -246,11 +246,6 @@ std::vector<std::pair<std::string, std::string>> Security::ListenerAddresses() c
 }
 
 std::shared_ptr<void> Security::Admit(const std::string& ip) {
-  if (config_.max_connections == 0 && config_.max_connections_per_address == 0 &&
-      config_.max_connection_rate == 0) {
-    static const std::shared_ptr<void> kUnlimited = std::make_shared<int>(0);
-    return kUnlimited;
-  }
   return admission_.TryAdmit(ip);
 }
 

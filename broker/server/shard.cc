@@ -61,6 +61,33 @@ void Shard::Shutdown() {
   }
 }
 
+void Shard::ScheduleDeadline(Connection* c, int64_t deadline_ms) {
+  wheel_.Schedule(c, deadline_ms);
+  ArmWheelTimer();
+}
+
+void Shard::ArmWheelTimer() {
+  if (wheel_timer_armed_ || wheel_.size() == 0) return;
+  if (!wheel_timer_) wheel_timer_ = std::make_unique<asio::steady_timer>(io_);
+  wheel_timer_armed_ = true;
+  wheel_timer_->expires_after(std::chrono::milliseconds(DeadlineWheel::kTickMs));
+  wheel_timer_->async_wait([this](const boost::system::error_code&) { OnWheelTick(); });
+}
+
+void Shard::CancelDeadline(Connection* c) { wheel_.Cancel(c); }
+
+void Shard::OnWheelTick() {
+  wheel_timer_armed_ = false;
+  wheel_due_.clear();
+  wheel_.Expire(NowMs(), &wheel_due_);
+  // Each due connection is held first: one's OnDeadline may release another.
+  std::vector<std::shared_ptr<Connection>> due;
+  due.reserve(wheel_due_.size());
+  for (DeadlineWheel::Entry* e : wheel_due_) due.push_back(static_cast<Connection*>(e)->shared_from_this());
+  for (auto& c : due) c->OnDeadline();
+  ArmWheelTimer();
+}
+
 void Shard::JoinThread() {
   if (thread_.joinable()) thread_.join();
 }
@@ -91,10 +118,10 @@ SessionHost* Shard::TakeSession(const std::string& client_id, bool clean_start,
     }
     DestroySession(client_id);
   }
-  auto host = std::make_unique<SessionHost>(client_id, broker_->MaxQueuedMessagesNow(), io_);
+  auto host = std::make_unique<SessionHost>(client_id, broker_->MaxQueuedMessagesNow());
   SessionHost* raw = host.get();
   raw->connection = std::move(connection);
-  sessions_.emplace(client_id, std::move(host));
+  sessions_.emplace(Av(raw->session.client_id()), std::move(host));
   return raw;
 }
 
@@ -127,8 +154,8 @@ void Shard::OnConnectionClosed(SessionHost* host, const Connection* connection,
 void Shard::ArmWill(SessionHost* host, uint32_t delay_s) {
   uint64_t generation = host->generation;
   std::string client_id = host->session.client_id();
-  host->will_timer.Get().expires_after(std::chrono::seconds(delay_s));
-  host->will_timer.Get().async_wait([this, generation, client_id](const boost::system::error_code& ec) {
+  host->will_timer.Get(io_).expires_after(std::chrono::seconds(delay_s));
+  host->will_timer.Get(io_).async_wait([this, generation, client_id](const boost::system::error_code& ec) {
     if (ec) return;
     SessionHost* h = Find(client_id);
     if (!h || h->generation != generation || !h->pending_will) return;
@@ -141,8 +168,8 @@ void Shard::ArmWill(SessionHost* host, uint32_t delay_s) {
 void Shard::ArmExpiry(SessionHost* host) {
   uint64_t generation = host->generation;
   std::string client_id = host->session.client_id();
-  host->expiry_timer.Get().expires_after(std::chrono::seconds(host->expiry_s));
-  host->expiry_timer.Get().async_wait([this, generation, client_id](const boost::system::error_code& ec) {
+  host->expiry_timer.Get(io_).expires_after(std::chrono::seconds(host->expiry_s));
+  host->expiry_timer.Get(io_).async_wait([this, generation, client_id](const boost::system::error_code& ec) {
     if (ec) return;
     SessionHost* h = Find(client_id);
     if (!h || h->generation != generation || h->connection) return;
@@ -161,11 +188,11 @@ SessionHost* Shard::RestoreSession(const std::string& client_id, mqtt::Version v
                                    uint32_t expiry_s) {
   DestroySession(client_id);
   auto host = std::make_unique<SessionHost>(
-      client_id, static_cast<uint32_t>(broker_->config().max_queued_messages), io_);
+      client_id, static_cast<uint32_t>(broker_->config().max_queued_messages));
   SessionHost* raw = host.get();
   raw->version = version;
   raw->expiry_s = expiry_s;
-  sessions_.emplace(client_id, std::move(host));
+  sessions_.emplace(Av(raw->session.client_id()), std::move(host));
   if (expiry_s != kSessionNeverExpires) ArmExpiry(raw);
   return raw;
 }

@@ -29,6 +29,7 @@
 #include "base/rng.h"
 #include "broker/codec/packets.h"
 #include "broker/server/durable.h"
+#include "broker/server/deadline_wheel.h"
 #include "broker/server/stats.h"
 #include "broker/session/session.h"
 #include "broker/topic/subscription_trie.h"
@@ -44,9 +45,8 @@ inline constexpr uint32_t kSessionNeverExpires = 0xFFFFFFFF;
 // ~110 bytes of every idle session otherwise.
 class LazyTimer {
  public:
-  explicit LazyTimer(boost::asio::io_context& io) : io_(&io) {}
-  boost::asio::steady_timer& Get() {
-    if (!timer_) timer_ = std::make_unique<boost::asio::steady_timer>(*io_);
+  boost::asio::steady_timer& Get(boost::asio::io_context& io) {
+    if (!timer_) timer_ = std::make_unique<boost::asio::steady_timer>(io);
     return *timer_;
   }
   void cancel() {
@@ -54,7 +54,6 @@ class LazyTimer {
   }
 
  private:
-  boost::asio::io_context* io_;
   std::unique_ptr<boost::asio::steady_timer> timer_;
 };
 
@@ -75,8 +74,8 @@ struct IncomingQos2 {
 };
 
 struct SessionHost {
-  SessionHost(std::string client_id, uint32_t max_queued, boost::asio::io_context& io)
-      : session(std::move(client_id), max_queued), expiry_timer(io), will_timer(io) {}
+  SessionHost(std::string client_id, uint32_t max_queued)
+      : session(std::move(client_id), max_queued) {}
   Session session;
   std::shared_ptr<Connection> connection;  // null while the client is away
   mqtt::Version version = mqtt::Version::k311;
@@ -185,6 +184,12 @@ class Shard {
   // the handlers already queued on this shard have run.
   void ScheduleFlush(std::shared_ptr<Connection> c);
 
+  // Connection deadlines (connect timeout, keep alive, drain) in one wheel per shard, driven
+  // by one timer that runs while any deadline is set; Connection::OnDeadline runs once one
+  // has passed (late by at most DeadlineWheel::kTickMs).
+  void ScheduleDeadline(Connection* c, int64_t deadline_ms);
+  void CancelDeadline(Connection* c);
+
   // Connections registry (for shutdown and counts).
   void AddConnection(Connection* c) { connections_.insert(c); }
   void RemoveConnection(Connection* c) { connections_.erase(c); }
@@ -205,6 +210,8 @@ class Shard {
   void ArmExpiry(SessionHost* host);
   void ArmWill(SessionHost* host, uint32_t delay_s);
   void OnCursorTick();
+  void ArmWheelTimer();
+  void OnWheelTick();
 
   Broker* broker_;
   uint32_t index_;
@@ -218,7 +225,8 @@ class Shard {
   SeededRng rng_;
   std::vector<char> read_scratch_ = std::vector<char>(64 * 1024);
   topic::SubscriptionTrie trie_;
-  absl::flat_hash_map<std::string, std::unique_ptr<SessionHost>> sessions_;
+  // Keyed by a view of the session's own client id (one copy of the id per session).
+  absl::flat_hash_map<absl::string_view, std::unique_ptr<SessionHost>> sessions_;
   absl::flat_hash_set<Connection*> connections_;
   std::vector<std::shared_ptr<Connection>> dirty_;
   std::vector<std::shared_ptr<Connection>> flushing_;
@@ -235,6 +243,10 @@ class Shard {
   std::vector<std::string> dirty_sessions_;
   std::unique_ptr<boost::asio::steady_timer> cursor_timer_;
   uint64_t cursor_ticks_ = 0;
+  DeadlineWheel wheel_{NowMs()};
+  std::unique_ptr<boost::asio::steady_timer> wheel_timer_;
+  bool wheel_timer_armed_ = false;
+  std::vector<DeadlineWheel::Entry*> wheel_due_;
   bool shutting_down_ = false;
 };
 

@@ -16,11 +16,11 @@ void Session::Detach() { online_ = false; }
 
 uint16_t Session::AllocatePacketId() {
   // The window is at most 65535 and ids in use are tracked, so a free id always exists.
-  SLUICE_CHECK(used_ids_.size() < 65535);
+  SLUICE_CHECK(!used_ids_ || used_ids_->size() < 65535);
   while (true) {
     uint16_t id = next_packet_id_;
     next_packet_id_ = next_packet_id_ == 65535 ? 1 : next_packet_id_ + 1;
-    if (!used_ids_.contains(id)) return id;
+    if (!used_ids_ || !used_ids_->contains(id)) return id;
   }
 }
 
@@ -36,7 +36,7 @@ bool Session::Emit(Delivery delivery, int64_t now_ms, std::vector<Outbound>* out
   }
   if (delivery.qos > 0) {
     o.packet_id = AllocatePacketId();
-    used_ids_.insert(o.packet_id);
+    used_ids_.GetOrCreate().insert(o.packet_id);
     inflight_.push_back({o.packet_id, false, delivery});
   }
   o.delivery = std::move(delivery);
@@ -78,7 +78,8 @@ LazyDeque<Session::InflightEntry>::iterator Session::Find(uint16_t packet_id) {
 
 void Session::Release(LazyDeque<InflightEntry>::iterator it, int64_t now_ms,
                       std::vector<Outbound>* out) {
-  used_ids_.erase(it->packet_id);
+  used_ids_->erase(it->packet_id);
+  if (used_ids_->empty()) used_ids_.reset();
   inflight_.erase(it);
   Pump(now_ms, out);
 }
@@ -140,15 +141,26 @@ void Session::Resume(int64_t now_ms, std::vector<Outbound>* out) {
 }
 
 bool Session::RestoreInflight(uint16_t packet_id, bool awaiting_pubcomp, Delivery delivery) {
-  if (packet_id == 0 || used_ids_.contains(packet_id)) return false;
+  if (packet_id == 0 || (used_ids_ && used_ids_->contains(packet_id))) return false;
   if (!awaiting_pubcomp && !delivery.message) return false;
-  used_ids_.insert(packet_id);
+  used_ids_.GetOrCreate().insert(packet_id);
   inflight_.push_back({packet_id, awaiting_pubcomp, std::move(delivery)});
   return true;
 }
 
-bool Session::BeginIncomingQos2(uint16_t packet_id) { return incoming_qos2_.insert(packet_id).second; }
+bool Session::BeginIncomingQos2(uint16_t packet_id) {
+  return incoming_qos2_.GetOrCreate().insert(packet_id).second;
+}
 
-bool Session::EndIncomingQos2(uint16_t packet_id) { return incoming_qos2_.erase(packet_id) > 0; }
+bool Session::EndIncomingQos2(uint16_t packet_id) {
+  if (!incoming_qos2_ || incoming_qos2_->erase(packet_id) == 0) return false;
+  if (incoming_qos2_->empty()) incoming_qos2_.reset();
+  return true;
+}
+
+const absl::flat_hash_set<uint16_t>& Session::incoming_qos2_ids() const {
+  static const auto* const kNone = new absl::flat_hash_set<uint16_t>();
+  return incoming_qos2_ ? *incoming_qos2_ : *kNone;
+}
 
 }  // namespace sluice::broker
