@@ -285,6 +285,8 @@ TEST_F(MultiRaftTest, PromoteLearnerOnlyWhenCaughtUp) {
   for (uint64_t id : {1, 2, 3}) StartNode(id);
   const GroupId g(8);
   CreateEverywhere(g, {1, 2, 3});
+  // A new leader takes conf changes once its own first entry is applied: commit one first.
+  ProposeOnLeader(g, "first");
   const uint64_t leader = AwaitLeader(g);
   ASSERT_NE(leader, 0u);
   // Node 4 is added as a learner but not running yet: it cannot acknowledge anything.
