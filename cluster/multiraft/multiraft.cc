@@ -81,6 +81,7 @@ absl::Status MultiRaft::OpenGroupLocked(GroupId id, const raft::ConfState& boots
   c.max_size_per_msg = options_.max_size_per_msg;
   c.max_inflight_msgs = options_.max_inflight_msgs;
   c.max_uncommitted_entries_size = options_.max_uncommitted_entries_size;
+  c.max_learner_lag_entries = options_.max_learner_lag_entries;
   c.check_quorum = options_.check_quorum;
   c.pre_vote = options_.pre_vote;
   // Proposals are made where the caller is told the outcome: on the leader.
@@ -145,7 +146,7 @@ void MultiRaft::ProposeOnDriver(GroupId group, std::string data, bool conf_chang
     ++driver_stats_.proposals_failed;
     return done(absl::NotFoundError("multiraft: no such group"));
   }
-  if (pending_.size() >= options_.pending_proposals_max) {
+  if (pending_.size() + pending_reads_.size() >= options_.pending_proposals_max) {
     ++driver_stats_.proposals_failed;
     return done(absl::ResourceExhaustedError("multiraft: too many pending proposals"));
   }
@@ -164,6 +165,10 @@ void MultiRaft::ProposeOnDriver(GroupId group, std::string data, bool conf_chang
   pending_.emplace(id.sequence,
                    Pending{group, std::move(done),
                            SteadyClock::now() + std::chrono::milliseconds(options_.proposal_timeout_ms)});
+}
+
+std::future<absl::StatusOr<LogIndex>> MultiRaft::PromoteLearner(GroupId group, NodeId learner) {
+  return ProposeConfChange(group, raft::ConfChange{raft::ConfChangeType::kAddNode, learner, {}});
 }
 
 void MultiRaft::Campaign(GroupId group) {
@@ -292,11 +297,13 @@ void MultiRaft::Run() {
   std::map<uint64_t, Pending> pending;
   pending.swap(pending_);
   for (auto& [seq, p] : pending) p.done(absl::CancelledError("multiraft: stopped"));
+  CancelReads();
 }
 
 void MultiRaft::Tick() {
   for (auto& [id, g] : groups_) g->raw->Tick();
   const auto now = SteadyClock::now();
+  ExpireReads(now);
   for (auto it = pending_.begin(); it != pending_.end();) {
     if (it->second.deadline <= now) {
       ProposeCallback done = std::move(it->second.done);
@@ -319,6 +326,11 @@ void MultiRaft::Publish(Group& g) {
   s.applied = g.applied;
   s.last_index = r.log().LastIndex();
   s.conf_state = g.conf_state;
+  if (r.state() == raft::StateType::kLeader) {
+    for (const auto& [id, pr] : r.tracker().progress()) {
+      if (id != r.id()) s.match[id] = pr.match;
+    }
+  }
   {
     std::lock_guard<std::mutex> l(status_mu_);
     auto it = status_.find(g.id);

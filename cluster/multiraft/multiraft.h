@@ -22,8 +22,22 @@
 //   Cancelled           the driver stopped: outcome unknown.
 // Callbacks run on the driver thread and must not block.
 //
+// Linearizable reads: ReadIndex(group) asks the leader (directly, or forwarded from a follower)
+// for the commit index confirmed by a quorum heartbeat round after the call, and completes with
+// it once THIS node has applied at least that far. A read of the local state machine made in
+// the callback (or after the future is ready) then reflects every write acknowledged before
+// ReadIndex was called. Errors: FailedPrecondition (no leader known, or the leader has not yet
+// committed an entry of its term: retry), NotFound, ResourceExhausted, Unavailable (this node
+// lost leadership before the index was confirmed), DeadlineExceeded (`proposal_timeout_ms`,
+// e.g. the request was lost with a leader change), Cancelled. Reads have no side effect, so
+// every error may simply be retried.
+//
 // Membership: ProposeConfChange adds a learner, promotes it (kAddNode) or removes a node, one
-// change at a time per group. A node joining a group calls CreateGroup with the membership it
+// change at a time per group. Promotion is safe: the leader refuses (FailedPrecondition, "not
+// caught up") to promote a learner whose acknowledged log is more than
+// `max_learner_lag_entries` behind the leader's last index, and refuses to make a node that is
+// not a learner a voter directly. PromoteLearner is the same proposal by name; watch the
+// learner's progress in GroupStatus::match (on the leader) to know when it will be accepted. A node joining a group calls CreateGroup with the membership it
 // joins (the group's voters, itself as learner) before the leader adds it. Where peers are
 // reached is the transport's business (Transport::AddPeer), not the driver's.
 //
@@ -69,6 +83,7 @@ struct MultiRaftOptions {
   uint64_t max_size_per_msg = 1 << 20;
   uint64_t max_inflight_msgs = 256;
   uint64_t max_uncommitted_entries_size = 64 << 20;
+  uint64_t max_learner_lag_entries = 1000;  // promotion refused beyond this lag
   // Driver limits.
   uint64_t pending_proposals_max = 100'000;  // per node, all groups
   int64_t proposal_timeout_ms = 10'000;
@@ -87,6 +102,8 @@ struct GroupStatus {
   LogIndex applied;
   LogIndex last_index;
   raft::ConfState conf_state;
+  // On the leader only: every other member's acknowledged (match) index.
+  std::map<NodeId, LogIndex> match;
   // Times this node saw the group's leader change to another known node, since the group was
   // opened in this process (the first leader counts: 1 after a single-node start).
   uint64_t leader_changes = 0;
@@ -120,6 +137,8 @@ struct MultiRaftStats {
   uint64_t messages_unknown_group = 0;
   uint64_t proposals_completed = 0;
   uint64_t proposals_failed = 0;
+  uint64_t reads_completed = 0;
+  uint64_t reads_failed = 0;
   uint64_t snapshots_taken = 0;
   StorageWriteHistogram storage_write_latency;  // one observation per storage_writes
 };
@@ -146,6 +165,11 @@ class MultiRaft final : public transport::TransportHandler {
   void Propose(GroupId group, std::string data, ProposeCallback done);
   std::future<absl::StatusOr<LogIndex>> Propose(GroupId group, std::string data);
   std::future<absl::StatusOr<LogIndex>> ProposeConfChange(GroupId group, raft::ConfChange cc);
+  // ProposeConfChange(kAddNode, learner): FailedPrecondition unless it has caught up.
+  std::future<absl::StatusOr<LogIndex>> PromoteLearner(GroupId group, NodeId learner);
+  // Linearizable read barrier (see above): completes with the read index once applied here.
+  void ReadIndex(GroupId group, ProposeCallback done);
+  std::future<absl::StatusOr<LogIndex>> ReadIndex(GroupId group);
   // Starts an election in `group` now / asks its leader to hand over to `to` (fire and forget).
   void Campaign(GroupId group);
   void TransferLeader(GroupId group, NodeId to);
@@ -170,6 +194,12 @@ class MultiRaft final : public transport::TransportHandler {
     ProposeCallback done;
     std::chrono::steady_clock::time_point deadline;
   };
+  struct PendingRead {
+    GroupId group;
+    ProposeCallback done;
+    std::chrono::steady_clock::time_point deadline;
+    std::optional<LogIndex> index;  // set once the leader confirmed it
+  };
 
   // Runs `fn` on the driver thread (after Start) and returns at once.
   void Post(std::function<void()> fn);
@@ -183,6 +213,13 @@ class MultiRaft final : public transport::TransportHandler {
   void FailGroupProposals(Group& g, const absl::Status& why);
   void MaybeSnapshot(Group& g);
   void Publish(Group& g);
+  // multiraft_read.cc.
+  void ReadOnDriver(GroupId group, ProposeCallback done);
+  void HandleReadStates(Group& g, const std::vector<raft::ReadState>& states);
+  void CompleteReads(const Group& g);
+  void ExpireReads(std::chrono::steady_clock::time_point now);
+  void FailUnconfirmedReads(const Group& g, const absl::Status& why);
+  void CancelReads();
   void ProposeOnDriver(GroupId group, std::string data, bool conf_change, raft::ConfChange cc,
                        ProposeCallback done);
 
@@ -195,6 +232,7 @@ class MultiRaft final : public transport::TransportHandler {
   // Driver-thread state.
   std::map<GroupId, std::unique_ptr<Group>> groups_;
   std::map<uint64_t, Pending> pending_;  // by sequence
+  std::map<uint64_t, PendingRead> pending_reads_;  // by sequence (shared with proposals)
   uint64_t next_sequence_ = 1;
   MultiRaftStats driver_stats_;  // published into stats_ once per turn
   std::thread thread_;

@@ -56,12 +56,16 @@ void MultiRaft::HandleReadies() {
       g->conf_state = s.metadata.conf_state;
     }
     ApplyCommitted(*g, rd.committed_entries);
+    HandleReadStates(*g, rd.read_states);
+    CompleteReads(*g);
     if (rd.soft_state) {
       const bool was_leader = g->soft.raft_state == raft::StateType::kLeader;
       g->soft = *rd.soft_state;
       if (was_leader && g->soft.raft_state != raft::StateType::kLeader) {
         FailGroupProposals(*g, absl::UnavailableError(
                                    "multiraft: leadership lost; outcome unknown"));
+        FailUnconfirmedReads(*g, absl::UnavailableError(
+                                     "multiraft: leadership lost before the read was confirmed"));
       }
     }
     g->raw->Advance(rd);

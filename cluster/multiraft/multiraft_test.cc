@@ -44,6 +44,7 @@ class MultiRaftTest : public ::testing::Test {
     o.election_tick = 10;
     o.snapshot_interval_entries = snapshot_interval_;
     o.compaction_lag_entries = 5;
+    o.max_learner_lag_entries = max_learner_lag_entries_;
     return o;
   }
 
@@ -109,6 +110,7 @@ class MultiRaftTest : public ::testing::Test {
 
   std::string root_;
   uint64_t snapshot_interval_ = 0;
+  uint64_t max_learner_lag_entries_ = 1000;
   transport::LocalNetwork net_;
   std::map<uint64_t, std::unique_ptr<Node>> nodes_;
 };
@@ -230,6 +232,85 @@ TEST_F(MultiRaftTest, LeaderChangeFailsPendingProposals) {
         return s.leader != NodeId() && s.leader != NodeId(leader) && s.leader_changes >= 2;
       },
       kWait));
+}
+
+// ReadIndex on the leader and on a follower: each completes only once that node has applied
+// everything committed before the read was asked for.
+TEST_F(MultiRaftTest, ReadIndexSeesEveryEarlierWrite) {
+  for (uint64_t id : {1, 2, 3}) StartNode(id);
+  const GroupId g(6);
+  CreateEverywhere(g, {1, 2, 3});
+  const uint64_t leader = AwaitLeader(g);
+  ASSERT_NE(leader, 0u);
+  LogIndex last;
+  for (int i = 0; i < 5; ++i) last = ProposeOnLeader(g, "w" + std::to_string(i));
+  for (auto& [id, n] : nodes_) {
+    absl::StatusOr<LogIndex> r;
+    // A follower may not know the leader yet, or the leader may not have committed in its
+    // term: both are FailedPrecondition and are retried (bounded).
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      r = n->mr->ReadIndex(g).get();
+      if (r.ok() || r.status().code() != absl::StatusCode::kFailedPrecondition) break;
+      n->mr->AwaitStatus(g, [](const GroupStatus& s) { return s.leader != NodeId(); },
+                         milliseconds(100));
+    }
+    ASSERT_TRUE(r.ok()) << "node " << id << ": " << r.status();
+    EXPECT_GE(*r, last) << "node " << id;
+    // Completed: the node's state machine already holds every write acknowledged before.
+    EXPECT_GE(n->sm.count(g), 5u) << "node " << id;
+    EXPECT_GE(n->mr->Status(g)->applied, *r) << "node " << id;
+  }
+  EXPECT_EQ(nodes_[leader]->mr->ReadIndex(GroupId(999)).get().status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+// A read on a leader cut off from its quorum is never confirmed: it fails, it does not return
+// a possibly stale index.
+TEST_F(MultiRaftTest, ReadIndexOnIsolatedLeaderFails) {
+  for (uint64_t id : {1, 2, 3}) StartNode(id);
+  const GroupId g(7);
+  CreateEverywhere(g, {1, 2, 3});
+  const uint64_t leader = AwaitLeader(g);
+  ASSERT_NE(leader, 0u);
+  ProposeOnLeader(g, "x");
+  net_.Isolate(NodeId(leader));
+  auto r = nodes_[leader]->mr->ReadIndex(g).get();
+  EXPECT_FALSE(r.ok());
+  net_.HealAll();
+}
+
+// Promotion of a learner through the driver: refused while it lags, accepted once caught up.
+TEST_F(MultiRaftTest, PromoteLearnerOnlyWhenCaughtUp) {
+  max_learner_lag_entries_ = 2;
+  for (uint64_t id : {1, 2, 3}) StartNode(id);
+  const GroupId g(8);
+  CreateEverywhere(g, {1, 2, 3});
+  // A new leader takes conf changes once its own first entry is applied: commit one first.
+  ProposeOnLeader(g, "first");
+  const uint64_t leader = AwaitLeader(g);
+  ASSERT_NE(leader, 0u);
+  // Node 4 is added as a learner but not running yet: it cannot acknowledge anything.
+  auto add = nodes_[leader]->mr->ProposeConfChange(
+      g, raft::ConfChange{raft::ConfChangeType::kAddLearner, NodeId(4), {}});
+  ASSERT_TRUE(add.get().ok());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(nodes_[leader]->mr->Propose(g, "p").get().ok());
+  auto refused = nodes_[leader]->mr->PromoteLearner(g, NodeId(4)).get();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
+  EXPECT_NE(refused.status().message().find("not caught up"), std::string_view::npos);
+
+  // Started with the membership it joins, it catches up; the leader's status shows its match.
+  StartNode(4);
+  raft::ConfState joining{{NodeId(1), NodeId(2), NodeId(3)}, {NodeId(4)}};
+  ASSERT_TRUE(nodes_[4]->mr->CreateGroup(g, joining).ok());
+  ASSERT_TRUE(nodes_[leader]->mr->AwaitStatus(g, [](const GroupStatus& s) {
+    auto it = s.match.find(NodeId(4));
+    return it != s.match.end() && it->second >= s.last_index;
+  }, kWait));
+  auto promoted = nodes_[leader]->mr->PromoteLearner(g, NodeId(4)).get();
+  ASSERT_TRUE(promoted.ok()) << promoted.status();
+  EXPECT_TRUE(nodes_[4]->mr->AwaitStatus(
+      g, [](const GroupStatus& s) { return s.conf_state.voters.size() == 4; }, kWait));
 }
 
 }  // namespace

@@ -44,6 +44,11 @@ struct Config {
   ReadOnlyOption read_only_option = ReadOnlyOption::kSafe;
   // Followers drop proposals instead of forwarding them to the leader.
   bool disable_proposal_forwarding = false;
+  // A learner may be promoted to voter (kAddNode) only once the leader knows it holds the log up
+  // to at most this many entries behind the leader's last index; otherwise the proposal is
+  // dropped. A voter that cannot yet vote on a current log would make the group wait for it.
+  // kAddNode of a node that is not a learner yet is always dropped: add it as a learner first.
+  uint64_t max_learner_lag_entries = 1000;
 
   // InvalidArgument describing the first bad field.
   absl::Status Validate() const;

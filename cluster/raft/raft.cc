@@ -29,6 +29,7 @@ Raft::Raft(const Config& c)
       check_quorum_(c.check_quorum),
       pre_vote_(c.pre_vote),
       disable_proposal_forwarding_(c.disable_proposal_forwarding),
+      max_learner_lag_entries_(c.max_learner_lag_entries),
       heartbeat_timeout_(c.heartbeat_tick),
       election_timeout_(c.election_tick),
       rng_(c.rng) {}

@@ -121,6 +121,8 @@ class Raft {
   void AbortLeaderTransfer() { lead_transferee_ = kNoNode; }
   bool CommittedEntryInCurrentTerm() const;
   bool IncreaseUncommittedSize(const std::vector<Entry>& entries);
+  // OK, or why the leader refuses to propose this conf change entry now.
+  absl::Status CheckConfChange(const Entry& e) const;
 
   // raft_follower.cc: following a leader.
   absl::Status StepFollower(Message& m);
@@ -152,6 +154,7 @@ class Raft {
   bool check_quorum_;
   bool pre_vote_;
   bool disable_proposal_forwarding_;
+  uint64_t max_learner_lag_entries_;
   int heartbeat_timeout_;
   int election_timeout_;
   int randomized_election_timeout_ = 0;

@@ -33,6 +33,28 @@ bool Raft::AppendEntry(std::vector<Entry> entries) {
   return true;
 }
 
+absl::Status Raft::CheckConfChange(const Entry& e) const {
+  absl::StatusOr<ConfChange> cc = ConfChange::Decode(e.data);
+  if (!cc.ok()) return absl::InvalidArgumentError("undecodable conf change proposal");
+  if (cc->type != ConfChangeType::kAddNode || trk_.IsVoter(cc->node_id)) {
+    return absl::OkStatus();
+  }
+  // Promotion: only a learner that has (nearly) caught up may start voting, or the group would
+  // count on a voter that cannot yet vote for an up-to-date candidate or ack new entries.
+  const Progress* pr = trk_.Find(cc->node_id);
+  if (pr == nullptr) {
+    return ProposalDroppedError("only a learner can be promoted: add it as a learner first");
+  }
+  const uint64_t last = log_.LastIndex().value();
+  if (pr->match.value() + max_learner_lag_entries_ < last) {
+    return ProposalDroppedError("learner " + std::to_string(cc->node_id.value()) +
+                                " is not caught up: match " +
+                                std::to_string(pr->match.value()) + ", leader's last index " +
+                                std::to_string(last));
+  }
+  return absl::OkStatus();
+}
+
 bool Raft::MaybeCommit() { return log_.MaybeCommit(trk_.Committed(), term_); }
 
 bool Raft::CommittedEntryInCurrentTerm() const {
@@ -126,6 +148,7 @@ absl::Status Raft::StepLeader(Message& m) {
         if (pending_conf_index_ > log_.applied()) {
           return ProposalDroppedError("a membership change is still pending");
         }
+        if (absl::Status st = CheckConfChange(m.entries[i]); !st.ok()) return st;
         pending_conf_index_ = LogIndex(log_.LastIndex().value() + i + 1);
       }
       if (!AppendEntry(std::move(m.entries))) {

@@ -7,6 +7,7 @@ namespace {
 
 using testing::N;
 using testing::Network;
+using testing::NetworkOptions;
 
 TEST(Membership, AddLearnerThenPromote) {
   Network net(3);
@@ -105,6 +106,61 @@ TEST(Membership, NoCampaignWithUnappliedConfChange) {
   net.ApplyAll();
   net.Campaign(N(2));
   EXPECT_EQ(net.peer(N(2)).state(), StateType::kLeader);
+}
+
+// A learner that has not caught up is not promoted; once it has, it is.
+TEST(Membership, LaggingLearnerIsNotPromoted) {
+  NetworkOptions o;
+  o.max_learner_lag_entries = 2;
+  Network net({N(1), N(2), N(3)}, {N(4)}, o);
+  net.Campaign(N(1));
+  net.ApplyAll();
+  net.Isolate(N(4));  // the learner falls behind
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(net.Propose(N(1), "x" + std::to_string(i)).ok());
+  net.ApplyAll();
+  const LogIndex last = net.peer(N(1)).log().LastIndex();
+  ASSERT_LT(net.peer(N(1)).tracker().Find(N(4))->match.value() + 2, last.value());
+  const absl::Status st = net.ProposeConfChange(N(1), {ConfChangeType::kAddNode, N(4), ""});
+  EXPECT_TRUE(IsProposalDropped(st)) << st;
+  EXPECT_NE(st.message().find("not caught up"), std::string::npos) << st;
+  EXPECT_EQ(net.peer(N(1)).log().LastIndex(), last);  // nothing was appended
+  net.ApplyAll();
+  EXPECT_FALSE(net.peer(N(1)).tracker().IsVoter(N(4)));
+
+  // Reconnected, it catches up (the next heartbeat round) and may now be promoted.
+  net.Recover();
+  net.Tick(N(1), 1);
+  ASSERT_EQ(net.peer(N(1)).tracker().Find(N(4))->match, last);
+  ASSERT_TRUE(net.ProposeConfChange(N(1), {ConfChangeType::kAddNode, N(4), ""}).ok());
+  net.ApplyAll();
+  EXPECT_TRUE(net.peer(N(1)).tracker().IsVoter(N(4)));
+  EXPECT_TRUE(net.peer(N(4)).Promotable());
+}
+
+// Within max_learner_lag_entries counts as caught up (a busy leader's last index moves on).
+TEST(Membership, LearnerWithinLagIsPromoted) {
+  NetworkOptions o;
+  o.max_learner_lag_entries = 3;
+  Network net({N(1), N(2), N(3)}, {N(4)}, o);
+  net.Campaign(N(1));
+  net.ApplyAll();
+  net.Isolate(N(4));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(net.Propose(N(1), "x" + std::to_string(i)).ok());
+  net.ApplyAll();
+  ASSERT_EQ(net.peer(N(1)).tracker().Find(N(4))->match.value() + 3,
+            net.peer(N(1)).log().LastIndex().value());
+  ASSERT_TRUE(net.ProposeConfChange(N(1), {ConfChangeType::kAddNode, N(4), ""}).ok());
+}
+
+// A node that is not a learner cannot become a voter directly.
+TEST(Membership, AddingANonMemberAsVoterIsRefused) {
+  Network net(3);
+  net.Campaign(N(1));
+  net.ApplyAll();
+  EXPECT_TRUE(IsProposalDropped(
+      net.ProposeConfChange(N(1), {ConfChangeType::kAddNode, N(4), ""})));
+  // Re-adding an existing voter is a no-op change and allowed.
+  EXPECT_TRUE(net.ProposeConfChange(N(1), {ConfChangeType::kAddNode, N(2), ""}).ok());
 }
 
 TEST(ConfChange, EncodeDecode) {

@@ -12,6 +12,7 @@
 #include "rocksdb/slice.h"
 #include "rocksdb/table.h"
 #include "rocksdb/cache.h"
+#include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
 
 namespace sluice::raftstore {
@@ -221,6 +222,14 @@ absl::Status RocksDbLogStore::Write(rocksdb::WriteBatch* batch) {
 }
 
 absl::Status RocksDbLogStore::SyncWal() { return FromRocksDb(db_->SyncWAL()); }
+
+absl::Status RocksDbLogStore::CrashImageForTesting(const std::string& dir) {
+  rocksdb::Checkpoint* raw = nullptr;
+  RETURN_IF_ERROR(FromRocksDb(rocksdb::Checkpoint::Create(db_.get(), &raw)));
+  std::unique_ptr<rocksdb::Checkpoint> cp(raw);
+  // No flush before copying (log_size_for_flush = max): the live WAL is copied as it is.
+  return FromRocksDb(cp->CreateCheckpoint(dir, std::numeric_limits<uint64_t>::max()));
+}
 
 absl::StatusOr<std::vector<GroupId>> RocksDbLogStore::ListGroups() const {
   std::vector<GroupId> out;

@@ -150,6 +150,11 @@ class RocksDbLogStore {
   // Makes every write so far durable (fsync of the write-ahead log): for stores opened with
   // sync = false that sync on their own schedule. Thread-safe with concurrent writes.
   absl::Status SyncWal();
+  // Test support: writes to directory `dir` (which must not exist) what a process crash
+  // (kill -9) at this instant would leave on disk: the database files as they are, with the
+  // writes not yet flushed from the memtable only in the write-ahead log (a RocksDB checkpoint
+  // without the usual flush). Opening `dir` recovers them from the log, as after a crash.
+  absl::Status CrashImageForTesting(const std::string& dir);
 
  private:
   friend class GroupLog;

@@ -1,5 +1,7 @@
 #include "cluster/testing/loopback_cluster.h"
 
+#include <filesystem>
+
 #include "base/status.h"
 
 namespace sluice::cluster_testing {
@@ -24,9 +26,7 @@ absl::Status LoopbackCluster::StartNode(NodeId id, multiraft::StateMachine* sm) 
   Node& n = nodes_[id];
   if (n.mr) return absl::FailedPreconditionError("node already running");
   const bool first_start = n.port == 0;
-  ASSIGN_OR_RETURN(n.store, raftstore::RocksDbLogStore::Open(
-                                options_.root_dir + "/node" + std::to_string(id.value()),
-                                options_.storage));
+  ASSIGN_OR_RETURN(n.store, raftstore::RocksDbLogStore::Open(Dir(id), options_.storage));
   transport::GrpcTransportOptions to = options_.transport;
   to.self = id;
   to.listen_address = Addr(n.port);
@@ -53,6 +53,33 @@ void LoopbackCluster::StopNode(NodeId id) {
   n.mr.reset();
   n.transport.reset();
   n.store.reset();
+}
+
+std::string LoopbackCluster::Dir(NodeId id) const {
+  return options_.root_dir + "/node" + std::to_string(id.value());
+}
+
+absl::Status LoopbackCluster::CrashNode(NodeId id) {
+  auto it = nodes_.find(id);
+  if (it == nodes_.end() || !it->second.mr) return absl::FailedPreconditionError("not running");
+  Node& n = it->second;
+  // Silence first: whatever the node persists after the image below must never have been
+  // seen by a peer (a real crash cannot un-send a vote).
+  n.transport->Stop();
+  const std::string image = Dir(id) + ".crash";
+  std::filesystem::remove_all(image);
+  const absl::Status st = n.store->CrashImageForTesting(image);
+  // The process is gone: nothing it still held in memory counts.
+  n.mr->Stop();
+  n.mr.reset();
+  n.transport.reset();
+  n.store.reset();
+  RETURN_IF_ERROR(st);
+  std::error_code ec;
+  std::filesystem::remove_all(Dir(id), ec);
+  if (!ec) std::filesystem::rename(image, Dir(id), ec);
+  if (ec) return absl::InternalError("crash image: " + ec.message());
+  return absl::OkStatus();
 }
 
 multiraft::MultiRaft* LoopbackCluster::node(NodeId id) const {
@@ -132,6 +159,19 @@ absl::StatusOr<LogIndex> LoopbackCluster::ChangeMembership(GroupId group,
                                                            milliseconds timeout) {
   return OnLeader(group, timeout,
                   [&](multiraft::MultiRaft& mr) { return mr.ProposeConfChange(group, cc).get(); });
+}
+
+absl::StatusOr<LogIndex> LoopbackCluster::PromoteLearner(GroupId group, NodeId learner,
+                                                         milliseconds timeout) {
+  const uint64_t lag_max = options_.multiraft.max_learner_lag_entries;
+  return OnLeader(group, timeout, [&](multiraft::MultiRaft& mr) -> absl::StatusOr<LogIndex> {
+    // Wait (briefly; OnLeader retries) for the leader to see the learner caught up.
+    mr.AwaitStatus(group, [&](const multiraft::GroupStatus& s) {
+      auto it = s.match.find(learner);
+      return it != s.match.end() && it->second.value() + lag_max >= s.last_index.value();
+    }, milliseconds(500));
+    return mr.PromoteLearner(group, learner).get();
+  });
 }
 
 }  // namespace sluice::cluster_testing

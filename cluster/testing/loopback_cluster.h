@@ -39,6 +39,12 @@ class LoopbackCluster {
   absl::Status StartNode(NodeId id, multiraft::StateMachine* sm);
   // Destroys the node's driver, transport and store (its directory stays).
   void StopNode(NodeId id);
+  // Crashes the node hard, as kill -9 would: it falls silent at once (transport stopped first,
+  // so nothing it does afterwards reaches anyone), its directory is replaced by the crash image
+  // taken at that instant (RocksDB files as they are, unflushed writes only in the WAL), and
+  // its driver, state machine contents and queued messages are simply dropped. StartNode then
+  // recovers it from that directory.
+  absl::Status CrashNode(NodeId id);
   multiraft::MultiRaft* node(NodeId id) const;
   std::vector<NodeId> running() const;
   transport::GrpcTransport* transport(NodeId id) const;
@@ -53,6 +59,11 @@ class LoopbackCluster {
                                    std::chrono::milliseconds timeout);
   absl::StatusOr<LogIndex> ChangeMembership(GroupId group, const raft::ConfChange& cc,
                                             std::chrono::milliseconds timeout);
+  // The safe promotion path: waits until the leader reports `learner` caught up (its match
+  // within `max_learner_lag_entries` of the leader's last index), then promotes it; retries
+  // while the leader refuses (FailedPrecondition) or moves, bounded by `timeout`.
+  absl::StatusOr<LogIndex> PromoteLearner(GroupId group, NodeId learner,
+                                          std::chrono::milliseconds timeout);
 
  private:
   struct Node {
@@ -61,6 +72,7 @@ class LoopbackCluster {
     std::unique_ptr<transport::GrpcTransport> transport;
     std::unique_ptr<multiraft::MultiRaft> mr;
   };
+  std::string Dir(NodeId id) const;
   template <typename F>
   absl::StatusOr<LogIndex> OnLeader(GroupId group, std::chrono::milliseconds timeout, F propose);
 

@@ -1,10 +1,15 @@
 // Three (then four) Raft nodes in one process over real gRPC on 127.0.0.1, each with its own
 // RocksDB directory: election, replication, losing the leader, restart and catch-up from disk,
-// adding a learner and promoting it, removing a member. Every wait is bounded and waits for a
-// condition (status/apply condition variables, futures); there are no sleeps.
+// adding a learner and promoting it only once caught up, removing a member; a hard crash of
+// the leader mid-traffic and recovery from its crash image; removing the current leader. Every
+// wait is bounded and waits for a condition (status/apply condition variables, futures); there
+// are no sleeps.
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <memory>
+#include <set>
 
 #include "cluster/multiraft/testing/recording_state_machine.h"
 #include "cluster/testing/loopback_cluster.h"
@@ -36,6 +41,7 @@ class RaftClusterTest : public ::testing::Test {
     o.multiraft.proposal_timeout_ms = 3000;
     o.multiraft.snapshot_interval_entries = 25;  // exercise snapshots and compaction too
     o.multiraft.compaction_lag_entries = 5;
+    o.multiraft.max_learner_lag_entries = 5;
     cluster_ = std::make_unique<LoopbackCluster>(o);
   }
   void TearDown() override { cluster_.reset(); }
@@ -109,15 +115,21 @@ TEST_F(RaftClusterTest, ElectReplicateFailOverRestartAndChangeMembership) {
   ExpectApplied(kMeta, {1, 2, 3}, 40);
   ExpectApplied(kPart, {1, 2, 3}, 10);
 
-  // 4. Add node 4 as a learner, let it catch up, promote it to voter.
-  ASSERT_TRUE(Start(4).ok());
-  raft::ConfState joining{members, {NodeId(4)}};
-  ASSERT_TRUE(cluster_->node(NodeId(4))->CreateGroup(kMeta, joining).ok());
+  // 4. Add node 4 as a learner. While it is not running it lags by 40+ entries, so the leader
+  // refuses to promote it; started, it catches up and the safe path promotes it.
   auto r = cluster_->ChangeMembership(kMeta, {raft::ConfChangeType::kAddLearner, NodeId(4), {}},
                                       kWait);
   ASSERT_TRUE(r.ok()) << r.status();
+  const NodeId leader4 = cluster_->AwaitLeader(kMeta, kWait);
+  ASSERT_NE(leader4, NodeId(0));
+  r = cluster_->node(leader4)->PromoteLearner(kMeta, NodeId(4)).get();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << r.status();
+  ASSERT_TRUE(Start(4).ok());
+  raft::ConfState joining{members, {NodeId(4)}};
+  ASSERT_TRUE(cluster_->node(NodeId(4))->CreateGroup(kMeta, joining).ok());
   ExpectApplied(kMeta, {1, 2, 3, 4}, 40);
-  r = cluster_->ChangeMembership(kMeta, {raft::ConfChangeType::kAddNode, NodeId(4), {}}, kWait);
+  r = cluster_->PromoteLearner(kMeta, NodeId(4), kWait);
   ASSERT_TRUE(r.ok()) << r.status();
   for (uint64_t id : {1, 2, 3, 4}) ASSERT_TRUE(AwaitVoters(id, kMeta, 4, 0)) << id;
   ProposeN(kMeta, "c", 10);
@@ -144,6 +156,88 @@ TEST_F(RaftClusterTest, ElectReplicateFailOverRestartAndChangeMembership) {
   // The transport really ran over gRPC and the nodes snapshotted along the way.
   EXPECT_GT(cluster_->transport(leader)->stats().messages_sent, 0u);
   EXPECT_GT(cluster_->node(leader)->stats().snapshots_taken, 0u);
+}
+
+// The leader is crashed hard (kill -9 semantics: silent at once, its directory left as the crash
+// image) while proposals are in flight. The others keep committing; restarted from its
+// directory it catches up; every proposal that was acknowledged is applied everywhere once.
+TEST_F(RaftClusterTest, HardCrashedLeaderRecoversFromItsDirectory) {
+  for (uint64_t id : {1, 2, 3}) ASSERT_TRUE(Start(id).ok());
+  ASSERT_TRUE(cluster_->CreateGroup(kMeta, {NodeId(1), NodeId(2), NodeId(3)}).ok());
+  ProposeN(kMeta, "a", 10);
+  const NodeId victim = cluster_->AwaitLeader(kMeta, kWait);
+  ASSERT_NE(victim, NodeId(0));
+  std::vector<std::pair<std::string, std::future<absl::StatusOr<LogIndex>>>> inflight;
+  for (int i = 0; i < 50; ++i) {
+    const std::string data = "burst" + std::to_string(i);
+    inflight.emplace_back(data, cluster_->node(victim)->Propose(kMeta, data));
+  }
+  // Crash once some of the burst is acknowledged and the rest is still in flight.
+  ASSERT_EQ(inflight[9].second.wait_for(kWait), std::future_status::ready);
+  ASSERT_TRUE(cluster_->CrashNode(victim).ok());
+  std::set<std::string> acked;
+  for (auto& [data, f] : inflight) {
+    absl::StatusOr<LogIndex> res = f.get();  // the crash completed every one of them
+    if (res.ok()) acked.insert(data);
+  }
+  std::vector<uint64_t> alive;
+  for (uint64_t id : {1, 2, 3}) {
+    if (NodeId(id) != victim) alive.push_back(id);
+  }
+  const NodeId next = cluster_->AwaitLeader(kMeta, kWait);
+  ASSERT_NE(next, NodeId(0));
+  ASSERT_NE(next, victim);
+  ProposeN(kMeta, "b", 10);
+
+  ASSERT_TRUE(Start(victim.value()).ok());
+  // All three converge on one history (how many burst entries made it is up to the crash).
+  ASSERT_TRUE(sms_[alive[0]]->AwaitCount(kMeta, 20, kWait));
+  ProposeN(kMeta, "c", 1);
+  const LogIndex last = cluster_->node(next)->Status(kMeta)->commit;
+  for (uint64_t id : {1, 2, 3}) {
+    ASSERT_TRUE(cluster_->node(NodeId(id))->AwaitStatus(
+        kMeta, [&](const GroupStatus& s) { return s.applied >= last; }, kWait))
+        << "node " << id;
+  }
+  const auto history = sms_[alive[0]]->applied(kMeta);
+  for (uint64_t id : {1, 2, 3}) {
+    ASSERT_TRUE(sms_[id]->AwaitCount(kMeta, history.size(), kWait)) << "node " << id;
+    EXPECT_EQ(sms_[id]->applied(kMeta), history) << "node " << id;
+  }
+  std::set<std::string> applied;
+  for (const auto& a : history) {
+    EXPECT_TRUE(applied.insert(a.data).second) << "applied twice: " << a.data;
+  }
+  EXPECT_GE(acked.size(), 10u);
+  for (const std::string& data : acked) EXPECT_TRUE(applied.count(data)) << "lost " << data;
+  EXPECT_TRUE(applied.count("b9"));
+}
+
+// Removing the current leader: it commits its own removal and steps down; the remaining voters
+// elect a leader among themselves and keep committing.
+TEST_F(RaftClusterTest, RemovingTheLeaderKeepsCommitting) {
+  for (uint64_t id : {1, 2, 3}) ASSERT_TRUE(Start(id).ok());
+  ASSERT_TRUE(cluster_->CreateGroup(kMeta, {NodeId(1), NodeId(2), NodeId(3)}).ok());
+  ProposeN(kMeta, "a", 10);
+  const NodeId old_leader = cluster_->AwaitLeader(kMeta, kWait);
+  ASSERT_NE(old_leader, NodeId(0));
+  auto r = cluster_->node(old_leader)
+               ->ProposeConfChange(kMeta, {raft::ConfChangeType::kRemoveNode, old_leader, {}})
+               .get();
+  ASSERT_TRUE(r.ok()) << r.status();
+  std::vector<uint64_t> remaining;
+  for (uint64_t id : {1, 2, 3}) {
+    if (NodeId(id) != old_leader) remaining.push_back(id);
+  }
+  for (uint64_t id : remaining) ASSERT_TRUE(AwaitVoters(id, kMeta, 2, 0)) << id;
+  EXPECT_TRUE(cluster_->node(old_leader)->AwaitStatus(
+      kMeta, [](const GroupStatus& s) { return s.state != raft::StateType::kLeader; }, kWait));
+  cluster_->StopNode(old_leader);
+  const NodeId next = cluster_->AwaitLeader(kMeta, kWait);
+  ASSERT_NE(next, NodeId(0));
+  ASSERT_NE(next, old_leader);
+  ProposeN(kMeta, "b", 10);
+  ExpectApplied(kMeta, remaining, 20);
 }
 
 }  // namespace

@@ -40,6 +40,12 @@ struct SimStats {
   int64_t snapshots_installed = 0;
   int64_t sim_ms = 0;
   int64_t max_recovery_ms = 0;  // longest heal-to-commit time observed
+  int64_t conf_changes = 0;        // distinct committed membership changes
+  int64_t nodes_removed = 0;
+  int64_t leaders_removed = 0;     // removed while leading (they stepped down)
+  int64_t promotions_refused = 0;  // learner not caught up
+  int64_t transfers_requested = 0;
+  int64_t reads_served = 0;        // ReadIndex reads checked and served
 };
 
 // Runs one seed. OK if every invariant held and liveness was met.

@@ -69,6 +69,12 @@ int main(int argc, char** argv) {
     total.messages_delivered += st.messages_delivered;
     total.snapshots_installed += st.snapshots_installed;
     total.max_recovery_ms = std::max(total.max_recovery_ms, st.max_recovery_ms);
+    total.conf_changes += st.conf_changes;
+    total.nodes_removed += st.nodes_removed;
+    total.leaders_removed += st.leaders_removed;
+    total.promotions_refused += st.promotions_refused;
+    total.transfers_requested += st.transfers_requested;
+    total.reads_served += st.reads_served;
     if (!result.ok()) {
       ++failures;
       fprintf(stderr, "FAIL nodes=%d %s\n  replay: sim --seed=%lld --nodes=%d\n", o.nodes,
@@ -82,5 +88,10 @@ int main(int argc, char** argv) {
          (long long)total.leaders_elected, (long long)total.crashes,
          (long long)total.messages_delivered, (long long)total.snapshots_installed,
          (long long)total.max_recovery_ms);
+  printf("sim: conf_changes=%lld removed=%lld leaders_removed=%lld promotions_refused=%lld "
+         "transfers=%lld reads_served=%lld\n",
+         (long long)total.conf_changes, (long long)total.nodes_removed,
+         (long long)total.leaders_removed, (long long)total.promotions_refused,
+         (long long)total.transfers_requested, (long long)total.reads_served);
   return failures ? 1 : 0;
 }

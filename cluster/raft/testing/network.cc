@@ -28,6 +28,7 @@ Config Network::MakeConfig(NodeId id, MemoryStorage* storage) {
   c.rng = &rng_;
   c.max_size_per_msg = options_.max_size_per_msg;
   c.max_inflight_msgs = options_.max_inflight_msgs;
+  c.max_learner_lag_entries = options_.max_learner_lag_entries;
   c.pre_vote = options_.pre_vote;
   c.check_quorum = options_.check_quorum;
   return c;

@@ -27,6 +27,7 @@ struct NetworkOptions {
   int heartbeat_tick = 1;
   uint64_t max_size_per_msg = kNoLimit;
   uint64_t max_inflight_msgs = 256;
+  uint64_t max_learner_lag_entries = 1000;
   uint64_t seed = 1;
 };
 
