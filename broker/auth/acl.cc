@@ -80,6 +80,11 @@ bool FiltersOverlap(std::string_view a, std::string_view b) {
 }
 
 bool ClientAcl::CanPublish(std::string_view topic) const {
+  if (index_) {
+    if (index_->deny_publish.AnyMatches(topic)) return false;
+    if (index_->allow_publish.AnyMatches(topic)) return true;
+    return default_allow;
+  }
   for (const auto& f : deny_publish)
     if (topic::Matches(f, topic)) return false;
   for (const auto& f : allow_publish)
@@ -88,11 +93,25 @@ bool ClientAcl::CanPublish(std::string_view topic) const {
 }
 
 bool ClientAcl::CanSubscribe(std::string_view filter) const {
+  if (index_) {
+    if (index_->deny_subscribe.AnyOverlaps(filter)) return false;
+    if (index_->allow_subscribe.AnyCovers(filter)) return true;
+    return default_allow;
+  }
   for (const auto& f : deny_subscribe)
     if (FiltersOverlap(f, filter)) return false;
   for (const auto& f : allow_subscribe)
     if (FilterCovers(f, filter)) return true;
   return default_allow;
+}
+
+void ClientAcl::Compile() {
+  auto index = std::make_shared<Index>();
+  for (const auto& f : allow_publish) index->allow_publish.Add(f);
+  for (const auto& f : deny_publish) index->deny_publish.Add(f);
+  for (const auto& f : allow_subscribe) index->allow_subscribe.Add(f);
+  for (const auto& f : deny_subscribe) index->deny_subscribe.Add(f);
+  index_ = std::move(index);
 }
 
 absl::StatusOr<Acl> Acl::Parse(const std::string& text) {
@@ -194,6 +213,7 @@ std::shared_ptr<const ClientAcl> Acl::ForClient(std::string_view user, std::stri
     add(r.allow_subscribe, &out->allow_subscribe);
     add(r.deny_subscribe, &out->deny_subscribe);
   }
+  out->Compile();
   return out;
 }
 

@@ -12,14 +12,18 @@
 //
 // Decision for a client: the rules whose selectors match it are compiled once per
 // connection (ForClient) with %u/%c substituted; a deny that applies wins over an allow,
-// an allow wins over `default`. Publish: the topic matches a filter. Subscribe: allowed when
+// an allow wins over `default`. The order of rules and of filters never matters (there is
+// no first match): the decision depends only on the sets of allow and deny filters. Publish: the topic matches a filter. Subscribe: allowed when
 // an allow filter covers the requested filter (every topic it can match), denied when a deny
 // filter overlaps it (some topic matches both) — so "sensors/#" is refused when
 // "sensors/secret/#" is denied. A substitution whose value is empty or contains '/', '+' or
 // '#' disables that filter (no wildcard injection through client ids).
 //
-// Thread-safety: immutable after Parse; ClientAcl is immutable. Errors: Parse names the
-// rule and key that are wrong.
+// Speed: ForClient also indexes the client's four filter lists in tries (FilterIndex), so a
+// PUBLISH check costs O(topic levels), not O(filters); see README.md for figures.
+//
+// Thread-safety: immutable after Parse; a ClientAcl from ForClient is immutable. Errors:
+// Parse names the rule and key that are wrong.
 #ifndef SLUICE_BROKER_AUTH_ACL_H_
 #define SLUICE_BROKER_AUTH_ACL_H_
 
@@ -30,6 +34,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "broker/auth/filter_index.h"
 
 namespace sluice::auth {
 
@@ -38,6 +43,10 @@ bool FilterCovers(std::string_view pattern, std::string_view filter);
 // Some topic is matched by both filters.
 bool FiltersOverlap(std::string_view a, std::string_view b);
 
+// The filters that apply to one client, %u/%c already substituted. The lists are the
+// source of truth; Compile() builds the tries the checks use (ForClient calls it). Without
+// Compile() — or after changing a list — the checks scan the lists linearly, with the same
+// answers (kept for comparison in tests and the benchmark).
 struct ClientAcl {
   bool default_allow = false;
   std::vector<std::string> allow_publish, deny_publish, allow_subscribe, deny_subscribe;
@@ -45,6 +54,19 @@ struct ClientAcl {
   bool CanPublish(std::string_view topic) const;
   // `filter` without any $share/GROUP/ prefix.
   bool CanSubscribe(std::string_view filter) const;
+
+  // Builds the indexes from the four lists (replacing earlier ones). Not thread-safe.
+  void Compile();
+  // Discards the indexes: the checks scan the lists again.
+  void Decompile() { index_.reset(); }
+  bool indexed() const { return index_ != nullptr; }
+
+ private:
+  struct Index {
+    FilterIndex allow_publish, deny_publish, allow_subscribe, deny_subscribe;
+  };
+  // Shared, so ClientAcl stays copyable; immutable once built.
+  std::shared_ptr<const Index> index_;
 };
 
 class Acl {

@@ -1,7 +1,9 @@
 // Hostile clients against one broker at once: garbage bytes, slowloris CONNECTs, packets
-// declaring huge lengths, SUBSCRIBE floods and PUBLISH floods (with a subscriber that never
-// reads). The broker must stay up, its memory (VmRSS from /proc) bounded, and a well-behaved
-// client must keep being served promptly throughout.
+// declaring huge lengths, password guessing, SUBSCRIBE floods and PUBLISH floods (with a
+// subscriber that never reads). The broker must stay up, its peak memory (VmHWM from /proc)
+// bounded, every slowloris socket closed by connect_timeout_s, and a well-behaved client
+// served throughout. Its round-trip latency is measured first without attackers (baseline),
+// then under attack; both are printed, and only a loose bound is asserted (shared machine).
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -36,7 +38,8 @@ TEST(HostileTest, BrokerStaysUpBoundedAndServesGoodClients) {
   // A password file with the default PBKDF2 cost, for the password guesser below.
   std::string passwords = TempDir("hostile") + "/passwords";
   ASSERT_EQ(std::system((Runfile("SLUICE_PASSWD") + " -c " + passwords + " alice s3cret").c_str()), 0);
-  auto broker = Broker::Start({"--threads=2", "--connect-timeout-s=2",
+  // A short connect timeout, so the slowloris sockets are closed within the test.
+  auto broker = Broker::Start({"--threads=2", "--connect-timeout-s=1",
                                "--password-file=" + passwords,
                                "--max-subscriptions-per-client=100",
                                "--max-publish-rate=5000", "--max-packet-size=65536",
@@ -51,7 +54,33 @@ TEST(HostileTest, BrokerStaysUpBoundedAndServesGoodClients) {
   ASSERT_EQ(good_pub.Connect("good-pub").reason, 0);
   good_sub.Send(c::Subscribe(kV5, 1, {{.filter = "good/t"}}));
   ASSERT_EQ(good_sub.ReadDecoded().type, c::kSuback);
+
+  // The good client publishes and measures round trips (publish -> delivery) for `duration`,
+  // pacing itself at ~50/s; `*rss_max_kib` tracks the largest VmRSS sampled meanwhile.
+  int n = 0;
+  auto measure = [&](std::chrono::seconds duration, std::vector<int64_t>* latencies_us,
+                     long* rss_max_kib) {
+    auto until = Clock::now() + duration;
+    while (Clock::now() < until) {
+      auto t0 = Clock::now();
+      good_pub.Send(c::Publish(kV5, {.topic = "good/t", .payload = std::to_string(n)}));
+      Packet p = good_sub.ReadDecoded(3000ms);
+      ASSERT_EQ(p.payload, std::to_string(n)) << "the good subscriber lost a message";
+      latencies_us->push_back(
+          std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
+      ++n;
+      *rss_max_kib = std::max(*rss_max_kib, broker->RssKib());
+      std::this_thread::sleep_for(20ms);  // pacing, not synchronisation
+    }
+  };
+  std::vector<int64_t> baseline_us;
+  long rss_max_kib = 0;
+  measure(2s, &baseline_us, &rss_max_kib);
+  ASSERT_FALSE(HasFatalFailure());
+  ASSERT_FALSE(baseline_us.empty());
   const long rss_start_kib = broker->RssKib();
+  const long hwm_start_kib = broker->PeakRssKib();
+  ASSERT_GT(hwm_start_kib, 0) << "no VmHWM in /proc/PID/status";
 
   std::atomic<bool> stop{false};
   std::vector<std::thread> attackers;
@@ -66,15 +95,26 @@ TEST(HostileTest, BrokerStaysUpBoundedAndServesGoodClients) {
       bad.ExpectClosed(2000ms);
     }
   });
-  // Slowloris: many sockets with a CONNECT that never completes.
+  // Slowloris: waves of 100 sockets with a CONNECT that never completes; the broker must
+  // close every one of them (connect_timeout_s = 1). A wave started before `stop` is waited
+  // for to the end (bounded).
+  std::atomic<int> slowloris_opened{0}, slowloris_closed{0}, slowloris_waves{0};
   attackers.emplace_back([&] {
-    std::vector<std::unique_ptr<Client>> held;
-    for (int i = 0; i < 200 && !stop; ++i) {
-      auto s = std::make_unique<Client>(TcpWire(port), kV5);
-      s->Send(std::string("\x10\x7f\x00\x04MQ", 6));
-      held.push_back(std::move(s));
+    while (!stop) {
+      std::vector<std::unique_ptr<Client>> wave;
+      for (int i = 0; i < 100; ++i) {
+        auto s = std::make_unique<Client>(TcpWire(port), kV5);
+        s->Send(std::string("\x10\x7f\x00\x04MQ", 6));
+        wave.push_back(std::move(s));
+        ++slowloris_opened;
+      }
+      auto deadline = Clock::now() + 15s;
+      for (auto& s : wave) {
+        auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
+        if (s->ExpectClosed(std::max(left, Millis(1)))) ++slowloris_closed;
+      }
+      ++slowloris_waves;
     }
-    while (!stop) std::this_thread::sleep_for(50ms);
   });
   // Huge declared lengths: refused before anything is buffered.
   attackers.emplace_back([&] {
@@ -134,37 +174,45 @@ TEST(HostileTest, BrokerStaysUpBoundedAndServesGoodClients) {
   }
 
   // Meanwhile the good client publishes and measures.
-  std::vector<int64_t> latencies_ms;
-  auto until = Clock::now() + 6s;
-  int n = 0;
-  while (Clock::now() < until) {
-    auto t0 = Clock::now();
-    good_pub.Send(c::Publish(kV5, {.topic = "good/t", .payload = std::to_string(n)}));
-    Packet p = good_sub.ReadDecoded(3000ms);
-    ASSERT_EQ(p.payload, std::to_string(n)) << "the good subscriber lost a message";
-    latencies_ms.push_back(
-        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count());
-    ++n;
-    std::this_thread::sleep_for(20ms);
-  }
-  const long rss_peak_kib = broker->RssKib();
+  std::vector<int64_t> attack_us;
+  measure(6s, &attack_us, &rss_max_kib);
   stop = true;
   for (auto& t : attackers) t.join();
+  const long hwm_end_kib = broker->PeakRssKib();
+  ASSERT_FALSE(HasFatalFailure());
 
   ASSERT_FALSE(broker->Exited()) << "the broker died";
-  std::sort(latencies_ms.begin(), latencies_ms.end());
-  int64_t median = latencies_ms[latencies_ms.size() / 2];
-  int64_t p99 = latencies_ms[latencies_ms.size() * 99 / 100];
-  std::printf("good client: %zu round trips, median %lld ms, p99 %lld ms, max %lld ms; "
-              "VmRSS %ld KiB -> %ld KiB; %d wrong passwords refused\n",
-              latencies_ms.size(), static_cast<long long>(median), static_cast<long long>(p99),
-              static_cast<long long>(latencies_ms.back()), rss_start_kib, rss_peak_kib,
+  ASSERT_FALSE(attack_us.empty());
+  auto summary = [](std::vector<int64_t> v) {
+    std::sort(v.begin(), v.end());
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%zu round trips, median %.2f ms, p99 %.2f ms, max %.2f ms",
+                  v.size(), v[v.size() / 2] / 1000.0, v[v.size() * 99 / 100] / 1000.0,
+                  v.back() / 1000.0);
+    return std::string(buf);
+  };
+  std::printf("good client, baseline (no attackers): %s\n", summary(baseline_us).c_str());
+  std::printf("good client, under attack:            %s\n", summary(attack_us).c_str());
+  // The kernel's RSS counters are approximate (per-CPU batching): take the larger of the
+  // high-water mark and the largest VmRSS sampled as the peak.
+  const long peak_kib = std::max(hwm_end_kib, rss_max_kib);
+  std::printf("memory: VmRSS %ld KiB at the start of the attack, %ld KiB max sampled; VmHWM "
+              "%ld KiB before the attack -> %ld KiB after\n",
+              rss_start_kib, rss_max_kib, hwm_start_kib, hwm_end_kib);
+  std::printf("slowloris: %d sockets in %d waves, %d closed by the broker; %d wrong passwords "
+              "refused\n",
+              slowloris_opened.load(), slowloris_waves.load(), slowloris_closed.load(),
               guesses.load());
   EXPECT_GT(guesses.load(), 10);
-  // Generous bounds: the test machine is shared (2 cores, other builds running).
-  EXPECT_LT(median, 100);
-  EXPECT_LT(p99, 1000);
-  EXPECT_LT(rss_peak_kib - rss_start_kib, 256 * 1024) << "memory grew without bound";
+  EXPECT_GE(slowloris_waves.load(), 1);
+  EXPECT_EQ(slowloris_closed.load(), slowloris_opened.load())
+      << "slowloris sockets outlived connect_timeout_s";
+  // Loose on purpose: the test machine is shared (2 cores, other builds running). Every
+  // round trip already finished within 3 s (above); the median must stay under 1 s.
+  std::sort(attack_us.begin(), attack_us.end());
+  EXPECT_LT(attack_us[attack_us.size() / 2], 1000 * 1000);
+  // The peak (VmHWM), not just the resident size at the end, stays bounded.
+  EXPECT_LT(peak_kib - rss_start_kib, 256 * 1024) << "memory grew without bound";
   // Still serving new clients, and still stopping cleanly.
   Client after(TcpWire(port), kV5);
   EXPECT_EQ(after.Connect("after").reason, 0);

@@ -52,16 +52,6 @@ TEST_F(LimitsTest, ConnectionsPerAddressAndTotal) {
   EXPECT_FALSE(Admitted("c"));
 }
 
-// GET /metrics from the broker's Prometheus endpoint (plain HTTP/1.0 over a raw socket).
-std::string ScrapeMetrics(uint16_t port) {
-  auto wire = TcpWire(port);
-  wire->Send("GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n");
-  std::string out;
-  while (wire->Receive(&out, 2000ms)) {
-  }
-  return out;
-}
-
 TEST_F(LimitsTest, RefusalsAndAuthFailuresAreCountedInMetrics) {
   std::string dir = TempDir("metrics");
   ASSERT_EQ(std::system((Runfile("SLUICE_PASSWD") + " -c -i 1000 " + dir + "/pw alice a").c_str()), 0);
@@ -82,12 +72,7 @@ TEST_F(LimitsTest, RefusalsAndAuthFailuresAreCountedInMetrics) {
   }
   ASSERT_TRUE(refused_auth);
   std::string metrics = ScrapeMetrics(broker_->port("metrics"));
-  // The value of the series starting with `series` (-1 if absent).
-  auto value = [&](const std::string& series) -> double {
-    size_t at = metrics.find("\n" + series + " ");
-    if (at == std::string::npos) return -1;
-    return std::atof(metrics.c_str() + at + series.size() + 2);
-  };
+  auto value = [&](const std::string& series) { return MetricValue(metrics, series); };
   // At least the one refused above; the retries racing the slot's release may add more.
   EXPECT_GE(value("sluice_connections_refused_limit_total{limit=\"max_connections_per_address\"}"), 1)
       << metrics;
@@ -124,6 +109,45 @@ TEST_F(LimitsTest, ConnectTimeoutOnTcpAndTls) {
   EXPECT_TRUE(idle.ExpectClosed(3000ms));
   EXPECT_TRUE(idle_tls.ExpectClosed(3000ms));
   EXPECT_LT(std::chrono::steady_clock::now() - start, 3000ms);
+}
+
+// A WebSocket client that opens TCP and never finishes the HTTP upgrade (or, on the WSS
+// port, never starts TLS, or finishes TLS and then stalls in HTTP) is closed after
+// connect_timeout_s; a well-behaved WebSocket client is unaffected.
+TEST_F(LimitsTest, ConnectTimeoutOnWebSocketAndWss) {
+  std::string dir = TempDir("limits");
+  Pki pki(dir);
+  KeyPair server = pki.Issue("server", {.cn = "s", .server = true});
+  StartBroker({"--connect-timeout-s=1", "--ws-listen=127.0.0.1:0", "--wss-listen=127.0.0.1:0",
+               "--tls-cert-file=" + server.cert_file, "--tls-key-file=" + server.key_file,
+               "--metrics-listen=127.0.0.1:0"});
+  const uint16_t ws = broker_->port("ws"), wss = broker_->port("wss");
+  ASSERT_NE(ws, 0);
+  ASSERT_NE(wss, 0);
+  std::string error;
+  TlsClientOptions tls{.ca_file = pki.ca_file()};
+  auto start = std::chrono::steady_clock::now();
+  Client ws_silent(TcpWire(ws), kV5);                  // TCP only
+  Client ws_partial(TcpWire(ws), kV5);                 // half an HTTP request
+  ws_partial.Send("GET /mqtt HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n");
+  Client wss_silent(TcpWire(wss), kV5);                // never starts TLS
+  Client wss_partial(TlsWire(wss, tls, &error), kV5);  // TLS done, HTTP never finished
+  ASSERT_TRUE(wss_partial.ok()) << error;
+  wss_partial.Send("GET /mqtt HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+  // Bounded generously (timeout 1 s): these wait on the close, they do not time it.
+  EXPECT_TRUE(ws_silent.ExpectClosed(5000ms)) << "ws, TCP only";
+  EXPECT_TRUE(ws_partial.ExpectClosed(5000ms)) << "ws, partial HTTP upgrade";
+  EXPECT_TRUE(wss_silent.ExpectClosed(5000ms)) << "wss, no TLS";
+  EXPECT_TRUE(wss_partial.ExpectClosed(5000ms)) << "wss, partial HTTP upgrade";
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 900ms) << "closed before the timeout";
+  std::printf("handshake timeouts: sluice_handshake_failures_total = %.0f\n",
+              MetricValue(ScrapeMetrics(broker_->port("metrics")),
+                          "sluice_handshake_failures_total"));
+  // A client that completes the upgrade and sends CONNECT in time stays connected.
+  Client good(WsWire(ws, "/mqtt", "mqtt", nullptr, &error), kV5);
+  ASSERT_TRUE(good.ok()) << error;
+  EXPECT_EQ(good.Connect("ws-good").reason, 0);
+  EXPECT_FALSE(broker_->Exited());
 }
 
 TEST_F(LimitsTest, PublishRateAndBytes) {

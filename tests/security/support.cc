@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -57,12 +58,21 @@ void WriteFile(const std::string& path, const std::string& text) {
 
 // ---- Broker -------------------------------------------------------------------------------
 
-std::unique_ptr<Broker> Broker::Start(const std::vector<std::string>& flags, std::string* error) {
+std::unique_ptr<Broker> Broker::Start(const std::vector<std::string>& flags, std::string* error,
+                                      const std::string& stderr_file) {
   std::unique_ptr<Broker> b(new Broker);
   conformance::ChildProcess::Options options;
-  options.argv = {Runfile("SLUICED"), "--listen", "127.0.0.1:0", "--data-dir",
-                  TempDir("data"), "--ready-fd", "3", "--admin-listen=", "--metrics-listen=",
-                  "--sys-interval-s=0"};
+  if (!stderr_file.empty()) {
+    // The shell redirects stderr and execs sluiced in its place (same pid, ready fd kept).
+    options.argv = {"/bin/sh", "-c", "log=$1; shift; exec \"$@\" 2>>\"$log\"", "sh",
+                    stderr_file};
+  }
+  for (const std::string& a :
+       {Runfile("SLUICED"), std::string("--listen"), std::string("127.0.0.1:0"),
+        std::string("--data-dir"), TempDir("data"), std::string("--ready-fd"), std::string("3"),
+        std::string("--admin-listen="), std::string("--metrics-listen="),
+        std::string("--sys-interval-s=0")})
+    options.argv.push_back(a);
   options.argv.insert(options.argv.end(), flags.begin(), flags.end());
   options.ready_fd = 3;
   b->child_ = conformance::ChildProcess::Spawn(options, error);
@@ -104,11 +114,14 @@ uint16_t Broker::port(const std::string& listener) const {
 
 void Broker::Signal(int sig) { ::kill(child_->pid(), sig); }
 
-long Broker::RssKib() const {
-  std::ifstream in("/proc/" + std::to_string(child_->pid()) + "/status");
+namespace {
+
+// A "Vm...:" line of /proc/PID/status in KiB (0 if unknown).
+long ProcStatusKib(pid_t pid, const std::string& wanted) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string key;
   while (in >> key) {
-    if (key == "VmRSS:") {
+    if (key == wanted) {
       long kib = 0;
       in >> kib;
       return kib;
@@ -116,6 +129,61 @@ long Broker::RssKib() const {
     in.ignore(1 << 20, '\n');
   }
   return 0;
+}
+
+}  // namespace
+
+long Broker::RssKib() const { return ProcStatusKib(child_->pid(), "VmRSS:"); }
+long Broker::PeakRssKib() const { return ProcStatusKib(child_->pid(), "VmHWM:"); }
+
+// ---- Metrics and logs ---------------------------------------------------------------------
+
+std::string ScrapeMetrics(uint16_t port) {
+  auto wire = TcpWire(port);
+  wire->Send("GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n");
+  std::string out;
+  while (wire->Receive(&out, 2000ms)) {
+  }
+  return out;
+}
+
+double MetricValue(const std::string& scrape, const std::string& series) {
+  size_t at = scrape.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::atof(scrape.c_str() + at + series.size() + 2);
+}
+
+double AwaitMetric(uint16_t port, const std::string& series, double at_least, Millis timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  double value = -1;
+  while (true) {
+    value = MetricValue(ScrapeMetrics(port), series);
+    if (value >= at_least || std::chrono::steady_clock::now() >= deadline) return value;
+    std::this_thread::sleep_for(20ms);  // poll interval of a bounded wait
+  }
+}
+
+std::vector<std::string> LinesWith(const std::string& path, const std::vector<std::string>& parts) {
+  std::ifstream in(path);
+  std::vector<std::string> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    bool all = true;
+    for (const auto& p : parts) all = all && line.find(p) != std::string::npos;
+    if (all) out.push_back(line);
+  }
+  return out;
+}
+
+std::string AwaitLogLine(const std::string& path, const std::vector<std::string>& parts,
+                         Millis timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    auto lines = LinesWith(path, parts);
+    if (!lines.empty()) return lines.front();
+    if (std::chrono::steady_clock::now() >= deadline) return "";
+    std::this_thread::sleep_for(20ms);  // poll interval of a bounded wait
+  }
 }
 
 // ---- PKI ----------------------------------------------------------------------------------

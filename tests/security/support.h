@@ -33,9 +33,12 @@ std::string Runfile(const char* env_name);  // path from an env var set in BUILD
 // ---- Broker -------------------------------------------------------------------------------
 class Broker {
  public:
-  // Starts sluiced with --listen 127.0.0.1:0, no admin/metrics listeners, and `flags`.
+  // Starts sluiced with --listen 127.0.0.1:0, no admin/metrics listeners, and `flags`
+  // (`--metrics-listen=127.0.0.1:0` among them turns the metrics endpoint on: port("metrics")).
+  // With `stderr_file`, the broker's log (stderr) goes to that file instead of the test's.
   // nullptr and *error on failure.
-  static std::unique_ptr<Broker> Start(const std::vector<std::string>& flags, std::string* error);
+  static std::unique_ptr<Broker> Start(const std::vector<std::string>& flags, std::string* error,
+                                       const std::string& stderr_file = "");
   ~Broker();
   uint16_t port(const std::string& listener = "mqtt") const;
   pid_t pid() const { return child_->pid(); }
@@ -44,11 +47,28 @@ class Broker {
   int Stop() { return child_->Stop(SIGTERM, kTimeout); }
   // VmRSS of the broker process in KiB (0 if unknown).
   long RssKib() const;
+  // VmHWM (peak resident set since start) of the broker process in KiB (0 if unknown).
+  long PeakRssKib() const;
 
  private:
   std::unique_ptr<conformance::ChildProcess> child_;
   std::map<std::string, uint16_t> ports_;
 };
+
+// ---- Metrics and logs ---------------------------------------------------------------------
+// GET /metrics from the broker's Prometheus endpoint (plain HTTP/1.0); the whole response.
+std::string ScrapeMetrics(uint16_t port);
+// The value of the sample `series` exactly as printed (`name` or `name{label="v"}`) in a
+// scrape, or -1 when absent.
+double MetricValue(const std::string& scrape, const std::string& series);
+// Scrapes until `series` reaches at least `at_least` (bounded: `timeout`); the last value.
+double AwaitMetric(uint16_t port, const std::string& series, double at_least,
+                   Millis timeout = kTimeout);
+// The lines of `path` containing every one of `parts`.
+std::vector<std::string> LinesWith(const std::string& path, const std::vector<std::string>& parts);
+// Waits (bounded) until `path` has a line containing every one of `parts`; that line or "".
+std::string AwaitLogLine(const std::string& path, const std::vector<std::string>& parts,
+                         Millis timeout = kTimeout);
 
 // ---- PKI ----------------------------------------------------------------------------------
 struct CertOptions {

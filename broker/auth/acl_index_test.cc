@@ -1,0 +1,272 @@
+// The indexed ACL (FilterIndex tries inside ClientAcl) against the linear definition:
+// random differential checks, then the documented priorities, wildcards and '$' rules.
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "broker/auth/acl.h"
+#include "broker/auth/filter_index.h"
+#include "broker/topic/topic.h"
+
+namespace sluice::auth {
+namespace {
+
+// splitmix64: deterministic across standard libraries; a failure prints its seed.
+struct Rng {
+  uint64_t s;
+  uint64_t Next() {
+    uint64_t z = (s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+  size_t Below(size_t n) { return static_cast<size_t>(Next() % n); }
+};
+
+// A small alphabet so that random filters and topics collide often.
+const char* const kLiterals[] = {"a", "b", "$s", ""};
+
+std::string RandomTopic(Rng& rng) {
+  size_t levels = 1 + rng.Below(4);
+  std::string out;
+  for (size_t i = 0; i < levels; ++i) {
+    if (i) out += '/';
+    out += kLiterals[rng.Below(4)];
+  }
+  return out.empty() ? "a" : out;  // an empty topic name is invalid
+}
+
+std::string RandomFilter(Rng& rng) {
+  size_t levels = 1 + rng.Below(4);
+  std::string out;
+  for (size_t i = 0; i < levels; ++i) {
+    if (i) out += '/';
+    size_t pick = rng.Below(7);
+    if (pick == 6 && i + 1 == levels) {
+      out += '#';
+    } else if (pick >= 4) {
+      out += '+';
+    } else {
+      out += kLiterals[pick];
+    }
+  }
+  return out.empty() ? "b" : out;  // an empty filter is invalid
+}
+
+TEST(FilterIndex, AgreesWithPairwiseFunctionsOnRandomSets) {
+  for (uint64_t seed = 1; seed <= 400; ++seed) {
+    Rng rng{seed};
+    std::vector<std::string> filters(rng.Below(6));
+    FilterIndex index;
+    for (auto& f : filters) {
+      f = RandomFilter(rng);
+      ASSERT_TRUE(topic::IsValidTopicFilter(f)) << f;
+      index.Add(f);
+    }
+    for (int q = 0; q < 60; ++q) {
+      std::string t = RandomTopic(rng);
+      bool want = std::any_of(filters.begin(), filters.end(),
+                              [&](const std::string& f) { return topic::Matches(f, t); });
+      ASSERT_EQ(index.AnyMatches(t), want) << "seed " << seed << " topic " << t;
+      std::string g = RandomFilter(rng);
+      want = std::any_of(filters.begin(), filters.end(),
+                         [&](const std::string& f) { return FilterCovers(f, g); });
+      ASSERT_EQ(index.AnyCovers(g), want) << "seed " << seed << " covers " << g;
+      want = std::any_of(filters.begin(), filters.end(),
+                         [&](const std::string& f) { return FiltersOverlap(f, g); });
+      ASSERT_EQ(index.AnyOverlaps(g), want) << "seed " << seed << " overlaps " << g;
+    }
+  }
+}
+
+TEST(FilterIndex, EmptyAndDuplicates) {
+  FilterIndex index;
+  EXPECT_FALSE(index.AnyMatches("a"));
+  EXPECT_FALSE(index.AnyCovers("a"));
+  EXPECT_FALSE(index.AnyOverlaps("#"));
+  index.Add("a/+");
+  index.Add("a/+");
+  EXPECT_EQ(index.size(), 1u);
+  index.Add("a");
+  EXPECT_EQ(index.size(), 2u);
+}
+
+TEST(FilterIndex, WildcardsAndDollarTopics) {
+  FilterIndex index;
+  index.Add("#");
+  EXPECT_TRUE(index.AnyMatches("a/b"));
+  EXPECT_FALSE(index.AnyMatches("$SYS/broker/uptime")) << "MQTT 4.7.2";
+  EXPECT_FALSE(index.AnyCovers("$SYS/#"));
+  EXPECT_FALSE(index.AnyOverlaps("$SYS/#"));
+  index.Add("+/x");
+  EXPECT_FALSE(index.AnyMatches("$SYS/x"));
+  index.Add("$SYS/+/uptime");
+  EXPECT_TRUE(index.AnyMatches("$SYS/broker/uptime"));
+  EXPECT_FALSE(index.AnyMatches("$SYS/broker/load"));
+  EXPECT_TRUE(index.AnyCovers("$SYS/b/uptime"));
+  EXPECT_FALSE(index.AnyCovers("$SYS/#"));
+  EXPECT_TRUE(index.AnyOverlaps("$SYS/#"));
+  // '$' only matters at the first level.
+  EXPECT_TRUE(index.AnyMatches("a/$x"));
+
+  FilterIndex parent;
+  parent.Add("a/#");
+  EXPECT_TRUE(parent.AnyMatches("a")) << "'#' matches the parent level";
+  EXPECT_TRUE(parent.AnyCovers("a"));
+  EXPECT_TRUE(parent.AnyCovers("a/+/c"));
+  EXPECT_FALSE(parent.AnyCovers("+/b"));
+  EXPECT_TRUE(parent.AnyOverlaps("+/b"));
+  EXPECT_TRUE(parent.AnyOverlaps("#"));
+
+  FilterIndex plus;
+  plus.Add("a/+");
+  EXPECT_TRUE(plus.AnyMatches("a/"));
+  EXPECT_FALSE(plus.AnyMatches("a"));
+  EXPECT_FALSE(plus.AnyMatches("a/b/c"));
+  EXPECT_TRUE(plus.AnyCovers("a/+"));
+  EXPECT_FALSE(plus.AnyCovers("a/#"));
+  EXPECT_TRUE(plus.AnyOverlaps("a/#"));
+  EXPECT_TRUE(plus.AnyOverlaps("+/b"));
+  EXPECT_FALSE(plus.AnyOverlaps("a"));
+}
+
+// A ClientAcl checked both ways must answer the same.
+void ExpectSameBothWays(ClientAcl acl, const std::vector<std::string>& topics,
+                        const std::vector<std::string>& filters) {
+  ClientAcl linear = acl;
+  linear.Decompile();
+  acl.Compile();
+  ASSERT_TRUE(acl.indexed());
+  ASSERT_FALSE(linear.indexed());
+  for (const auto& t : topics) EXPECT_EQ(acl.CanPublish(t), linear.CanPublish(t)) << t;
+  for (const auto& f : filters) EXPECT_EQ(acl.CanSubscribe(f), linear.CanSubscribe(f)) << f;
+}
+
+TEST(ClientAclIndex, AgreesWithLinearScanOnRandomRuleSets) {
+  for (uint64_t seed = 1; seed <= 300; ++seed) {
+    Rng rng{seed * 7919};
+    ClientAcl acl;
+    acl.default_allow = rng.Below(2) == 1;
+    for (auto* list : {&acl.allow_publish, &acl.deny_publish, &acl.allow_subscribe,
+                       &acl.deny_subscribe})
+      for (size_t n = rng.Below(4); n > 0; --n) list->push_back(RandomFilter(rng));
+    std::vector<std::string> topics, filters;
+    for (int q = 0; q < 40; ++q) {
+      topics.push_back(RandomTopic(rng));
+      filters.push_back(RandomFilter(rng));
+    }
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    ExpectSameBothWays(acl, topics, filters);
+  }
+}
+
+constexpr char kRules[] = R"(
+default: deny
+rules:
+  - user: "*"
+    allow_publish: ["users/%u/#", "public/+"]
+    allow_subscribe: ["users/%u/#", "public/#", "$SYS/broker/+"]
+  - user: alice
+    deny_publish: ["users/alice/locked/#", "public/secret"]
+    deny_subscribe: ["public/secret/#"]
+  - client_id: "*"
+    allow_publish: ["clients/%c"]
+  - user: alice
+    allow_publish: ["users/alice/locked/override"]
+)";
+
+TEST(ClientAclIndex, DenyBeatsAllowWhateverTheRuleOrder) {
+  auto acl = Acl::Parse(kRules);
+  ASSERT_TRUE(acl.ok()) << acl.status();
+  auto alice = acl->ForClient("alice", "phone", "");
+  ASSERT_TRUE(alice->indexed()) << "ForClient compiles the index";
+  EXPECT_TRUE(alice->CanPublish("users/alice/a/b"));
+  EXPECT_FALSE(alice->CanPublish("users/alice/locked")) << "'#' matches the parent level";
+  EXPECT_FALSE(alice->CanPublish("users/alice/locked/x"));
+  EXPECT_FALSE(alice->CanPublish("users/alice/locked/override"))
+      << "a later, more specific allow does not beat a deny";
+  EXPECT_TRUE(alice->CanPublish("public/news"));
+  EXPECT_FALSE(alice->CanPublish("public/secret"));
+  EXPECT_TRUE(alice->CanPublish("clients/phone"));
+  EXPECT_FALSE(alice->CanPublish("clients/other"));
+  EXPECT_TRUE(alice->CanSubscribe("public/news/+"));
+  EXPECT_FALSE(alice->CanSubscribe("public/#")) << "overlaps the denied public/secret/#";
+  EXPECT_FALSE(alice->CanSubscribe("public/+/x")) << "overlaps public/secret/x";
+  EXPECT_TRUE(alice->CanSubscribe("$SYS/broker/uptime"));
+  EXPECT_FALSE(alice->CanSubscribe("$SYS/#"));
+  auto bob = acl->ForClient("bob", "laptop", "");
+  EXPECT_TRUE(bob->CanPublish("public/secret")) << "alice's deny is not bob's";
+  EXPECT_TRUE(bob->CanSubscribe("public/#"));
+  EXPECT_FALSE(bob->CanPublish("users/alice/x"));
+}
+
+TEST(ClientAclIndex, RuleAndFilterOrderDoNotMatter) {
+  // The same rules in every rotation, and each rule's filters reversed: same decisions.
+  std::vector<std::string> rules = {
+      "  - user: \"*\"\n    allow_publish: [\"a/#\", \"b/+\"]\n    deny_subscribe: [\"a/s/#\"]\n",
+      "  - user: u\n    deny_publish: [\"a/x\", \"b/y\"]\n    allow_subscribe: [\"#\"]\n",
+      "  - client_id: c\n    allow_publish: [\"a/x\"]\n    allow_subscribe: [\"a/s/+\"]\n",
+  };
+  const std::vector<std::string> topics = {"a", "a/x", "a/y", "b/x", "b/y", "c", "$a/x"};
+  const std::vector<std::string> filters = {"#", "a/#", "a/s/t", "a/+", "b/+", "$SYS/#"};
+  std::string reference;
+  for (size_t rot = 0; rot < rules.size(); ++rot) {
+    for (bool reverse : {false, true}) {
+      std::string text = "rules:\n";
+      for (size_t i = 0; i < rules.size(); ++i) {
+        std::string r = rules[(i + rot) % rules.size()];
+        if (reverse) {  // swap the two filters of each list
+          for (const char* pair : {"\"a/#\", \"b/+\"", "\"a/x\", \"b/y\""}) {
+            size_t at = r.find(pair);
+            if (at == std::string::npos) continue;
+            std::string p(pair);
+            size_t comma = p.find(", ");
+            r.replace(at, p.size(), p.substr(comma + 2) + ", " + p.substr(0, comma));
+          }
+        }
+        text += r;
+      }
+      auto acl = Acl::Parse(text);
+      ASSERT_TRUE(acl.ok()) << acl.status() << text;
+      auto client = acl->ForClient("u", "c", "");
+      std::string decisions;
+      for (const auto& t : topics) decisions += client->CanPublish(t) ? 'P' : 'p';
+      for (const auto& f : filters) decisions += client->CanSubscribe(f) ? 'S' : 's';
+      if (reference.empty()) reference = decisions;
+      EXPECT_EQ(decisions, reference) << text;
+      ExpectSameBothWays(*client, topics, filters);
+    }
+  }
+  // Spelled out: deny a/x beats allow a/# and a/x; "a/+" overlaps the denied a/s/#.
+  EXPECT_EQ(reference, "PpPPpppssssSs");
+}
+
+TEST(ClientAclIndex, DefaultAllowAndSelectors) {
+  auto acl = Acl::Parse(R"(
+default: allow
+rules:
+  - identity: cam-1
+    deny_publish: ["cams/+/config"]
+  - client_id: gw
+    deny_subscribe: ["#"]
+  - anonymous: true
+    deny_publish: ["#"]
+)");
+  ASSERT_TRUE(acl.ok()) << acl.status();
+  auto cam = acl->ForClient("cam-1", "x", "cam-1");
+  EXPECT_FALSE(cam->CanPublish("cams/cam-1/config"));
+  EXPECT_TRUE(cam->CanPublish("cams/cam-1/image"));
+  EXPECT_TRUE(acl->ForClient("cam-1", "x", "")->CanPublish("cams/cam-1/config"))
+      << "the identity selector needs the certificate identity, not the user name";
+  auto gw = acl->ForClient("u", "gw", "");
+  EXPECT_FALSE(gw->CanSubscribe("a"));
+  EXPECT_TRUE(gw->CanSubscribe("$SYS/x")) << "'#' overlaps no '$' filter";
+  EXPECT_FALSE(acl->ForClient("", "anon", "")->CanPublish("a/b"));
+  EXPECT_TRUE(acl->ForClient("", "anon", "")->CanPublish("$internal/x"));
+}
+
+}  // namespace
+}  // namespace sluice::auth
