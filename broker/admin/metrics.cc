@@ -412,9 +412,9 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
   out.push_back(Single("sluice_messages_store_failed_total",
                        "QoS 1/2 publishes the commit log could not store (not acknowledged).", C,
                        Sum(b, [](S& s) -> auto& { return s.messages_store_failed; })));
-  out.push_back(Single("sluice_publishes_denied_total", "PUBLISH refused by deny_publish.", C,
+  out.push_back(Single("sluice_publishes_denied_total", "PUBLISH refused by deny_publish or the ACL.", C,
                        Sum(b, [](S& s) -> auto& { return s.publishes_denied; })));
-  out.push_back(Single("sluice_subscribes_denied_total", "Subscriptions refused by deny_subscribe.", C,
+  out.push_back(Single("sluice_subscribes_denied_total", "Subscriptions refused by deny_subscribe or the ACL.", C,
                        Sum(b, [](S& s) -> auto& { return s.subscribes_denied; })));
   out.push_back(Single("sluice_protocol_errors_total", "Connections closed for a protocol violation.", C,
                        Sum(b, [](S& s) -> auto& { return s.protocol_errors; })));

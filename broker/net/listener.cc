@@ -322,11 +322,15 @@ void Listener::Handshake(uint32_t shard, tcp::socket socket, std::shared_ptr<voi
   auto ms = std::chrono::milliseconds(options_.handshake_timeout_ms);
 
   // Arms the handshake deadline: on expiry the socket is closed, which fails the pending step.
-  auto arm = [ms](auto& p) {
+  // A timeout is a failed handshake too: counted and logged like one.
+  auto arm = [this, ms](auto& p) {
     p->timer.expires_after(ms);
-    p->timer.async_wait([p](const boost::system::error_code& ec) {
+    p->timer.async_wait([this, p](const boost::system::error_code& ec) {
       if (ec || p->done) return;
       p->done = true;
+      handshake_failures_.fetch_add(1, std::memory_order_relaxed);
+      SLOG(kDebug).Kv("listener", options_.name).Kv("peer", p->stream->peer())
+          << "handshake timed out";
       p->stream->Close();
     });
   };
