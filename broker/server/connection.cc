@@ -1,5 +1,11 @@
 #include "broker/server/connection.h"
 
+#include <errno.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
@@ -21,27 +27,48 @@ constexpr int64_t kDrainMs = 2000;
 constexpr size_t kKeepBufferBytes = 16 * 1024;
 }  // namespace
 
-Connection::Connection(Shard* shard, tcp::socket socket)
-    : shard_(shard), socket_(std::move(socket)) {
+Connection::Connection(Shard* shard, tcp::socket socket) : shard_(shard) {
   boost::system::error_code ec;
-  socket_.set_option(tcp::no_delay(true), ec);
-  socket_.non_blocking(true, ec);  // ReadAvailable reads until would_block
+  socket.set_option(tcp::no_delay(true), ec);
+  socket.non_blocking(true, ec);  // reads and writes go until EAGAIN
+  fd_ = socket.release(ec);
+  if (ec) fd_ = -1;  // Start closes the connection
+  last_rx_ms_ = shard_->NowMs();
+}
+
+Connection::Connection(Shard* shard, int fd) : shard_(shard), fd_(fd) {
   last_rx_ms_ = shard_->NowMs();
 }
 
 Connection::Connection(Shard* shard, std::unique_ptr<net::Stream> stream)
-    : shard_(shard), socket_(shard->io()), stream_(std::move(stream)) {
+    : shard_(shard), stream_(std::move(stream)) {
   last_rx_ms_ = shard_->NowMs();
 }
 
-Connection::~Connection() { shard_->CancelDeadline(this); }
+Connection::~Connection() {
+  shard_->CancelDeadline(this);
+  if (fd_ >= 0) {
+    shard_->poller().Remove(fd_);
+    ::close(fd_);
+  }
+}
 
 std::string Connection::peer() const {
   if (stream_) return stream_->peer();
-  boost::system::error_code ec;
-  auto ep = socket_.remote_endpoint(ec);
-  if (ec) return std::string();
+  if (fd_ < 0) return std::string();
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  if (::getpeername(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return std::string();
+  tcp::endpoint ep;
+  ep.resize(len);
+  std::memcpy(ep.data(), &addr, len);
   return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+const std::string& Connection::client_id() const {
+  static const std::string* const kNone = new std::string();
+  if (host_) return host_->session.client_id();
+  return own_id_ ? *own_id_ : *kNone;
 }
 
 const std::string& Connection::username() const {
@@ -50,23 +77,42 @@ const std::string& Connection::username() const {
 }
 
 void Connection::CloseTransport() {
-  boost::system::error_code ignored;
   if (stream_) {
     stream_->Close();
-  } else {
-    socket_.close(ignored);
+  } else if (fd_ >= 0) {
+    shard_->poller().Remove(fd_);
+    ::close(fd_);
+    fd_ = -1;
   }
+  shard_->ReleaseConnection(this);
 }
 
 void Connection::Start() {
-  shard_->AddConnection(this);
+  shard_->AddConnection(shared_from_this());
+  if (!stream_) {
+    absl::Status added =
+        fd_ < 0 ? absl::InternalError("no socket") : shard_->poller().Add(fd_, this);
+    if (!added.ok()) {
+      SLOG(kWarn) << "cannot watch an accepted socket: " << added.message();
+      if (fd_ >= 0) ::close(fd_);
+      fd_ = -1;
+      shard_->ReleaseConnection(this);
+      return;
+    }
+  }
   BrokerStats::Inc(shard_->stats().connections_current);
   ArmTimer(shard_->broker().config().connect_timeout_s * 1000);
   DoRead();
 }
 
 void Connection::StartMoved(mqtt::Connect connect, std::string leftover) {
-  shard_->AddConnection(this);
+  shard_->AddConnection(shared_from_this());
+  if (!stream_ && !shard_->poller().Add(fd_, this).ok()) {
+    ::close(fd_);
+    fd_ = -1;
+    shard_->ReleaseConnection(this);
+    return;
+  }
   BrokerStats::Inc(shard_->stats().connections_current);
   in_ = std::move(leftover);
   CompleteConnect(std::move(connect));
@@ -83,24 +129,21 @@ void Connection::DoRead() {
   }
   read_pending_ = true;
   if (!stream_) {
-    // Plain TCP: wait for readability, then read synchronously into the shard's scratch
-    // buffer. No buffer is reserved per connection while it waits (an idle connection holds
-    // none) and nothing is zero-filled per read.
-    socket_.async_wait(tcp::socket::wait_read,
-                       [self = shared_from_this()](const boost::system::error_code& ec) {
-                         self->read_pending_ = false;
-                         if (self->draining_) return self->DrainStep(ec);
-                         if (ec || self->terminated_) {
-                           if (!self->terminated_) self->Terminate(std::nullopt, WillAction::kPublish);
-                           return;
-                         }
-                         self->ReadAvailable();
-                       });
+    // Plain TCP: read synchronously into the shard's scratch buffer when the Poller says
+    // input arrived (no buffer is reserved per connection while it waits), or now if input
+    // already waits: its edge has passed. Posted, as DoRead ends other handlers.
+    if (readable_ && !read_posted_) {
+      read_posted_ = true;
+      asio::post(shard_->io(), [self = shared_from_this()] {
+        self->read_posted_ = false;
+        if (self->read_pending_ && self->readable_ && self->fd_ >= 0) self->ReadAvailable();
+      });
+    }
     return;
   }
   size_t old = in_.size();
   in_.resize(old + kStreamReadChunkBytes);
-  ReadSome(
+  stream_->AsyncReadSome(
       asio::buffer(in_.data() + old, kStreamReadChunkBytes),
       [self = shared_from_this(), old](const boost::system::error_code& ec, size_t n) {
         self->read_pending_ = false;
@@ -110,17 +153,48 @@ void Connection::DoRead() {
       });
 }
 
+void Connection::OnPollEvents(uint32_t events) {
+  if (fd_ < 0) return;
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) readable_ = true;
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) peer_closed_ = true;
+  if (writing_ && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))) WriteTcp();
+  if (fd_ < 0 || !readable_) return;
+  if (draining_) {
+    Drain();
+  } else if (read_pending_ && !read_posted_) {
+    ReadAvailable();
+  }
+}
+
 void Connection::ReadAvailable() {
+  read_pending_ = false;
   std::vector<char>& scratch = shard_->read_scratch();
-  // A few reads per wake-up at most, so one busy client cannot starve the shard's others.
+  // A few reads per wake-up at most, so one busy client cannot starve the shard's others
+  // (DoRead posts the rest: no new edge will come for input already waiting).
   for (int round = 0; round < 4; ++round) {
+    ssize_t n = ::recv(fd_, scratch.data(), scratch.size(), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      readable_ = false;
+      break;
+    }
     boost::system::error_code ec;
-    size_t n = socket_.read_some(asio::buffer(scratch), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) break;
-    if (!ec) in_.append(scratch.data(), n);
-    OnBytesRead(ec, n);
+    if (n < 0) {
+      ec.assign(errno, boost::system::system_category());
+    } else if (n == 0) {
+      ec = asio::error::eof;
+    } else {
+      in_.append(scratch.data(), static_cast<size_t>(n));
+    }
+    OnBytesRead(ec, n > 0 ? static_cast<size_t>(n) : 0);
     if (ec || terminated_ || moved_) return;
-    if (n < scratch.size() || InputPaused()) break;
+    // A short read took everything queued; new input raises a new edge (but after the peer
+    // closed, read on to the end of the stream).
+    if (static_cast<size_t>(n) < scratch.size() && !peer_closed_) {
+      readable_ = false;
+      break;
+    }
+    if (InputPaused()) break;
   }
   if (!terminated_ && !moved_) DoRead();
 }
@@ -216,28 +290,60 @@ void Connection::Flush() {
 void Connection::WriteNow() {
   if (writing_ || out_pending_.empty() || moved_) return;
   writing_ = true;
-  out_writing_.swap(out_pending_);
-  BrokerStats::Inc(shard_->stats().bytes_sent, out_writing_.size());
-  auto on_written = [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-                      self->writing_ = false;
-                      self->out_writing_.clear();
-                      if (ec) {
-                        self->out_pending_.clear();
-                        if (!self->terminated_) self->Terminate(std::nullopt, WillAction::kPublish);
-                        self->CloseSocket();
-                        return;
-                      }
-                      if (self->terminated_ && self->out_pending_.empty()) {
-                        self->CloseSocket();
-                        return;
-                      }
-                      self->WriteNow();  // what queued up during this write goes at once
-                    };
-  if (stream_) {
-    stream_->AsyncWrite(asio::buffer(out_writing_), std::move(on_written));
-  } else {
-    asio::async_write(socket_, asio::buffer(out_writing_), std::move(on_written));
+  if (!stream_) {
+    // Plain TCP sends straight from out_pending_ (what is queued meanwhile is appended and
+    // goes in the same loop); a stream's asynchronous write needs a buffer that stays put.
+    WriteTcp();
+    return;
   }
+  BrokerStats::Inc(shard_->stats().bytes_sent, out_pending_.size());
+  std::string& out_writing = cold().stream_out;
+  out_writing.swap(out_pending_);
+  stream_->AsyncWrite(asio::buffer(out_writing),
+                      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                        self->OnWritten(ec);
+                      });
+}
+
+void Connection::WriteTcp() {
+  while (out_written_ < out_pending_.size()) {
+    ssize_t n = ::send(fd_, out_pending_.data() + out_written_,
+                       out_pending_.size() - out_written_, MSG_NOSIGNAL);
+    if (n > 0) {
+      BrokerStats::Inc(shard_->stats().bytes_sent, static_cast<uint64_t>(n));
+      out_written_ += static_cast<uint32_t>(n);
+      if (out_written_ == out_pending_.size()) {
+        out_pending_.clear();
+        out_written_ = 0;
+        // A buffer that grew for a burst gives its memory back.
+        if (out_pending_.capacity() > kKeepBufferBytes) std::string().swap(out_pending_);
+        break;
+      }
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // EPOLLOUT continues
+    return OnWritten(boost::system::error_code(n < 0 ? errno : EPIPE,
+                                               boost::system::system_category()));
+  }
+  OnWritten({});
+}
+
+void Connection::OnWritten(const boost::system::error_code& ec) {
+  writing_ = false;
+  if (stream_) cold().stream_out.clear();
+  if (ec) {
+    out_pending_.clear();
+    out_written_ = 0;
+    if (!terminated_) Terminate(std::nullopt, WillAction::kPublish);
+    CloseSocket();
+    return;
+  }
+  if (terminated_ && out_pending_.empty()) {
+    CloseSocket();
+    return;
+  }
+  WriteNow();  // what queued up during this write goes at once
 }
 
 void Connection::CloseSocket() {
@@ -249,8 +355,8 @@ void Connection::CloseSocket() {
   boost::system::error_code ec;
   if (stream_) {
     stream_->ShutdownSend(ec);
-  } else {
-    socket_.shutdown(tcp::socket::shutdown_send, ec);
+  } else if (::shutdown(fd_, SHUT_WR) != 0) {
+    ec.assign(errno, boost::system::system_category());
   }
   if (ec) {
     CloseTransport();
@@ -261,11 +367,29 @@ void Connection::CloseSocket() {
 }
 
 void Connection::Drain() {
+  if (!stream_) {
+    // Until EOF, an error or EAGAIN (then the next input event continues), a bounded number
+    // of reads per event.
+    std::vector<char>& scratch = shard_->read_scratch();
+    for (int round = 0; round < 16; ++round) {
+      ssize_t n = ::recv(fd_, scratch.data(), scratch.size(), 0);
+      if (n > 0 || (n < 0 && errno == EINTR)) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        readable_ = false;
+        return;
+      }
+      return DrainStep(asio::error::eof);
+    }
+    asio::post(shard_->io(), [self = shared_from_this()] {
+      if (self->draining_ && self->fd_ >= 0) self->Drain();
+    });
+    return;
+  }
   if (read_pending_) return;  // DoRead's handler continues the drain
   read_pending_ = true;
   in_.resize(4096);  // input is of no use any more: the drain reads into it
   in_start_ = 0;
-  ReadSome(asio::buffer(in_),
+  stream_->AsyncReadSome(asio::buffer(in_),
                           [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
                             self->read_pending_ = false;
                             self->DrainStep(ec);
@@ -299,7 +423,7 @@ void Connection::OnDeadline() {
   int64_t idle_ms = shard_->NowMs() - last_rx_ms_;
   if (idle_ms >= limit_ms) {
     BrokerStats::Inc(shard_->stats().keepalive_timeouts);
-    SLOG(kInfo).Kv("client_id", client_id_).Kv("keep_alive_s", keep_alive_s_) << "keep alive expired";
+    SLOG(kInfo).Kv("client_id", client_id()).Kv("keep_alive_s", keep_alive_s_) << "keep alive expired";
     Terminate(mqtt::reason::kKeepAliveTimeout, WillAction::kPublish, "keep alive timeout");
     return;
   }
@@ -308,7 +432,7 @@ void Connection::OnDeadline() {
 
 void Connection::ProtocolError(uint8_t reason, const char* what) {
   BrokerStats::Inc(shard_->stats().protocol_errors);
-  SLOG(kInfo).Kv("client_id", client_id_).Kv("peer", peer()).Kv("reason", static_cast<int>(reason)) << "closing connection: " << what;
+  SLOG(kInfo).Kv("client_id", client_id()).Kv("peer", peer()).Kv("reason", static_cast<int>(reason)) << "closing connection: " << what;
   Terminate(reason, WillAction::kPublish, what);
 }
 
@@ -321,12 +445,13 @@ void Connection::TakenOver(bool session_ends) {
   // The session now belongs to the new connection: only the will is ours to settle. It goes
   // out at once unless it has a delay and the session lives on (the new connection resumed
   // it within the delay, so MQTT 5 section 3.1.3.2.2 says it must not be sent).
+  own_id_ = std::make_unique<std::string>(host_->session.client_id());
   host_ = nullptr;
   Boxed<mqtt::Will> will = std::move(will_);
   will_.reset();
   if (will) {
     uint32_t delay = will->properties.will_delay_interval.value_or(0);
-    if (delay == 0 || session_ends) shard_->PublishWill(*will, client_id_);
+    if (delay == 0 || session_ends) shard_->PublishWill(*will, client_id());
   }
   Terminate(mqtt::reason::kSessionTakenOver, WillAction::kDiscard,
             "another connection took over this client id");
@@ -347,11 +472,11 @@ void Connection::Terminate(std::optional<uint8_t> disconnect_reason, WillAction 
   if (will == WillAction::kDiscard) will_.reset();
   if (host_) {
     SessionHost* host = host_;
+    own_id_ = std::make_unique<std::string>(host->session.client_id());
     host_ = nullptr;
     shard_->OnConnectionClosed(host, this, std::move(will_));
   }
   will_.reset();
-  shard_->RemoveConnection(this);
   BrokerStats::Dec(shard_->stats().connections_current);
   WriteNow();  // the last packets (e.g. DISCONNECT) go before the close
   if (!writing_) CloseSocket();
@@ -360,7 +485,7 @@ void Connection::Terminate(std::optional<uint8_t> disconnect_reason, WillAction 
 void Connection::MoveToShard(uint32_t home, mqtt::Connect connect) {
   moved_ = true;
   shard_->CancelDeadline(this);
-  shard_->RemoveConnection(this);
+  shard_->ReleaseConnection(this);
   BrokerStats::Dec(shard_->stats().connections_current);
   if (stream_) {
     // TLS/WebSocket state cannot change io_context: the stream stays, its handlers move.
@@ -377,30 +502,16 @@ void Connection::MoveToShard(uint32_t home, mqtt::Connect connect) {
     if (cold_) cold_->admission.reset();
     return;
   }
-  boost::system::error_code ec;
-  auto protocol = socket_.local_endpoint(ec).protocol();
-  if (ec) {
-    CloseSocket();
-    return;
-  }
-  int fd = socket_.release(ec);
-  if (ec) {
-    CloseSocket();
-    return;
-  }
+  // Plain TCP: the descriptor leaves this shard's Poller for the target's.
+  shard_->poller().Remove(fd_);
+  int fd = fd_;
+  fd_ = -1;
   std::string leftover = in_.substr(in_start_);
   Shard* target = &shard_->broker().shard(home);
-  asio::post(target->io(), [target, fd, protocol, connect = std::move(connect),
+  asio::post(target->io(), [target, fd, connect = std::move(connect),
                             leftover = std::move(leftover),
                             admission = cold_ ? std::move(cold_->admission) : nullptr]() mutable {
-    tcp::socket socket(target->io());
-    boost::system::error_code ec;
-    socket.assign(protocol, fd, ec);
-    if (ec) {
-      ::close(fd);
-      return;
-    }
-    auto c = std::make_shared<Connection>(target, std::move(socket));
+    auto c = std::make_shared<Connection>(target, fd);
     c->SetAdmission(std::move(admission));
     c->StartMoved(std::move(connect), std::move(leftover));
   });

@@ -53,7 +53,10 @@ std::optional<std::string_view> FindReplayProperty(const mqtt::Properties& props
 // timeout, keep alive or drain): OnDeadline runs when it passes.
 class Connection : public std::enable_shared_from_this<Connection>, public DeadlineWheel::Entry {
  public:
+  // A plain TCP client: the socket leaves Asio's reactor for the shard's Poller.
   Connection(Shard* shard, boost::asio::ip::tcp::socket socket);
+  // A plain TCP socket moved from another shard (non-blocking, TCP_NODELAY already set).
+  Connection(Shard* shard, int fd);
   // A TLS or WebSocket connection (broker/net): the stream stays on the io_context that
   // accepted it and binds its handlers to this connection's shard (net::Stream).
   Connection(Shard* shard, std::unique_ptr<net::Stream> stream);
@@ -80,8 +83,12 @@ class Connection : public std::enable_shared_from_this<Connection>, public Deadl
   void TakenOver(bool session_ends);
   // Called by the shard when the deadline set by ArmTimer has passed.
   void OnDeadline();
+  // Plain TCP: the shard's Poller reported `events` (EPOLLIN, EPOLLOUT, ...) for the socket.
+  void OnPollEvents(uint32_t events);
 
-  const std::string& client_id() const { return client_id_; }
+  // The session's id while attached (one copy of the id per client); before (CONNECT being
+  // handled) and after (closed, taken over) the connection's own copy.
+  const std::string& client_id() const;
   mqtt::Version version() const { return version_; }
   bool connected() const { return connected_; }
   // For the admin API: the client's address ("HOST:PORT") and when this connection object was
@@ -103,18 +110,12 @@ class Connection : public std::enable_shared_from_this<Connection>, public Deadl
   void Send(const mqtt::Packet& packet);
   void StartWrite();  // schedules a flush at the end of the shard's round
   void WriteNow();
+  void WriteTcp();  // plain TCP: sends until done or EAGAIN (then EPOLLOUT continues)
+  void OnWritten(const boost::system::error_code& ec);
   void CloseSocket();
-  // The transport: the TCP socket, or stream_ when set (TLS, WebSocket).
-  bool TransportOpen() const { return stream_ ? stream_->IsOpen() : socket_.is_open(); }
+  // The transport: the TCP socket fd_, or stream_ when set (TLS, WebSocket).
+  bool TransportOpen() const { return stream_ ? stream_->IsOpen() : fd_ >= 0; }
   void CloseTransport();
-  template <typename Handler>
-  void ReadSome(boost::asio::mutable_buffer buffer, Handler&& handler) {
-    if (stream_) {
-      stream_->AsyncReadSome(buffer, net::IoHandler(std::forward<Handler>(handler)));
-    } else {
-      socket_.async_read_some(buffer, std::forward<Handler>(handler));
-    }
-  }
   void Drain();
   void DrainStep(const boost::system::error_code& ec);
   void ArmTimer(int64_t delay_ms);
@@ -178,7 +179,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public Deadl
   bool InputPaused() const;
 
   Shard* shard_;
-  boost::asio::ip::tcp::socket socket_;
+  int fd_ = -1;                          // plain TCP, registered in the shard's Poller
   std::unique_ptr<net::Stream> stream_;  // TLS / WebSocket; null for plain TCP
   const int64_t created_unix_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::system_clock::now().time_since_epoch()).count();
@@ -186,17 +187,20 @@ class Connection : public std::enable_shared_from_this<Connection>, public Deadl
   std::string in_;
   size_t in_start_ = 0;
   std::string out_pending_;
-  std::string out_writing_;
   bool writing_ = false;
   bool flush_scheduled_ = false;
   bool draining_ = false;
-  bool read_pending_ = false;
+  bool read_pending_ = false;  // input wanted (TCP) / a stream read is under way
+  bool readable_ = false;      // TCP: input may be waiting (edge-triggered: until EAGAIN)
+  bool peer_closed_ = false;   // TCP: the peer shut down or the socket failed: read to the end
+  bool read_posted_ = false;   // TCP: a ReadAvailable is posted
+  uint32_t out_written_ = 0;   // TCP: bytes at the front of out_pending_ already sent
 
   mqtt::Version version_ = mqtt::Version::k311;
   bool connected_ = false;  // CONNACK success sent
   bool terminated_ = false;
   bool moved_ = false;      // socket handed to another shard
-  std::string client_id_;
+  std::unique_ptr<std::string> own_id_;  // see client_id()
   SessionHost* host_ = nullptr;
   uint16_t keep_alive_s_ = 0;
   int64_t last_rx_ms_ = 0;
@@ -224,6 +228,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public Deadl
     int64_t last_limit_log_ms = -1000000;
     std::vector<std::string> in_aliases;  // index = alias; sized on first use
     absl::flat_hash_map<std::string, uint16_t> out_aliases;
+    std::string stream_out;  // TLS/WebSocket: the bytes of the write under way
   };
   Cold& cold() {
     if (!cold_) cold_ = std::make_unique<Cold>();
@@ -240,10 +245,13 @@ class Connection : public std::enable_shared_from_this<Connection>, public Deadl
     uint8_t reason;
     bool ready;
   };
-  std::vector<PendingAck> acks_;  // acks_[i] has sequence number acks_base_ + i
+  struct AckQueue {
+    std::vector<PendingAck> slots;  // slots[i] has sequence number acks_base_ + i
+    uint32_t head = 0;              // first unsent slot
+    uint32_t waiting = 0;           // slots not ready
+  };
+  Boxed<AckQueue> acks_;          // while any ack waits; freed when all are sent
   uint64_t acks_base_ = 0;
-  uint32_t acks_head_ = 0;        // first unsent slot
-  uint32_t acks_waiting_ = 0;     // slots not ready
   bool input_paused_ = false;     // DoRead declined because too many acks wait
 };
 

@@ -13,39 +13,38 @@ namespace reason = mqtt::reason;
 
 bool Connection::InputPaused() const {
   return auth_pending_ ||
-         acks_waiting_ >= static_cast<uint32_t>(shard_->broker().config().receive_maximum);
+         (acks_ && acks_->waiting >= static_cast<uint32_t>(shard_->broker().config().receive_maximum));
 }
 
 uint64_t Connection::QueueAck(mqtt::PacketType type, uint16_t packet_id, uint8_t code,
                               bool ready) {
-  const uint64_t seq = acks_base_ + acks_.size();
-  if (ready && acks_head_ == acks_.size()) {  // nothing waits before it: send at once
+  if (ready && !acks_) {  // nothing waits before it: send at once
     Send(mqtt::Ack{type, packet_id, code, {}});
-    acks_base_ += acks_.size() + 1;
-    acks_.clear();
-    acks_head_ = 0;
-    return seq;
+    return acks_base_++;
   }
-  acks_.push_back({packet_id, type, code, ready});
-  if (!ready) ++acks_waiting_;
+  AckQueue& q = acks_.GetOrCreate();
+  const uint64_t seq = acks_base_ + q.slots.size();
+  q.slots.push_back({packet_id, type, code, ready});
+  if (!ready) ++q.waiting;
   return seq;
 }
 
 void Connection::CompleteAck(uint64_t seq, uint8_t code) {
-  if (terminated_ || seq < acks_base_ + acks_head_ || seq >= acks_base_ + acks_.size()) return;
-  PendingAck& slot = acks_[seq - acks_base_];
+  if (terminated_ || !acks_) return;
+  AckQueue& q = *acks_;
+  if (seq < acks_base_ + q.head || seq >= acks_base_ + q.slots.size()) return;
+  PendingAck& slot = q.slots[seq - acks_base_];
   if (slot.ready) return;
   slot.ready = true;
   slot.reason = code;
-  --acks_waiting_;
-  while (acks_head_ < acks_.size() && acks_[acks_head_].ready) {
-    const PendingAck& a = acks_[acks_head_++];
+  --q.waiting;
+  while (q.head < q.slots.size() && q.slots[q.head].ready) {
+    const PendingAck& a = q.slots[q.head++];
     Send(mqtt::Ack{a.type, a.packet_id, a.reason, {}});
   }
-  if (acks_head_ == acks_.size()) {
-    acks_base_ += acks_.size();
-    acks_.clear();
-    acks_head_ = 0;
+  if (q.head == q.slots.size()) {
+    acks_base_ += q.slots.size();
+    acks_.reset();
   }
   if (input_paused_ && !InputPaused()) {
     input_paused_ = false;
@@ -56,7 +55,7 @@ void Connection::CompleteAck(uint64_t seq, uint8_t code) {
 
 void Connection::OnStored(uint64_t seq, uint16_t packet_id, uint8_t qos, uint32_t partition,
                           absl::StatusOr<size_t> result) {
-  if (qos == 2) shard_->OnQos2Stored(client_id_, packet_id, partition, result.status());
+  if (qos == 2) shard_->OnQos2Stored(client_id(), packet_id, partition, result.status());
   if (terminated_) return;
   const bool v5 = version_ == mqtt::Version::k5;
   if (result.ok()) {
@@ -66,7 +65,7 @@ void Connection::OnStored(uint64_t seq, uint16_t packet_id, uint8_t qos, uint32_
   const absl::Status& st = result.status();
   if (st.code() == absl::StatusCode::kCancelled) return;  // shutting down
   BrokerStats::Inc(shard_->stats().messages_store_failed);
-  SLOG(kWarn).Kv("client_id", client_id_).Kv("error", st.message())
+  SLOG(kWarn).Kv("client_id", client_id()).Kv("error", st.message())
       << "message not stored, not acknowledged";
   if (!v5) {
     // MQTT 3.1.1 has no negative acknowledgement: the client re-sends after reconnecting.
@@ -93,7 +92,7 @@ void Connection::HandlePubrel(uint16_t packet_id) {
   uint64_t seq = QueueAck(mqtt::PacketType::kPubcomp, packet_id, reason::kSuccess, false);
   Shard* shard = shard_;
   shard_->broker().durable()->log().ReleaseQos2(
-      PartitionId(*partition), client_id_, packet_id,
+      PartitionId(*partition), client_id(), packet_id,
       [shard, self = shared_from_this(), seq](absl::Status st) {
         boost::asio::post(shard->io(), [self, seq, ok = st.ok()] {
           self->CompleteAck(seq, ok ? reason::kSuccess : reason::kUnspecifiedError);

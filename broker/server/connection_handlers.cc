@@ -53,7 +53,7 @@ void Connection::HandlePacket(mqtt::Packet& packet) {
 void Connection::RefuseConnect(uint8_t code, const char* why) {
   BrokerStats::Inc(shard_->stats().connect_refused);
   BrokerStats::Inc(shard_->stats().connect_refused_reason[code]);
-  SLOG(kInfo).Kv("peer", peer()).Kv("client_id", client_id_).Kv("reason", static_cast<int>(code))
+  SLOG(kInfo).Kv("peer", peer()).Kv("client_id", client_id()).Kv("reason", static_cast<int>(code))
       << "CONNECT refused: " << why;
   mqtt::Connack ack;
   ack.reason_code = code;
@@ -64,7 +64,7 @@ void Connection::RefuseConnect(uint8_t code, const char* why) {
 
 void Connection::HandleConnectFrame(mqtt::Connect& connect) {
   version_ = connect.version;
-  client_id_ = connect.client_id;
+  own_id_ = std::make_unique<std::string>(connect.client_id);
   if (connect.client_id.empty()) {
     // MQTT 3.1.1 requires clean session with an empty id (3.1.3-8); MQTT 5 lets the server
     // assign one, which the client may use to resume the session later.
@@ -99,7 +99,7 @@ void Connection::HandleConnectFrame(mqtt::Connect& connect) {
 void Connection::CompleteConnect(mqtt::Connect connect) {
   const BrokerConfig& config = shard_->broker().config();
   version_ = connect.version;
-  client_id_ = connect.client_id;
+  own_id_ = std::make_unique<std::string>(connect.client_id);
   if (connect.username) cold().username = *connect.username;
   const bool v5 = version_ == Version::k5;
 
@@ -111,7 +111,9 @@ void Connection::CompleteConnect(mqtt::Connect connect) {
     if (v5) ack.properties.session_expiry_interval = expiry;
   }
   bool session_present = false;
-  host_ = shard_->TakeSession(client_id_, connect.clean_start, shared_from_this(), &session_present);
+  host_ = shard_->TakeSession(connect.client_id, connect.clean_start, shared_from_this(),
+                              &session_present);
+  own_id_.reset();  // the session's copy serves from now on
   host_->version = version_;
   host_->expiry_s = expiry;
   uint16_t window = v5 ? connect.properties.receive_maximum.value_or(65535)
@@ -152,7 +154,7 @@ void Connection::CompleteConnect(mqtt::Connect connect) {
   Send(ack);
   connected_ = true;
   BrokerStats::Inc(shard_->stats().connections_accepted);
-  SLOG(kDebug).Kv("client_id", client_id_).Kv("peer", peer()).Kv("version", static_cast<int>(version_))
+  SLOG(kDebug).Kv("client_id", client_id()).Kv("peer", peer()).Kv("version", static_cast<int>(version_))
       .Kv("session_present", session_present) << "client connected";
   if (keep_alive_s_ > 0) {
     ArmTimer(static_cast<int64_t>(keep_alive_s_) * 1500);
@@ -215,7 +217,7 @@ void Connection::HandlePublish(mqtt::Publish& p) {
     message->qos = p.qos;
     message->retain = p.retain;
     message->properties = std::move(p.properties);
-    message->publisher = client_id_;
+    message->publisher = client_id();
     message->received_ms = shard_->NowMs();
     if (shard_->broker().StoresBeforeRouting(*message)) {
       // Acknowledged once the log holds it; routed by the partition's owner shard.
@@ -327,7 +329,7 @@ void Connection::HandleSubscribe(mqtt::Subscribe& s) {
     return;
   }
   const uint32_t home = shard_->index();
-  std::string client_id = client_id_;
+  std::string client_id = this->client_id();
   broker.Broadcast(
       home,
       [adds, client_id, home](Shard& shard) {
@@ -400,7 +402,7 @@ void Connection::HandleUnsubscribe(const mqtt::Unsubscribe& u) {
     Send(ack);
     return;
   }
-  std::string client_id = client_id_;
+  std::string client_id = this->client_id();
   shard_->broker().Broadcast(
       shard_->index(),
       [removes, client_id](Shard& shard) {
@@ -478,7 +480,7 @@ void Connection::SendOutbound(std::vector<Outbound>& out) {
     }
     if (!EncodePublish(o)) {
       BrokerStats::Inc(shard_->stats().messages_dropped_too_large);
-      SLOG(kInfo).Kv("client_id", client_id_).Kv("topic", o.delivery.message->topic)
+      SLOG(kInfo).Kv("client_id", client_id()).Kv("topic", o.delivery.message->topic)
           << "message larger than the client's maximum packet size, dropped";
       if (o.packet_id && host_) host_->session.Discard(o.packet_id, shard_->NowMs(), &out);
       continue;

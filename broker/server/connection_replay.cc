@@ -101,7 +101,7 @@ void Connection::Replay(const ReplaySpec& spec,
         Delivery d;
         for (const auto& [filter, options] : subs) {
           if (!topic::Matches(filter, r.record.topic)) continue;
-          if (options.no_local && r.record.publisher == client_id_) continue;
+          if (options.no_local && r.record.publisher == client_id()) continue;
           d.qos = std::max(d.qos, std::min(r.record.qos, options.qos));
           d.retain |= options.retain_as_published && r.record.retain;
           if (options.subscription_id) d.subscription_ids.push_back(options.subscription_id);

@@ -91,7 +91,7 @@ bool Connection::Authenticate(mqtt::Connect& connect) {
     auth_pending_ = false;
     BrokerStats::Inc(shard_->stats().auth_failures);
     if (ShouldLogLimit())
-      SLOG(kWarn).Kv("client_id", client_id_).Kv("peer", peer())
+      SLOG(kWarn).Kv("client_id", client_id()).Kv("peer", peer())
           << "CONNECT refused: too many password checks waiting";
     RefuseConnect(reason::kServerBusy, "server busy");
   }
@@ -181,7 +181,7 @@ void Connection::HandleReauth(const mqtt::Auth& a) {
   Security& security = shard_->broker().security();
   auto fail = [&](const std::string& why) {
     BrokerStats::Inc(shard_->stats().auth_failures);
-    SLOG(kWarn).Kv("client_id", client_id_).Kv("user", username()).Kv("peer", peer())
+    SLOG(kWarn).Kv("client_id", client_id()).Kv("user", username()).Kv("peer", peer())
         .Kv("error", why) << "SCRAM re-authentication failed";
     cold().scram.reset();
     Terminate(reason::kNotAuthorized, WillAction::kPublish, "re-authentication failed");
@@ -219,7 +219,7 @@ const auth::ClientAcl* Connection::CurrentAcl() {
   Security& security = shard_->broker().security();
   uint64_t version = security.acl_version();
   if (version != (cold_ ? cold_->acl_version : 0)) {
-    auto acl = security.AclFor(username(), client_id_, stream_ ? stream_->identity() : std::string());
+    auto acl = security.AclFor(username(), client_id(), stream_ ? stream_->identity() : std::string());
     cold().acl = std::move(acl);
     cold().acl_version = version;
   }
@@ -247,14 +247,14 @@ uint8_t Connection::PublishRefusal(const mqtt::Publish& p) {
   if (!TopicWithinLimits(p.topic)) {
     BrokerStats::Inc(stats.topics_refused_limit);
     if (ShouldLogLimit())
-      SLOG(kInfo).Kv("client_id", client_id_).Kv("topic_bytes", p.topic.size())
+      SLOG(kInfo).Kv("client_id", client_id()).Kv("topic_bytes", p.topic.size())
           << "publish refused: topic longer or deeper than max_topic_length/max_topic_levels";
     return reason::kTopicNameInvalid;
   }
   if (shard_->broker().IsDeniedPublishNow(p.topic)) {
     BrokerStats::Inc(stats.publishes_denied);
     if (ShouldLogLimit())
-      SLOG(kInfo).Kv("client_id", client_id_).Kv("topic", p.topic)
+      SLOG(kInfo).Kv("client_id", client_id()).Kv("topic", p.topic)
           .Kv("denied_total", stats.publishes_denied.load()) << "publish denied";
     return reason::kNotAuthorized;
   }
@@ -262,7 +262,7 @@ uint8_t Connection::PublishRefusal(const mqtt::Publish& p) {
     BrokerStats::Inc(stats.publishes_denied);
     BrokerStats::Inc(stats.publishes_denied_acl);
     if (ShouldLogLimit())
-      SLOG(kInfo).Kv("client_id", client_id_).Kv("user", username()).Kv("topic", p.topic)
+      SLOG(kInfo).Kv("client_id", client_id()).Kv("user", username()).Kv("topic", p.topic)
           .Kv("denied_total", stats.publishes_denied.load()) << "publish denied by ACL";
     return reason::kNotAuthorized;
   }
@@ -284,7 +284,7 @@ uint8_t Connection::PublishRefusal(const mqtt::Publish& p) {
     if (over) {
       BrokerStats::Inc(stats.publishes_rate_limited);
       if (ShouldLogLimit())
-        SLOG(kWarn).Kv("client_id", client_id_).Kv("dropped_total",
+        SLOG(kWarn).Kv("client_id", client_id()).Kv("dropped_total",
                                                     stats.publishes_rate_limited.load())
             << "publish dropped: max_publish_rate/max_publish_bytes_rate exceeded";
       return reason::kQuotaExceeded;
@@ -300,21 +300,21 @@ uint8_t Connection::SubscribeRefusal(const std::string& filter, std::string_view
   if (!TopicWithinLimits(filter)) {
     BrokerStats::Inc(stats.topics_refused_limit);
     if (ShouldLogLimit())
-      SLOG(kInfo).Kv("client_id", client_id_).Kv("filter_bytes", filter.size())
+      SLOG(kInfo).Kv("client_id", client_id()).Kv("filter_bytes", filter.size())
           << "subscribe refused: filter longer or deeper than max_topic_length/max_topic_levels";
     return reason::kTopicFilterInvalid;
   }
   if (shard_->broker().IsDeniedSubscribeNow(filter)) {
     BrokerStats::Inc(stats.subscribes_denied);
     if (ShouldLogLimit())
-      SLOG(kInfo).Kv("client_id", client_id_).Kv("filter", filter) << "subscribe denied";
+      SLOG(kInfo).Kv("client_id", client_id()).Kv("filter", filter) << "subscribe denied";
     return reason::kNotAuthorized;
   }
   if (const auth::ClientAcl* acl = CurrentAcl(); acl && !acl->CanSubscribe(plain_filter)) {
     BrokerStats::Inc(stats.subscribes_denied);
     BrokerStats::Inc(stats.subscribes_denied_acl);
     if (ShouldLogLimit())
-      SLOG(kInfo).Kv("client_id", client_id_).Kv("user", username()).Kv("filter", filter)
+      SLOG(kInfo).Kv("client_id", client_id()).Kv("user", username()).Kv("filter", filter)
           << "subscribe denied by ACL";
     return reason::kNotAuthorized;
   }
@@ -324,7 +324,7 @@ uint8_t Connection::SubscribeRefusal(const std::string& filter, std::string_view
     if (!subs.contains(filter) && static_cast<int64_t>(subs.size()) >= max_subs) {
       BrokerStats::Inc(stats.subscriptions_refused_limit);
       if (ShouldLogLimit())
-        SLOG(kInfo).Kv("client_id", client_id_).Kv("subscriptions", subs.size())
+        SLOG(kInfo).Kv("client_id", client_id()).Kv("subscriptions", subs.size())
             << "subscribe refused: max_subscriptions_per_client reached";
       return reason::kQuotaExceeded;
     }

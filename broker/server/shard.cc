@@ -18,6 +18,8 @@ namespace asio = boost::asio;
 Shard::Shard(Broker* broker, uint32_t index, uint64_t seed)
     : broker_(broker), index_(index), rng_(seed) {
   outbox_.resize(broker->shard_count() == 0 ? 1 : broker->shard_count());
+  poller_ = std::make_unique<Poller>(
+      io_, [this](const std::vector<Poller::Ready>& batch) { OnPollBatch(batch); });
 }
 
 Shard::~Shard() = default;
@@ -350,8 +352,25 @@ void Shard::ScheduleFlush(std::shared_ptr<Connection> c) {
 }
 
 void Shard::DisconnectAll(uint8_t reason) {
-  std::vector<Connection*> all(connections_.begin(), connections_.end());
-  for (Connection* c : all) c->Disconnect(reason, "server shutting down");
+  std::vector<std::shared_ptr<Connection>> all(connections_.begin(), connections_.end());
+  for (auto& c : all) c->Disconnect(reason, "server shutting down");
+}
+
+void Shard::ReleaseConnection(Connection* c) {
+  auto it = connections_.find(c);
+  if (it == connections_.end()) return;
+  std::shared_ptr<Connection> held = *it;
+  connections_.erase(it);
+  asio::post(io_, [held = std::move(held)] {});
+}
+
+void Shard::OnPollBatch(const std::vector<Poller::Ready>& batch) {
+  // Every connection of the batch is held before any runs: one's handler may close another.
+  poll_hold_.clear();
+  for (const Poller::Ready& r : batch)
+    poll_hold_.push_back(static_cast<Connection*>(r.tag)->shared_from_this());
+  for (size_t i = 0; i < batch.size(); ++i) poll_hold_[i]->OnPollEvents(batch[i].events);
+  poll_hold_.clear();
 }
 
 std::vector<const SessionHost*> Shard::Sessions() const {

@@ -30,6 +30,7 @@
 #include "broker/codec/packets.h"
 #include "broker/server/durable.h"
 #include "broker/server/deadline_wheel.h"
+#include "broker/server/poller.h"
 #include "broker/server/stats.h"
 #include "broker/session/session.h"
 #include "broker/topic/subscription_trie.h"
@@ -190,9 +191,14 @@ class Shard {
   void ScheduleDeadline(Connection* c, int64_t deadline_ms);
   void CancelDeadline(Connection* c);
 
-  // Connections registry (for shutdown and counts).
-  void AddConnection(Connection* c) { connections_.insert(c); }
-  void RemoveConnection(Connection* c) { connections_.erase(c); }
+  // Connections registry: holds each connection from Start until its transport is closed
+  // or handed to another shard (plain TCP connections have no pending Asio operation that
+  // would hold them); used for shutdown. ReleaseConnection lets go after the current handler,
+  // so the caller may still touch the connection.
+  void AddConnection(std::shared_ptr<Connection> c) { connections_.insert(std::move(c)); }
+  void ReleaseConnection(Connection* c);
+  // The epoll set of this shard's plain TCP sockets (poller.h).
+  Poller& poller() { return *poller_; }
   // Disconnects every client with `reason` (on this shard's thread).
   void DisconnectAll(uint8_t reason);
 
@@ -211,6 +217,7 @@ class Shard {
   void ArmWill(SessionHost* host, uint32_t delay_s);
   void OnCursorTick();
   void ArmWheelTimer();
+  void OnPollBatch(const std::vector<Poller::Ready>& batch);
   void OnWheelTick();
 
   Broker* broker_;
@@ -227,7 +234,9 @@ class Shard {
   topic::SubscriptionTrie trie_;
   // Keyed by a view of the session's own client id (one copy of the id per session).
   absl::flat_hash_map<absl::string_view, std::unique_ptr<SessionHost>> sessions_;
-  absl::flat_hash_set<Connection*> connections_;
+  absl::flat_hash_set<std::shared_ptr<Connection>> connections_;
+  std::unique_ptr<Poller> poller_;
+  std::vector<std::shared_ptr<Connection>> poll_hold_;  // the batch being dispatched
   std::vector<std::shared_ptr<Connection>> dirty_;
   std::vector<std::shared_ptr<Connection>> flushing_;
   bool flush_posted_ = false;
