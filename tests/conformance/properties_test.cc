@@ -359,6 +359,8 @@ TEST_F(PropertiesTest, NoProblemInfoOutsidePublishConnackDisconnectWhenRequestPr
 TEST_F(PropertiesTest, V311InflightWindowIsMaxInflight) {
   // 3.1.1 has no Receive Maximum: the broker's max_inflight bounds the QoS 1 messages it has
   // sent a 3.1.1 client and not yet had acknowledged; the rest wait, in order, for PUBACKs.
+  SKIP_UNDER_MOSQUITTO("with max_inflight_messages 3, one PUBACK releases 3 more messages "
+                       "(5 unacknowledged)");
   START_BROKER({"--max-inflight=3"});
   auto sub = Client311("sub311");
   SubscribeOk(*sub, "w/t", 1);
