@@ -503,6 +503,26 @@ void ConformanceTest::ExpectDisconnect(RawClient& c, uint8_t reason) {
   EXPECT_TRUE(c.ExpectClosed()) << "the broker should close the connection";
 }
 
+std::optional<double> ScrapeMetric(uint16_t port, const std::string& name) {
+  int fd = ConnectTcp(port);
+  if (fd < 0) return std::nullopt;
+  std::string request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", response;
+  send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  for (auto deadline = Clock::now() + kTimeout; Clock::now() < deadline;) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, MillisLeft(deadline)) <= 0) continue;
+    char buf[65536];
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // HTTP/1.0: the body ends at the close
+    response.append(buf, size_t(n));
+  }
+  close(fd);
+  size_t at = response.find("\n" + name + " ");
+  if (at == std::string::npos) return std::nullopt;
+  return std::strtod(response.c_str() + at + name.size() + 2, nullptr);
+}
+
 int ConnectTcp(uint16_t port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};

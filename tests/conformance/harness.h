@@ -20,6 +20,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -192,5 +193,10 @@ class ConformanceTest : public ::testing::Test {
 ::testing::AssertionResult IsAck(Version v, const Bytes& frame, PacketType type, uint16_t id,
                                  uint8_t reason = 0);
 ::testing::AssertionResult IsDisconnect(const Bytes& frame, uint8_t reason);
+
+// The value of the sample `name` (e.g. `x_total{reason="a"}`) in the /metrics page served on
+// 127.0.0.1:port, or nullopt if absent or unreachable. A minimal HTTP/1.0 client, bounded by
+// kTimeout; tests/ops has the full parser.
+std::optional<double> ScrapeMetric(uint16_t port, const std::string& name);
 
 }  // namespace sluice::conformance

@@ -1,10 +1,5 @@
 // Sessions: spec 3.1.1 sections 3.1.2.4 and 4.4, 5.0 sections 3.1.2.4, 3.1.2.11.2 (Session
 // Expiry Interval), 4.1 and 4.4 (message delivery retry).
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cstdlib>
 #include <optional>
 #include <thread>
 
@@ -23,27 +18,6 @@ class SessionTest : public ConformanceTest {
   void Leave(RawClient& c) {
     c.Send(Disconnect(c.version()));
     EXPECT_TRUE(c.ExpectClosed());
-  }
-  // The value of the sample `name` (e.g. `x_total{reason="a"}`) in the broker's /metrics, or
-  // nullopt if absent or unreachable. A minimal HTTP/1.0 client: the test needs one number.
-  std::optional<double> Metric(const std::string& name) {
-    int fd = ConnectTcp(broker_->metrics_port());
-    if (fd < 0) return std::nullopt;
-    std::string request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", response;
-    send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-    for (auto deadline = std::chrono::steady_clock::now() + kTimeout;
-         std::chrono::steady_clock::now() < deadline;) {
-      pollfd p{fd, POLLIN, 0};
-      if (poll(&p, 1, 100) <= 0) continue;
-      char buf[65536];
-      ssize_t n = recv(fd, buf, sizeof buf, 0);
-      if (n <= 0) break;  // HTTP/1.0: the body ends at the close
-      response.append(buf, size_t(n));
-    }
-    close(fd);
-    size_t at = response.find("\n" + name + " ");
-    if (at == std::string::npos) return std::nullopt;
-    return std::strtod(response.c_str() + at + name.size() + 2, nullptr);
   }
 };
 
@@ -276,7 +250,7 @@ TEST_F(SessionTest, OfflineQueueFullDropIsLoggedWithClientIdAndCounted) {
   std::optional<double> dropped;
   for (int i = 0; i < 100 && dropped.value_or(0) < 4; ++i) {
     if (i) std::this_thread::sleep_for(20ms);
-    dropped = Metric(metric);
+    dropped = ScrapeMetric(broker_->metrics_port(), metric);
   }
   EXPECT_EQ(dropped, 4.0) << metric;
 }
