@@ -9,11 +9,13 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <thread>
 
 namespace sluice::conformance {
@@ -88,6 +90,13 @@ std::string MosquittoConfig(uint16_t port, const std::vector<std::string>& flags
   return global + listener;
 }
 
+std::string ReadLog(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 }  // namespace
 
 bool UnderMosquitto() { return Env("SLUICE_TEST_BROKER") == "mosquitto"; }
@@ -96,10 +105,13 @@ bool UnderMosquitto() { return Env("SLUICE_TEST_BROKER") == "mosquitto"; }
 
 std::unique_ptr<BrokerProcess> BrokerProcess::Start(const std::vector<std::string>& flags,
                                                     std::string* error, bool* unsupported,
-                                                    const std::vector<std::string>& wrapper) {
+                                                    const std::vector<std::string>& wrapper,
+                                                    const std::string& log_path) {
   std::unique_ptr<BrokerProcess> broker(new BrokerProcess);
   std::string dir = MakeDataDir();
   ChildProcess::Options options;
+  options.stderr_path = log_path;
+  broker->log_path_ = log_path;
   *unsupported = false;
   auto deadline = Clock::now() + kStartTimeout;
   if (UnderMosquitto()) {
@@ -311,11 +323,18 @@ void RawClient::Drop() {
 
 // ---- Fixture ----------------------------------------------------------------------------
 
-void ConformanceTest::StartBroker(const std::vector<std::string>& flags) {
+void ConformanceTest::StartBroker(const std::vector<std::string>& flags, bool capture_log) {
   if (broker_) broker_.reset();  // a test may restart with other flags
   std::string error;
   bool unsupported = false;
-  broker_ = BrokerProcess::Start(flags, &error, &unsupported);
+  std::string log_path;
+  if (capture_log) {
+    static int count = 0;
+    log_path = Env("TEST_TMPDIR", "/tmp") + "/broker-log-" + std::to_string(getpid()) + "-" +
+               std::to_string(count++) + ".txt";
+  }
+  broker_ = BrokerProcess::Start(flags, &error, &unsupported, {}, log_path);
+  if (!broker_ && !log_path.empty()) error += "\nbroker log:\n" + ReadLog(log_path);
   if (unsupported) GTEST_SKIP() << error;
   if (!broker_) FAIL() << "broker did not start: " << error;
 }
@@ -325,8 +344,33 @@ uint16_t ConformanceTest::port() {
   return broker_ ? broker_->port() : 0;
 }
 
+std::string ConformanceTest::BrokerLog() {
+  return broker_ && !broker_->log_path().empty() ? ReadLog(broker_->log_path()) : "";
+}
+
+std::string ConformanceTest::AwaitLogLine(const std::vector<std::string>& needles,
+                                          Millis timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (true) {
+    std::istringstream log(BrokerLog());
+    for (std::string line; std::getline(log, line);) {
+      bool all = true;
+      for (const std::string& n : needles) all = all && line.find(n) != std::string::npos;
+      if (all) return line;
+    }
+    if (Clock::now() >= deadline) return "";
+    std::this_thread::sleep_for(20ms);  // bounded poll of a file; there is nothing to await
+  }
+}
+
 void ConformanceTest::TearDown() {
   if (!broker_) return;
+  if (HasFailure() && !broker_->log_path().empty()) {
+    std::string log = BrokerLog();
+    if (log.size() > 8000) log = "..." + log.substr(log.size() - 8000);
+    std::fprintf(stderr, "---- broker log (%s) ----\n%s---- end of broker log ----\n",
+                 broker_->log_path().c_str(), log.c_str());
+  }
   if (auto status = broker_->Exited()) {
     ADD_FAILURE() << "the broker died during the test: " << DescribeStatus(*status);
     return;
@@ -457,6 +501,26 @@ void ConformanceTest::ExpectDisconnect(RawClient& c, uint8_t reason) {
     EXPECT_TRUE(IsDisconnect(c.Read(), reason));
   }
   EXPECT_TRUE(c.ExpectClosed()) << "the broker should close the connection";
+}
+
+std::optional<double> ScrapeMetric(uint16_t port, const std::string& name) {
+  int fd = ConnectTcp(port);
+  if (fd < 0) return std::nullopt;
+  std::string request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", response;
+  send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  for (auto deadline = Clock::now() + kTimeout; Clock::now() < deadline;) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, MillisLeft(deadline)) <= 0) continue;
+    char buf[65536];
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // HTTP/1.0: the body ends at the close
+    response.append(buf, size_t(n));
+  }
+  close(fd);
+  size_t at = response.find("\n" + name + " ");
+  if (at == std::string::npos) return std::nullopt;
+  return std::strtod(response.c_str() + at + name.size() + 2, nullptr);
 }
 
 int ConnectTcp(uint16_t port) {

@@ -20,6 +20,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,9 +48,12 @@ class BrokerProcess {
   // if the broker did not come up within 10 s; *unsupported is set (and nullptr returned) when
   // running mosquitto and a flag has no mosquitto equivalent.
   // `wrapper` runs the broker through another program, e.g. {"prlimit", "--nofile=64"}.
+  // A non-empty `log_path` sends the broker's stderr (its log) to that file instead of the
+  // test's stderr.
   static std::unique_ptr<BrokerProcess> Start(const std::vector<std::string>& flags,
                                               std::string* error, bool* unsupported,
-                                              const std::vector<std::string>& wrapper = {});
+                                              const std::vector<std::string>& wrapper = {},
+                                              const std::string& log_path = "");
   ~BrokerProcess();
 
   uint16_t port() const { return port_; }
@@ -57,6 +61,8 @@ class BrokerProcess {
   uint16_t admin_port() const { return admin_port_; }
   uint16_t metrics_port() const { return metrics_port_; }
   pid_t pid() const { return child_->pid(); }
+  // Where its stderr goes ("" when inherited from the test).
+  const std::string& log_path() const { return log_path_; }
   // Exit status if the broker has exited (e.g. crashed), nullopt while it runs.
   std::optional<int> Exited() { return child_->Poll(); }
   // SIGTERM, wait up to `grace`, then SIGKILL. Returns the waitpid status.
@@ -68,6 +74,7 @@ class BrokerProcess {
   uint16_t port_ = 0;
   uint16_t admin_port_ = 0;
   uint16_t metrics_port_ = 0;
+  std::string log_path_;
 };
 
 // A blocking TCP connection to the broker that speaks raw bytes. A client whose connection
@@ -127,9 +134,17 @@ class ConformanceTest : public ::testing::Test {
  protected:
   void TearDown() override;
 
-  // Use through START_BROKER so that a skip or failure ends the test.
-  void StartBroker(const std::vector<std::string>& flags = {});
+  // Use through START_BROKER so that a skip or failure ends the test. With `capture_log` the
+  // broker's stderr goes to a file read by AwaitLogLine (and printed if the test fails).
+  void StartBroker(const std::vector<std::string>& flags = {}, bool capture_log = false);
   uint16_t port();
+
+  // The broker's log so far (StartBroker with capture_log), "" if none.
+  std::string BrokerLog();
+  // The first log line containing every one of `needles`, polling the log file until one is
+  // there or `timeout` passes (then ""). For log records written after the event a test can
+  // observe (e.g. a drop noted after the PUBACK), so a bounded poll.
+  std::string AwaitLogLine(const std::vector<std::string>& needles, Millis timeout = kTimeout);
 
   // A TCP connection with nothing sent yet.
   std::unique_ptr<RawClient> Open(Version v = kV5);
@@ -178,5 +193,10 @@ class ConformanceTest : public ::testing::Test {
 ::testing::AssertionResult IsAck(Version v, const Bytes& frame, PacketType type, uint16_t id,
                                  uint8_t reason = 0);
 ::testing::AssertionResult IsDisconnect(const Bytes& frame, uint8_t reason);
+
+// The value of the sample `name` (e.g. `x_total{reason="a"}`) in the /metrics page served on
+// 127.0.0.1:port, or nullopt if absent or unreachable. A minimal HTTP/1.0 client, bounded by
+// kTimeout; tests/ops has the full parser.
+std::optional<double> ScrapeMetric(uint16_t port, const std::string& name);
 
 }  // namespace sluice::conformance

@@ -47,6 +47,8 @@ std::unique_ptr<ChildProcess> ChildProcess::Spawn(const Options& options, std::s
   for (const std::string& a : options.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
 
+  const char* stderr_path = options.stderr_path.empty() ? nullptr : options.stderr_path.c_str();
+
   pid_t pid = fork();
   if (pid < 0) {
     *error = std::string("fork: ") + std::strerror(errno);
@@ -54,6 +56,10 @@ std::unique_ptr<ChildProcess> ChildProcess::Spawn(const Options& options, std::s
   }
   if (pid == 0) {  // child: only async-signal-safe calls from here on
     if (options.capture_stdout) dup2(out[1], 1);
+    if (stderr_path) {
+      int fd = open(stderr_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (fd >= 0) dup2(fd, 2);  // the duplicate does not inherit O_CLOEXEC
+    }
     if (options.ready_fd >= 0) {
       if (ready[1] == options.ready_fd) {
         fcntl(ready[1], F_SETFD, 0);  // dup2 onto itself would keep O_CLOEXEC

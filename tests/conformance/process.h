@@ -22,6 +22,7 @@ class ChildProcess {
     std::vector<std::string> argv;  // argv[0] is the executable path
     int ready_fd = -1;      // if >= 0, the write end of a pipe is this fd number in the child
     bool capture_stdout = false;
+    std::string stderr_path;  // if set, the child's stderr goes to this file (truncated)
   };
 
   // Returns nullptr and sets *error if fork/exec setup failed. An exec failure shows up as the

@@ -1,5 +1,6 @@
 // MQTT 5 properties and flow control: spec 5.0 sections 3.3.2.3 (PUBLISH properties), 3.1.2.11
-// and 3.2.2.3 (CONNECT / CONNACK properties), 4.9 (flow control).
+// and 3.2.2.3 (CONNECT / CONNACK properties), reason strings and Request Problem Information
+// (3.1.2.11.7), 4.9 (flow control; 3.1.1's inflight window too).
 #include <map>
 #include <thread>
 
@@ -241,6 +242,156 @@ TEST_F(PropertiesTest, SessionExpiryClampedToServerMaximum) {
   START_BROKER({"--max-session-expiry=10"});
   auto c = Client5("long", Properties().Add(kSessionExpiry, 3600), false);
   EXPECT_EQ(c->connack.props.Num(kSessionExpiry), 10u) << "3.2.2.3.2";
+}
+
+// ---- Reason strings and Request Problem Information (5.0 3.1.2.11.7) ----------------------
+
+// True if `frame` carries a Reason String (0x1F) or a User Property (0x26).
+::testing::AssertionResult HasProblemInfo(const Bytes& frame) {
+  Packet p = Decode(kV5, frame);
+  if (!p.error.empty()) return ::testing::AssertionFailure() << "undecodable: " << p.error;
+  if (p.props.Has(kReasonString) || p.props.Has(kUserProperty))
+    return ::testing::AssertionSuccess() << "[" << Hex(frame) << "] has a reason string or "
+                                         << "user property";
+  return ::testing::AssertionFailure() << "[" << Hex(frame) << "] has neither";
+}
+
+TEST_F(PropertiesTest, ConnackRefusalCarriesReasonString) {
+  SKIP_UNDER_MOSQUITTO("sends no reason strings");
+  START_BROKER({"--allow-anonymous=false"});
+  for (uint32_t rpi : {1u, 0u}) {  // CONNACK may carry one whatever the client asked
+    auto c = Open(kV5);
+    c->Send(Connect({.version = kV5, .client_id = "anon",
+                     .props = Properties().Add(kRequestProblemInfo, rpi)}));
+    Packet p = c->ReadDecoded();
+    EXPECT_EQ(p.type, kConnack);
+    EXPECT_EQ(p.reason, 0x87) << "Not authorized";
+    EXPECT_FALSE(p.props.Str(kReasonString).value_or("").empty())
+        << "Request Problem Information " << rpi << ": no reason string on the refusal";
+    EXPECT_TRUE(c->ExpectClosed());
+  }
+}
+
+TEST_F(PropertiesTest, ProtocolErrorDisconnectCarriesReasonString) {
+  SKIP_UNDER_MOSQUITTO("sends DISCONNECT 0x81 without a reason string for alias 0");
+  START_BROKER({"--topic-alias-maximum=5"});
+  for (uint32_t rpi : {1u, 0u}) {  // DISCONNECT may carry one whatever the client asked
+    auto c = Client5("alias0", Properties().Add(kRequestProblemInfo, rpi));
+    c->Send(Publish(kV5, {.topic = "t", .payload = "x", .props = Properties().Add(kTopicAlias, 0)}));
+    Bytes frame = c->Read();
+    EXPECT_TRUE(IsDisconnect(frame, 0x94)) << "Topic Alias invalid";
+    EXPECT_FALSE(Decode(kV5, frame).props.Str(kReasonString).value_or("").empty())
+        << "Request Problem Information " << rpi << ": no reason string on [" << Hex(frame) << "]";
+    EXPECT_TRUE(c->ExpectClosed());
+  }
+}
+
+TEST_F(PropertiesTest, SubackErrorCarriesReasonStringWhenProblemInfoRequested) {
+  // The positive control for the next test: the same refused SUBSCRIBE does get a reason
+  // string when the client did not say Request Problem Information = 0 (default 1).
+  if (UnderMosquitto()) GTEST_SKIP() << "Sluice's replay property";
+  auto c = Client5("rpi1");
+  c->Send(Subscribe(kV5, 1, {{.filter = "r/t", .qos = 1}},
+                    Properties().AddUser("sluice-replay", "yesterday")));
+  Bytes frame = c->Read();
+  Packet p = Decode(kV5, frame);
+  EXPECT_EQ(p.type, kSuback) << Hex(frame);
+  EXPECT_EQ(p.reasons, std::vector<uint8_t>{0x83});
+  EXPECT_FALSE(p.props.Str(kReasonString).value_or("").empty()) << Hex(frame);
+}
+
+TEST_F(PropertiesTest, NoProblemInfoOutsidePublishConnackDisconnectWhenRequestProblemInfoIs0) {
+  // [MQTT-3.1.2-29]: with Request Problem Information 0 the server MUST NOT send a Reason
+  // String or User Properties on any packet other than PUBLISH, CONNACK or DISCONNECT. Every
+  // other packet the broker can send a client is drawn out here, refusals included (where a
+  // reason string would be most tempting), and checked.
+  START_BROKER({"--deny-subscribe=no/sub", "--deny-publish=no/pub"});
+  auto c = Client5("rpi0", Properties().Add(kRequestProblemInfo, 0));
+  auto check = [&](const Bytes& frame, uint8_t type, const char* what) {
+    Packet p = Decode(kV5, frame);
+    EXPECT_EQ(p.type, type) << what << ": [" << Hex(frame) << "]";
+    EXPECT_FALSE(HasProblemInfo(frame)) << what;
+    return p;
+  };
+  // SUBACK: granted, invalid share name, denied, bad replay value.
+  c->Send(Subscribe(kV5, 1, {{.filter = "ok/t", .qos = 2}, {.filter = "$share/g+/t"},
+                             {.filter = "no/sub", .qos = 1}}));
+  EXPECT_EQ(check(c->Read(), kSuback, "SUBACK").reasons, (std::vector<uint8_t>{2, 0x8F, 0x87}));
+  c->Send(Subscribe(kV5, 2, {{.filter = "r/t", .qos = 1}},
+                    Properties().AddUser("sluice-replay", "yesterday")));
+  EXPECT_EQ(check(c->Read(), kSuback, "SUBACK of a bad replay value").reasons,
+            std::vector<uint8_t>{0x83});
+  // UNSUBACK: success and No subscription existed.
+  c->Send(Unsubscribe(kV5, 3, {"ok/t", "never/subscribed"}));
+  EXPECT_EQ(check(c->Read(), kUnsuback, "UNSUBACK").reasons, (std::vector<uint8_t>{0, 0x11}));
+  // PUBACK: No matching subscribers, Not authorized.
+  c->Send(Publish(kV5, {.topic = "nobody/here", .payload = "x", .qos = 1, .id = 4}));
+  EXPECT_EQ(check(c->Read(), kPuback, "PUBACK").reason, 0x10);
+  c->Send(Publish(kV5, {.topic = "no/pub", .payload = "x", .qos = 1, .id = 5}));
+  EXPECT_EQ(check(c->Read(), kPuback, "PUBACK of a denied publish").reason, 0x87);
+  // PUBREC / PUBCOMP of a QoS 2 flow; PUBCOMP 0x92 for an unknown PUBREL.
+  c->Send(Publish(kV5, {.topic = "nobody/here", .payload = "x", .qos = 2, .id = 6}));
+  check(c->Read(), kPubrec, "PUBREC");
+  c->Send(Ack(kV5, kPubrel, 6));
+  EXPECT_EQ(check(c->Read(), kPubcomp, "PUBCOMP").reason, 0);
+  c->Send(Ack(kV5, kPubrel, 7));
+  EXPECT_EQ(check(c->Read(), kPubcomp, "PUBCOMP for an unknown id").reason, 0x92);
+  // PUBREL: the broker's QoS 2 delivery to this client.
+  SubscribeOk(*c, "q2/t", 2);
+  auto pub = Client5("pub");
+  PublishOk(*pub, {.topic = "q2/t", .payload = "x", .qos = 2});
+  Packet delivery = Receive(*c, /*ack=*/false);
+  ASSERT_EQ(delivery.qos, 2);
+  c->Send(Ack(kV5, kPubrec, delivery.id));
+  check(c->Read(), kPubrel, "PUBREL");
+  c->Send(Ack(kV5, kPubcomp, delivery.id));
+  // PUBREL 0x92 for a PUBREC the broker has no message for.
+  c->Send(Ack(kV5, kPubrec, 999));
+  EXPECT_EQ(check(c->Read(), kPubrel, "PUBREL for an unknown id").reason, 0x92);
+  // PINGRESP.
+  c->Send(Pingreq());
+  check(c->Read(), kPingresp, "PINGRESP");
+  EXPECT_TRUE(c->ExpectSilent());
+}
+
+// ---- MQTT 3.1.1 outgoing window (max_inflight) -----------------------------------------------
+
+TEST_F(PropertiesTest, V311InflightWindowIsMaxInflight) {
+  // 3.1.1 has no Receive Maximum: the broker's max_inflight bounds the QoS 1 messages it has
+  // sent a 3.1.1 client and not yet had acknowledged; the rest wait, in order, for PUBACKs.
+  SKIP_UNDER_MOSQUITTO("with max_inflight_messages 3, one PUBACK releases 3 more messages "
+                       "(5 unacknowledged)");
+  START_BROKER({"--max-inflight=3"});
+  auto sub = Client311("sub311");
+  SubscribeOk(*sub, "w/t", 1);
+  auto pub = Client5("pub");
+  for (int i = 0; i < 8; ++i)
+    PublishOk(*pub, {.topic = "w/t", .payload = std::to_string(i), .qos = 1});
+  std::vector<Packet> inflight;
+  for (int i = 0; i < 3; ++i) inflight.push_back(Receive(*sub, /*ack=*/false));
+  EXPECT_TRUE(sub->ExpectSilent()) << "more than max_inflight=3 unacknowledged";
+  std::vector<std::string> payloads;
+  for (const Packet& p : inflight) {
+    EXPECT_EQ(p.qos, 1);
+    EXPECT_FALSE(p.dup);
+    payloads.push_back(p.payload);
+  }
+  // One PUBACK opens one slot: exactly one more message.
+  sub->Send(Ack(kV311, kPuback, inflight[0].id));
+  inflight.push_back(Receive(*sub, /*ack=*/false));
+  payloads.push_back(inflight.back().payload);
+  EXPECT_TRUE(sub->ExpectSilent()) << "one PUBACK, one more message";
+  // Acknowledge the other three: the window refills to 3 (messages 4, 5, 6), not beyond.
+  for (int i = 1; i <= 3; ++i) sub->Send(Ack(kV311, kPuback, inflight[size_t(i)].id));
+  std::vector<Packet> next;
+  for (int i = 0; i < 3; ++i) next.push_back(Receive(*sub, /*ack=*/false));
+  EXPECT_TRUE(sub->ExpectSilent()) << "the window is 3 again";
+  for (const Packet& p : next) payloads.push_back(p.payload);
+  for (const Packet& p : next) sub->Send(Ack(kV311, kPuback, p.id));
+  payloads.push_back(Receive(*sub).payload);
+  EXPECT_TRUE(sub->ExpectSilent());
+  EXPECT_EQ(payloads, (std::vector<std::string>{"0", "1", "2", "3", "4", "5", "6", "7"}))
+      << "in publication order [MQTT-4.6.0-6]";
 }
 
 }  // namespace

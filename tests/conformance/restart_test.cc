@@ -204,5 +204,44 @@ TEST_F(RestartTest, MemoryDurabilityKeepsSessionsButNotQueuedMessagesAcrossKill9
   EXPECT_EQ(Receive(*sub).payload, "after");
 }
 
+// DISABLED: broker bug, left for the broker's owners (broker/server is being refactored).
+// Recovery (broker_durable.cc, the restored-session loop: `counts->dropped_queue_full++`)
+// drops silently per session: the only trace is the aggregate INFO line "state recovered from
+// the commit log ... dropped_queue_full=2" with no client id, and neither
+// sluice_messages_dropped_total{reason="queue_full"} (stays 0; checked) nor, from the code,
+// the session's own dropped_queue_full counter (admin API) moves. Live drops (Shard::Deliver) do all three. Enable with
+// --gtest_also_run_disabled_tests once recovery counts and logs per session like Deliver.
+TEST_F(RestartTest, DISABLED_QueueFullAtRecoveryIsLoggedWithClientIdAndCounted) {
+  // A session queue rebuilt from the log after a restart with a smaller max_queued_messages
+  // overflows during recovery. README: a drop beyond max_queued_messages is "counted and
+  // logged, never silent", like a live drop (session_test
+  // OfflineQueueFullDropIsLoggedWithClientIdAndCounted): a log line naming the session and
+  // sluice_messages_dropped_total{reason="queue_full"}.
+  extra_flags_ = {"--max-queued-messages=3", "--sys-interval-s=0"};
+  Restart();
+  {
+    auto sub = Client311("shrunk", /*clean=*/false);
+    SubscribeOk(*sub, "rq/t", 1);
+    sub->Send(Disconnect(kV311));
+    EXPECT_TRUE(sub->ExpectClosed());
+  }
+  {
+    auto pub = Client5("pub");
+    for (const char* m : {"one", "two", "three"}) PublishOk(*pub, {.topic = "rq/t", .payload = m, .qos = 1});
+  }
+  int status = broker_->Stop();
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << DescribeStatus(status);
+  broker_.reset();
+  extra_flags_ = {"--max-queued-messages=1", "--sys-interval-s=0"};
+  START_BROKER(Flags(), /*capture_log=*/true);
+  EXPECT_NE(AwaitLogLine({"dropped", "client_id=shrunk"}), "")
+      << "no log line names the session whose queue overflowed; log:\n" << BrokerLog();
+  EXPECT_EQ(ScrapeMetric(broker_->metrics_port(),
+                         "sluice_messages_dropped_total{reason=\"queue_full\"}"),
+            2.0);
+  auto sub = Client311("shrunk", /*clean=*/false);
+  EXPECT_EQ(ReceivePayloads(*sub, 1), std::vector<std::string>{"one"});
+}
+
 }  // namespace
 }  // namespace sluice::conformance

@@ -1,5 +1,6 @@
 // Sessions: spec 3.1.1 sections 3.1.2.4 and 4.4, 5.0 sections 3.1.2.4, 3.1.2.11.2 (Session
 // Expiry Interval), 4.1 and 4.4 (message delivery retry).
+#include <optional>
 #include <thread>
 
 #include "tests/conformance/harness.h"
@@ -212,6 +213,46 @@ TEST_F(SessionTest, OfflineQueueIsBounded) {
   while (!sub->ReadDecoded(kSilence).payload.empty()) ++received;
   EXPECT_GE(received, 1);
   EXPECT_LE(received, 2) << "--max-queued-messages=2";
+}
+
+TEST_F(SessionTest, OfflineQueueFullDropIsLoggedWithClientIdAndCounted) {
+  // README: a drop beyond max_queued_messages is "counted and logged, never silent". The log
+  // names the session, at its 1st, 2nd, 4th, 8th... drop (a flood cannot flood the log).
+  if (UnderMosquitto()) GTEST_SKIP() << "Sluice's log and metrics";
+  START_BROKER({"--max-queued-messages=2", "--sys-interval-s=0"}, /*capture_log=*/true);
+  ASSERT_NE(broker_->metrics_port(), 0);
+  {
+    auto sub = Client311("slow-sub", false);
+    SubscribeOk(*sub, "s/full", 1);
+    Leave(*sub);
+  }
+  {
+    auto roomy = Client311("roomy-sub", false);  // offline too, but its queue never fills
+    SubscribeOk(*roomy, "s/other", 1);
+    Leave(*roomy);
+  }
+  auto pub = Client311("pub");
+  PublishOk(*pub, {.topic = "s/other", .payload = "m", .qos = 1});
+  for (int i = 0; i < 6; ++i) PublishOk(*pub, {.topic = "s/full", .payload = "m", .qos = 1});
+  // 6 messages, 2 queued: drops 1..4, logged at the 1st, 2nd and 4th.
+  const std::string what = "session queue full, message dropped";
+  std::string first = AwaitLogLine({what, "client_id=slow-sub ", "dropped_total=1"});
+  EXPECT_NE(first, "") << "no log line for the first drop";
+  EXPECT_NE(first.find("WARN"), std::string::npos) << first;
+  EXPECT_NE(AwaitLogLine({what, "client_id=slow-sub ", "dropped_total=2"}), "");
+  std::string fourth = AwaitLogLine({what, "client_id=slow-sub ", "dropped_total=4"});
+  EXPECT_NE(fourth, "") << "no log line for the fourth drop; log:\n" << BrokerLog();
+  EXPECT_NE(fourth.find("queued=2"), std::string::npos) << fourth;
+  EXPECT_EQ(AwaitLogLine({what, "dropped_total=3"}, 0ms), "") << "logged at powers of two";
+  EXPECT_EQ(AwaitLogLine({what, "roomy-sub"}, 0ms), "") << "only the full session is named";
+  // The counter agrees (relaxed counters of another thread: bounded poll).
+  const std::string metric = "sluice_messages_dropped_total{reason=\"queue_full\"}";
+  std::optional<double> dropped;
+  for (int i = 0; i < 100 && dropped.value_or(0) < 4; ++i) {
+    if (i) std::this_thread::sleep_for(20ms);
+    dropped = ScrapeMetric(broker_->metrics_port(), metric);
+  }
+  EXPECT_EQ(dropped, 4.0) << metric;
 }
 
 }  // namespace
