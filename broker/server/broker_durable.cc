@@ -119,7 +119,10 @@ absl::Status RebuildQueues(Broker& broker, absl::flat_hash_map<std::string, Rest
       for (auto& [id, m] : matches) {
         RestoredSession& rs = restored[id];
         if (rs.host->session.queued() >= max_queued) {
+          // Counted like a live drop (Shard::Deliver); logged per session after recovery.
           counts->dropped_queue_full++;
+          rs.host->session.CountDroppedQueueFull();
+          BrokerStats::Inc(broker.shard(broker.HomeShard(id)).stats().messages_dropped_queue_full);
           continue;
         }
         Delivery d;
@@ -247,6 +250,13 @@ absl::Status Broker::RecoverDurable(RecoveryCounts* counts) {
   }
   for (uint32_t p = 0; p < partitions; ++p)
     RETURN_IF_ERROR(RebuildQueues(*this, restored, PartitionId(p), hwm[p], now, wall_now, counts));
+  for (const auto& [id, rs] : restored) {
+    const uint64_t dropped = rs.host->session.counters().dropped_queue_full;
+    if (dropped == 0) continue;
+    SLOG(kWarn).Kv("client_id", id).Kv("queued", rs.host->session.queued())
+            .Kv("dropped_total", dropped)
+        << "session queue full while rebuilt from the log, messages dropped (max_queued_messages)";
+  }
   return absl::OkStatus();
 }
 

@@ -96,6 +96,8 @@ class Session {
   // changes nothing) for a duplicate or zero packet id.
   bool RestoreInflight(uint16_t packet_id, bool awaiting_pubcomp, Delivery delivery);
   void RestoreQueued(Delivery delivery) { queue_.push_back(std::move(delivery)); }
+  // A message that did not fit the queue while it was rebuilt from the log.
+  void CountDroppedQueueFull() { ++counters_.dropped_queue_full; }
 
  private:
   uint16_t AllocatePacketId();

@@ -204,14 +204,9 @@ TEST_F(RestartTest, MemoryDurabilityKeepsSessionsButNotQueuedMessagesAcrossKill9
   EXPECT_EQ(Receive(*sub).payload, "after");
 }
 
-// DISABLED: broker bug, left for the broker's owners (broker/server is being refactored).
-// Recovery (broker_durable.cc, the restored-session loop: `counts->dropped_queue_full++`)
-// drops silently per session: the only trace is the aggregate INFO line "state recovered from
-// the commit log ... dropped_queue_full=2" with no client id, and neither
-// sluice_messages_dropped_total{reason="queue_full"} (stays 0; checked) nor, from the code,
-// the session's own dropped_queue_full counter (admin API) moves. Live drops (Shard::Deliver) do all three. Enable with
-// --gtest_also_run_disabled_tests once recovery counts and logs per session like Deliver.
-TEST_F(RestartTest, DISABLED_QueueFullAtRecoveryIsLoggedWithClientIdAndCounted) {
+// A queue rebuilt from the log that overflows (a smaller max_queued_messages after the
+// restart) counts and logs each session's drops like a live drop in Shard::Deliver.
+TEST_F(RestartTest, QueueFullAtRecoveryIsLoggedWithClientIdAndCounted) {
   // A session queue rebuilt from the log after a restart with a smaller max_queued_messages
   // overflows during recovery. README: a drop beyond max_queued_messages is "counted and
   // logged, never silent", like a live drop (session_test
