@@ -153,6 +153,17 @@ class Shard {
   // Owner shard of message->partition: sets the retained store, routes, advances the
   // partition's routed watermark.
   size_t RouteStored(const MessagePtr& message);
+  // From the log's driver thread: an append finished (status ok: route `message` here, the
+  // partition's owner; else report to `done` here, the origin). Results queue in an inbox
+  // that one post drains: a group commit of many records wakes the shard once, not once per
+  // record (each wake-up of a sleeping shard is an epoll_ctl and a context switch).
+  struct StoredResult {
+    std::shared_ptr<Message> message;
+    absl::Status status;
+    Shard* origin = nullptr;
+    std::function<void(absl::StatusOr<size_t>)> done;
+  };
+  void EnqueueStored(StoredResult result);
   uint32_t OwnerOf(uint32_t partition) const;
   // Incoming QoS 2 through the log: registered at PUBLISH, completed when durable (on the
   // publisher's shard; releases the log's entry if the session no longer wants it), taken at
@@ -219,6 +230,7 @@ class Shard {
   void ArmWheelTimer();
   void OnPollBatch(const std::vector<Poller::Ready>& batch);
   void OnWheelTick();
+  void DrainStored();
 
   Broker* broker_;
   uint32_t index_;
@@ -257,6 +269,9 @@ class Shard {
   bool wheel_timer_armed_ = false;
   std::vector<DeadlineWheel::Entry*> wheel_due_;
   bool shutting_down_ = false;
+  std::mutex stored_mu_;
+  std::vector<StoredResult> stored_inbox_;    // guarded by stored_mu_
+  std::vector<StoredResult> stored_draining_;  // the shard's thread only
 };
 
 }  // namespace sluice::broker

@@ -28,16 +28,42 @@ void Shard::PublishStored(std::shared_ptr<Message> message, uint32_t partition,
       [owner, origin, message, done = std::move(done)](absl::StatusOr<Offset> r) mutable {
         // The log's driver thread: hand everything to the shards.
         if (!r.ok()) {
-          asio::post(origin->io(), [done = std::move(done), st = r.status()] { done(st); });
+          origin->EnqueueStored({nullptr, r.status(), origin, std::move(done)});
           return;
         }
         message->offset = static_cast<int64_t>(r->value());
-        asio::post(owner->io(), [owner, origin, message, done = std::move(done)]() mutable {
-          size_t matched = owner->RouteStored(message);
-          if (owner == origin) return done(matched);
-          asio::post(origin->io(), [done = std::move(done), matched] { done(matched); });
-        });
+        owner->EnqueueStored({std::move(message), absl::OkStatus(), origin, std::move(done)});
       });
+}
+
+void Shard::EnqueueStored(StoredResult result) {
+  bool first;
+  {
+    std::lock_guard<std::mutex> lock(stored_mu_);
+    first = stored_inbox_.empty();
+    stored_inbox_.push_back(std::move(result));
+  }
+  if (first) asio::post(io_, [this] { DrainStored(); });
+}
+
+void Shard::DrainStored() {
+  {
+    std::lock_guard<std::mutex> lock(stored_mu_);
+    stored_draining_.swap(stored_inbox_);
+  }
+  for (StoredResult& r : stored_draining_) {
+    if (!r.status.ok()) {
+      r.done(r.status);
+      continue;
+    }
+    size_t matched = RouteStored(r.message);
+    if (r.origin == this) {
+      r.done(matched);
+    } else {
+      asio::post(r.origin->io(), [done = std::move(r.done), matched] { done(matched); });
+    }
+  }
+  stored_draining_.clear();
 }
 
 size_t Shard::RouteStored(const MessagePtr& message) {

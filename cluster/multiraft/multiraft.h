@@ -232,6 +232,8 @@ class MultiRaft final : public transport::TransportHandler {
   // Driver-thread state.
   std::map<GroupId, std::unique_ptr<Group>> groups_;
   std::map<uint64_t, Pending> pending_;  // by sequence
+  // ApplyCommitted's own proposals (sequence, index), completed after EndApplyBatch.
+  std::vector<std::pair<uint64_t, LogIndex>> applied_own_;
   std::map<uint64_t, PendingRead> pending_reads_;  // by sequence (shared with proposals)
   uint64_t next_sequence_ = 1;
   MultiRaftStats driver_stats_;  // published into stats_ once per turn

@@ -75,6 +75,8 @@ void MultiRaft::HandleReadies() {
 }
 
 void MultiRaft::ApplyCommitted(Group& g, const std::vector<raft::Entry>& entries) {
+  // Own proposals complete after EndApplyBatch, when what they applied is written.
+  applied_own_.clear();
   for (const raft::Entry& e : entries) {
     if (e.index <= g.applied) continue;  // covered by a snapshot applied in the same Ready
     g.applied = e.index;
@@ -89,7 +91,7 @@ void MultiRaft::ApplyCommitted(Group& g, const std::vector<raft::Entry>& entries
       if (!cc->context.empty()) {
         absl::StatusOr<DecodedProposal> p = DecodeProposal(cc->context);
         if (p.ok() && p->id.proposer == options_.self && p->id.incarnation == incarnation_) {
-          Complete(p->id.sequence, e.index);
+          applied_own_.emplace_back(p->id.sequence, e.index);
         }
       }
       continue;
@@ -99,9 +101,12 @@ void MultiRaft::ApplyCommitted(Group& g, const std::vector<raft::Entry>& entries
     SLUICE_CHECK_MSG(p.ok(), "committed entry without a proposal envelope");
     sm_->Apply(g.id, e.index, p->payload);
     if (p->id.proposer == options_.self && p->id.incarnation == incarnation_) {
-      Complete(p->id.sequence, e.index);
+      applied_own_.emplace_back(p->id.sequence, e.index);
     }
   }
+  if (entries.empty()) return;
+  sm_->EndApplyBatch();
+  for (const auto& [sequence, index] : applied_own_) Complete(sequence, index);
 }
 
 void MultiRaft::Complete(uint64_t sequence, absl::StatusOr<LogIndex> result) {

@@ -20,6 +20,10 @@ class StateMachine {
   // restart, entries after the last snapshot are applied again, so the state machine must
   // start from the image given to Restore (or empty when there is none).
   virtual void Apply(GroupId group, LogIndex index, std::string_view data) = 0;
+  // Ends a run of Apply calls (the committed entries of one group's Ready): a state machine
+  // may buffer what Apply did and write it here in one go. Proposals of the run complete, and
+  // reads are served, only after this returns.
+  virtual void EndApplyBatch() {}
   // An image of `group`'s state with everything applied so far (for a snapshot).
   virtual std::string TakeSnapshot(GroupId group) = 0;
   // Replaces `group`'s state with `image`, taken at `index` (restart, or a snapshot received

@@ -83,19 +83,25 @@ void WriteOrDie(rocksdb::DB* db, rocksdb::WriteBatch* b) {
 void LogState::Apply(GroupId group, LogIndex index, std::string_view data) {
   if (group == kMetadataGroup) {
     if (index <= metadata_applied_) return;  // replay after restart, as for partitions
+    FlushPending();
     absl::StatusOr<Command> c = DecodeCommand(data);
     SLUICE_CHECK_MSG(c.ok(), "undecodable command in the committed metadata log");
     return ApplyMetadata(index, *c);
   }
   Partition* part = Find(PartitionOf(group));
   SLUICE_CHECK_MSG(part != nullptr, "apply for a group that is no partition of this log");
-  if (index <= part->meta.applied) return;  // already in this database (replay after restart)
+  // Already in this database: replay after restart.
+  if (index <= CurrentMeta(*part).applied) return;
   absl::StatusOr<Command> c = DecodeCommand(data);
   SLUICE_CHECK_MSG(c.ok(), "undecodable command in the committed log");
+  if (c->type == CommandType::kAppend || c->type == CommandType::kAppendQos2) {
+    return ApplyAppend(*part, index, c->record, c->packet_id);
+  }
+  FlushPending();  // the other commands read and write the meta: after the appends
   switch (c->type) {
     case CommandType::kAppend:
     case CommandType::kAppendQos2:
-      return ApplyAppend(*part, index, c->record, c->packet_id);
+      break;
     case CommandType::kCommitCursor:
     case CommandType::kDeleteCursor:
       return ApplyCursor(*part, index, *c);
@@ -114,13 +120,20 @@ void LogState::ApplyAppend(Partition& part, LogIndex index, std::string_view rec
                            uint16_t qos2_packet_id) {
   absl::StatusOr<int64_t> ts = DecodeRecordTimestamp(record);
   SLUICE_CHECK_MSG(ts.ok(), "undecodable record in the committed log");
-  PartitionMeta m = part.meta;
+  if (part.batch_epoch != batch_epoch_) {
+    part.batch_appends.clear();
+    part.batch_epoch = batch_epoch_;
+  }
+  PartitionMeta m = CurrentMeta(part);
   const Offset offset = m.next;
   const int64_t log_time = std::max(m.max_log_time_ms, *ts);
   std::optional<IndexEntry> entry;
-  if (part.index.empty() ||
-      offset.value() - part.index.back().offset.value() >= options_.index_interval_records ||
-      log_time >= part.index.back().log_time_ms + options_.index_interval_ms) {
+  const IndexEntry* last_entry = !part.pending_index.empty() ? &part.pending_index.back()
+                                 : !part.index.empty()       ? &part.index.back()
+                                                             : nullptr;
+  if (last_entry == nullptr ||
+      offset.value() - last_entry->offset.value() >= options_.index_interval_records ||
+      log_time >= last_entry->log_time_ms + options_.index_interval_ms) {
     entry = IndexEntry{offset, log_time, m.bytes_appended};
   }
   m.applied = index;
@@ -128,7 +141,7 @@ void LogState::ApplyAppend(Partition& part, LogIndex index, std::string_view rec
   m.max_log_time_ms = log_time;
   m.bytes_appended += record.size();
 
-  rocksdb::WriteBatch b;
+  rocksdb::WriteBatch& b = pending_batch_;
   b.Put(RecordKey(part.id, offset), rocksdb::Slice(record.data(), record.size()));
   if (entry) b.Put(IndexKey(part.id, offset), EncodeIndexValue(*entry));
   // The dedup entry and the retained message go in the record's batch: after a crash either
@@ -152,15 +165,36 @@ void LogState::ApplyAppend(Partition& part, LogIndex index, std::string_view rec
       b.Put(rocksdb::SliceParts(&key_slice, 1), rocksdb::SliceParts(value, 2));
     }
   }
-  b.Put(MetaKey(part.id), EncodeMeta(m));
-  WriteOrDie(db_, &b);
-  {
-    std::unique_lock<std::shared_mutex> l(part.mu);
-    part.meta = m;
-    if (entry) part.index.push_back(*entry);
+  if (!part.pending_meta) pending_parts_.push_back(&part);
+  part.pending_meta = m;
+  if (entry) part.pending_index.push_back(*entry);
+  part.batch_appends.emplace_back(index, offset);
+  if (b.GetDataSize() >= kMaxPendingBatchBytes) FlushPending();
+}
+
+const PartitionMeta& LogState::CurrentMeta(const Partition& part) const {
+  return part.pending_meta ? *part.pending_meta : part.meta;
+}
+
+void LogState::FlushPending() {
+  if (pending_parts_.empty()) return;
+  for (const Partition* p : pending_parts_)
+    pending_batch_.Put(MetaKey(p->id), EncodeMeta(*p->pending_meta));
+  WriteOrDie(db_, &pending_batch_);
+  pending_batch_.Clear();
+  for (Partition* p : pending_parts_) {
+    std::unique_lock<std::shared_mutex> l(p->mu);
+    p->meta = *p->pending_meta;
+    for (const IndexEntry& e : p->pending_index) p->index.push_back(e);
+    p->pending_meta.reset();
+    p->pending_index.clear();
   }
-  part.last_append_index = index;
-  part.last_append_offset = offset;
+  pending_parts_.clear();
+}
+
+void LogState::EndApplyBatch() {
+  FlushPending();
+  ++batch_epoch_;  // the next append starts a new batch_appends
 }
 
 void LogState::ApplyCursor(Partition& part, LogIndex index, const Command& c) {
@@ -270,6 +304,7 @@ void LogState::ApplyRetention(Partition& part, LogIndex index, int64_t now_ms) {
 }
 
 std::string LogState::TakeSnapshot(GroupId group) {
+  FlushPending();
   const Partition* part = group == kMetadataGroup ? nullptr : Find(PartitionOf(group));
   SLUICE_CHECK(group == kMetadataGroup || part != nullptr);
   // The Raft log is compacted right after this snapshot: everything applied so far must be
@@ -284,6 +319,7 @@ std::string LogState::TakeSnapshot(GroupId group) {
 }
 
 void LogState::Restore(GroupId group, LogIndex index, std::string_view image) {
+  FlushPending();
   // The image is what TakeSnapshot returned: the applied index of the last command then. It
   // may be below `index` (the snapshot also covers entries that apply nothing, e.g. a new
   // leader's empty entry taken right after a restart), so compare with it, not with `index`.
@@ -313,9 +349,13 @@ void LogState::Restore(GroupId group, LogIndex index, std::string_view image) {
 Offset LogState::AppendedOffset(PartitionId p, LogIndex index) const {
   const Partition* part = Find(p);
   SLUICE_CHECK(part != nullptr);
-  SLUICE_CHECK_MSG(part->last_append_index == index,
-                   "append completion does not follow its apply");
-  return part->last_append_offset;
+  // The completions of a batch run right after EndApplyBatch; indexes increase in it.
+  const auto& appends = part->batch_appends;
+  auto it = std::lower_bound(appends.begin(), appends.end(), index,
+                             [](const auto& a, LogIndex i) { return a.first < i; });
+  SLUICE_CHECK_MSG(it != appends.end() && it->first == index,
+                   "append completion outside its apply batch");
+  return it->second;
 }
 
 }  // namespace sluice::storage

@@ -8,7 +8,10 @@
 #include <deque>
 #include <map>
 #include <shared_mutex>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "storage/log/log_state.h"
 
@@ -22,9 +25,13 @@ struct LogState::Partition {
   std::map<std::string, CursorInfo, std::less<>> cursors;  // (mu)
   std::atomic<uint64_t> records_deleted{0};
   std::atomic<uint64_t> records_deleted_past_cursor{0};
-  // Driver thread only: the last append applied, for the proposal's completion.
-  LogIndex last_append_index;
-  Offset last_append_offset;
+  // Driver thread only. Appends applied but not yet written (LogState::FlushPending): the
+  // meta and index entries they make, published to readers once written.
+  std::optional<PartitionMeta> pending_meta;
+  std::vector<IndexEntry> pending_index;
+  // The appends of the current apply batch (index, offset), for their completions.
+  std::vector<std::pair<LogIndex, Offset>> batch_appends;
+  uint64_t batch_epoch = 0;
 };
 
 }  // namespace sluice::storage
