@@ -46,11 +46,11 @@ Connection::Connection(Shard* shard, std::unique_ptr<net::Stream> stream)
 }
 
 Connection::~Connection() {
-  shard_->CancelDeadline(this);
-  if (fd_ >= 0) {
-    shard_->poller().Remove(fd_);
-    ::close(fd_);
+  if (!shard_->tearing_down()) {
+    shard_->CancelDeadline(this);
+    if (fd_ >= 0) shard_->poller().Remove(fd_);
   }
+  if (fd_ >= 0) ::close(fd_);
 }
 
 std::string Connection::peer() const {

@@ -22,7 +22,13 @@ Shard::Shard(Broker* broker, uint32_t index, uint64_t seed)
       io_, [this](const std::vector<Poller::Ready>& batch) { OnPollBatch(batch); });
 }
 
-Shard::~Shard() = default;
+Shard::~Shard() {
+  tearing_down_ = true;
+  connections_.clear();
+  poll_hold_.clear();
+  dirty_.clear();
+  flushing_.clear();
+}
 
 int64_t Shard::NowMs() const {
   return std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -201,6 +201,7 @@ class Shard {
   // has passed (late by at most DeadlineWheel::kTickMs).
   void ScheduleDeadline(Connection* c, int64_t deadline_ms);
   void CancelDeadline(Connection* c);
+  bool tearing_down() const { return tearing_down_; }
 
   // Connections registry: holds each connection from Start until its transport is closed
   // or handed to another shard (plain TCP connections have no pending Asio operation that
@@ -234,6 +235,10 @@ class Shard {
 
   Broker* broker_;
   uint32_t index_;
+  // Set by the destructor: connections destroyed from then on (the registry, handlers still
+  // queued in io_) only close their sockets; the wheel and the Poller may be gone. Declared
+  // before io_ so that it outlives io_'s queued handlers.
+  bool tearing_down_ = false;
   boost::asio::io_context io_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::thread thread_;
