@@ -3,8 +3,11 @@
 // emits. Lives on the shard that owns its client id: it is accepted on any shard, reads the
 // CONNECT there, and moves its socket to the home shard of the client id if that differs.
 //
-// Thread-safety: all methods on its shard's thread. Ownership: shared_ptr, held by its
-// pending asynchronous reads/writes/timers and by the SessionHost it is attached to.
+// Thread-safety: all methods on its shard's thread. Ownership: shared_ptr, held by the
+// shard's registry from Start until its socket is closed or moved (Shard::AddConnection), by
+// pending stream operations (TLS/WebSocket) and by the SessionHost it is attached to.
+// Plain TCP sockets are watched by the shard's Poller (edge-triggered epoll) and read and
+// written with direct recv/send; deadlines live in the shard's DeadlineWheel.
 // Errors: protocol violations end the connection with the MQTT 5 reason code (3.1.1: a
 // plain close); they are counted and logged, never thrown.
 #ifndef SLUICE_BROKER_SERVER_CONNECTION_H_
