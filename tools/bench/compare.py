@@ -7,7 +7,7 @@ times; samples each broker's CPU seconds (/proc/PID/stat utime+stime) over the m
 and its peak RSS (VmHWM); prints a table of medians with the ratio Sluice/Mosquitto, and the
 issue's targets met or missed. Brokers get core 0 and loadgen core 1 when there are two.
 
-  python3 tools/bench/compare.py                   # full comparison (~10 minutes)
+  python3 tools/bench/compare.py                   # full comparison (~7 minutes)
   python3 tools/bench/compare.py --smoke           # a few seconds per scenario, checks sanity
   python3 tools/bench/compare.py --scenarios p2p-q1,conn-15k --runs 1
   python3 tools/bench/compare.py --fd-check        # broker behaviour when out of descriptors
@@ -548,7 +548,8 @@ def main():
     p.add_argument("--runs", type=int, default=3, help="alternating runs per broker")
     p.add_argument("--half-rate-runs", type=int, default=1,
                    help="runs at half Mosquitto's max rate (latency target); 0 = skip")
-    p.add_argument("--duration", type=int, default=8, help="seconds per run, warmup included")
+    p.add_argument("--duration", type=int, default=5,
+                   help="seconds per run, warmup included (5 keeps the default run under 10 minutes)")
     p.add_argument("--warmup-ms", type=int, default=1000)
     p.add_argument("--smoke", action="store_true",
                    help="tiny sizes, 2 s, 1 run, no half-rate runs; fails on loss or bad output")
