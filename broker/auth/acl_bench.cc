@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "base/rng.h"
 #include "broker/auth/acl.h"
 
 namespace {
@@ -20,15 +21,6 @@ namespace {
 using sluice::auth::ClientAcl;
 using Clock = std::chrono::steady_clock;
 
-struct Rng {
-  uint64_t s;
-  uint64_t Next() {
-    uint64_t z = (s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-};
 
 ClientAcl MakeAcl(int n) {
   ClientAcl acl;
@@ -70,7 +62,7 @@ int main(int argc, char** argv) {
     ClientAcl linear = MakeAcl(n);
     ClientAcl indexed = linear;
     indexed.Compile();
-    Rng rng{static_cast<uint64_t>(n)};
+    sluice::SeededRng rng(static_cast<uint64_t>(n));
     std::vector<std::string> topics, filters;
     for (int i = 0; i < 1000; ++i) {
       std::string site = "site/" + std::to_string(rng.Next() % (n + n / 10 + 1));

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "base/rng.h"
 #include "broker/auth/acl.h"
 #include "broker/auth/filter_index.h"
 #include "broker/topic/topic.h"
@@ -14,37 +15,26 @@
 namespace sluice::auth {
 namespace {
 
-// splitmix64: deterministic across standard libraries; a failure prints its seed.
-struct Rng {
-  uint64_t s;
-  uint64_t Next() {
-    uint64_t z = (s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  size_t Below(size_t n) { return static_cast<size_t>(Next() % n); }
-};
 
 // A small alphabet so that random filters and topics collide often.
 const char* const kLiterals[] = {"a", "b", "$s", ""};
 
-std::string RandomTopic(Rng& rng) {
-  size_t levels = 1 + rng.Below(4);
+std::string RandomTopic(SeededRng& rng) {
+  size_t levels = 1 + rng.Uniform(4);
   std::string out;
   for (size_t i = 0; i < levels; ++i) {
     if (i) out += '/';
-    out += kLiterals[rng.Below(4)];
+    out += kLiterals[rng.Uniform(4)];
   }
   return out.empty() ? "a" : out;  // an empty topic name is invalid
 }
 
-std::string RandomFilter(Rng& rng) {
-  size_t levels = 1 + rng.Below(4);
+std::string RandomFilter(SeededRng& rng) {
+  size_t levels = 1 + rng.Uniform(4);
   std::string out;
   for (size_t i = 0; i < levels; ++i) {
     if (i) out += '/';
-    size_t pick = rng.Below(7);
+    size_t pick = rng.Uniform(7);
     if (pick == 6 && i + 1 == levels) {
       out += '#';
     } else if (pick >= 4) {
@@ -58,8 +48,8 @@ std::string RandomFilter(Rng& rng) {
 
 TEST(FilterIndex, AgreesWithPairwiseFunctionsOnRandomSets) {
   for (uint64_t seed = 1; seed <= 400; ++seed) {
-    Rng rng{seed};
-    std::vector<std::string> filters(rng.Below(6));
+    SeededRng rng(seed);
+    std::vector<std::string> filters(rng.Uniform(6));
     FilterIndex index;
     for (auto& f : filters) {
       f = RandomFilter(rng);
@@ -147,12 +137,12 @@ void ExpectSameBothWays(ClientAcl acl, const std::vector<std::string>& topics,
 
 TEST(ClientAclIndex, AgreesWithLinearScanOnRandomRuleSets) {
   for (uint64_t seed = 1; seed <= 300; ++seed) {
-    Rng rng{seed * 7919};
+    SeededRng rng(seed * 7919);
     ClientAcl acl;
-    acl.default_allow = rng.Below(2) == 1;
+    acl.default_allow = rng.Uniform(2) == 1;
     for (auto* list : {&acl.allow_publish, &acl.deny_publish, &acl.allow_subscribe,
                        &acl.deny_subscribe})
-      for (size_t n = rng.Below(4); n > 0; --n) list->push_back(RandomFilter(rng));
+      for (size_t n = rng.Uniform(4); n > 0; --n) list->push_back(RandomFilter(rng));
     std::vector<std::string> topics, filters;
     for (int q = 0; q < 40; ++q) {
       topics.push_back(RandomTopic(rng));

@@ -65,15 +65,32 @@ std::string Connection::peer() const {
   return ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
+namespace {
+const std::string& EmptyString() {
+  static const std::string* const kEmpty = new std::string();
+  return *kEmpty;
+}
+}  // namespace
+
 const std::string& Connection::client_id() const {
-  static const std::string* const kNone = new std::string();
   if (host_) return host_->session.client_id();
-  return own_id_ ? *own_id_ : *kNone;
+  return own_id_ ? *own_id_ : EmptyString();
 }
 
 const std::string& Connection::username() const {
-  static const std::string* const kNone = new std::string();
-  return cold_ ? cold_->username : *kNone;
+  return cold_ ? cold_->username : EmptyString();
+}
+
+bool Connection::WatchSocket() {
+  if (stream_) return true;
+  absl::Status added =
+      fd_ < 0 ? absl::InternalError("no socket") : shard_->poller().Add(fd_, this);
+  if (added.ok()) return true;
+  SLOG(kWarn) << "cannot watch a client socket: " << added.message();
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  shard_->ReleaseConnection(this);
+  return false;
 }
 
 void Connection::CloseTransport() {
@@ -89,17 +106,7 @@ void Connection::CloseTransport() {
 
 void Connection::Start() {
   shard_->AddConnection(shared_from_this());
-  if (!stream_) {
-    absl::Status added =
-        fd_ < 0 ? absl::InternalError("no socket") : shard_->poller().Add(fd_, this);
-    if (!added.ok()) {
-      SLOG(kWarn) << "cannot watch an accepted socket: " << added.message();
-      if (fd_ >= 0) ::close(fd_);
-      fd_ = -1;
-      shard_->ReleaseConnection(this);
-      return;
-    }
-  }
+  if (!WatchSocket()) return;
   BrokerStats::Inc(shard_->stats().connections_current);
   ArmTimer(shard_->broker().config().connect_timeout_s * 1000);
   DoRead();
@@ -107,12 +114,7 @@ void Connection::Start() {
 
 void Connection::StartMoved(mqtt::Connect connect, std::string leftover) {
   shard_->AddConnection(shared_from_this());
-  if (!stream_ && !shard_->poller().Add(fd_, this).ok()) {
-    ::close(fd_);
-    fd_ = -1;
-    shard_->ReleaseConnection(this);
-    return;
-  }
+  if (!WatchSocket()) return;
   BrokerStats::Inc(shard_->stats().connections_current);
   in_ = std::move(leftover);
   CompleteConnect(std::move(connect));

@@ -118,6 +118,9 @@ class Connection : public std::enable_shared_from_this<Connection>, public Deadl
   void CloseSocket();
   // The transport: the TCP socket fd_, or stream_ when set (TLS, WebSocket).
   bool TransportOpen() const { return stream_ ? stream_->IsOpen() : fd_ >= 0; }
+  // Plain TCP: registers the socket in the shard's Poller; on failure closes it, lets the
+  // registry go and returns false. Streams: true.
+  bool WatchSocket();
   void CloseTransport();
   void Drain();
   void DrainStep(const boost::system::error_code& ec);

@@ -153,15 +153,17 @@ class Shard {
   // Owner shard of message->partition: sets the retained store, routes, advances the
   // partition's routed watermark.
   size_t RouteStored(const MessagePtr& message);
-  // From the log's driver thread: an append finished (status ok: route `message` here, the
-  // partition's owner; else report to `done` here, the origin). Results queue in an inbox
-  // that one post drains: a group commit of many records wakes the shard once, not once per
-  // record (each wake-up of a sleeping shard is an epoll_ctl and a context switch).
+  // From another thread: an append finished. With `message`, route it here (the partition's
+  // owner) and report to `done` on the origin shard; without, call `done` here (the origin)
+  // with `status`, or with `matched` when the status is ok. Results queue in an inbox that
+  // one post drains: a group commit of many records wakes a shard once, not once per record
+  // (each wake-up of a sleeping shard is an epoll_ctl and a context switch).
   struct StoredResult {
     std::shared_ptr<Message> message;
     absl::Status status;
     Shard* origin = nullptr;
     std::function<void(absl::StatusOr<size_t>)> done;
+    size_t matched = 0;
   };
   void EnqueueStored(StoredResult result);
   uint32_t OwnerOf(uint32_t partition) const;

@@ -52,15 +52,15 @@ void Shard::DrainStored() {
     stored_draining_.swap(stored_inbox_);
   }
   for (StoredResult& r : stored_draining_) {
-    if (!r.status.ok()) {
-      r.done(r.status);
+    if (!r.message) {
+      r.done(r.status.ok() ? absl::StatusOr<size_t>(r.matched) : r.status);
       continue;
     }
     size_t matched = RouteStored(r.message);
     if (r.origin == this) {
       r.done(matched);
     } else {
-      asio::post(r.origin->io(), [done = std::move(r.done), matched] { done(matched); });
+      r.origin->EnqueueStored({nullptr, absl::OkStatus(), r.origin, std::move(r.done), matched});
     }
   }
   stored_draining_.clear();

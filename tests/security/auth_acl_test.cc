@@ -174,14 +174,6 @@ class AclTest : public AuthTest {
                   .reason, 0);
     return client;
   }
-  std::vector<uint8_t> SubscribeCodes(Client& client, const std::vector<std::string>& filters) {
-    std::vector<c::SubSpec> subs;
-    for (const auto& f : filters) subs.push_back({.filter = f, .qos = 1});
-    client.Send(c::Subscribe(client.version(), client.NextId(), subs));
-    Packet p = client.ReadDecoded();
-    EXPECT_EQ(p.type, c::kSuback);
-    return p.reasons;
-  }
   std::string acl_;
 };
 
@@ -197,7 +189,7 @@ constexpr char kRules[] =
 TEST_F(AclTest, DeniedPublishGets0x87In5AndIsDroppedIn311) {
   StartWithAcl(kRules);
   auto watcher = Connected(kV5, "watcher");  // anonymous: may see all but users/#
-  EXPECT_EQ(SubscribeCodes(*watcher, {"clients/#", "other/#"}),
+  EXPECT_EQ(watcher->SubscribeCodes({"clients/#", "other/#"}),
             (std::vector<uint8_t>{1, 1}));
   auto alice5 = Connected(kV5, "alice-5", "alice");
   alice5->Send(c::Publish(kV5, {.topic = "clients/alice-5", .payload = "ok", .qos = 1, .id = 1}));
@@ -225,32 +217,32 @@ TEST_F(AclTest, DeniedPublishGets0x87In5AndIsDroppedIn311) {
 TEST_F(AclTest, DeniedSubscribeGets0x87In5And0x80In311) {
   StartWithAcl(kRules, {"--deny-subscribe=test/nosubscribe"});
   auto bob5 = Connected(kV5, "bob-5", "bob");
-  EXPECT_EQ(SubscribeCodes(*bob5, {"users/bob/#", "users/alice/#", "users/#", "public/a",
+  EXPECT_EQ(bob5->SubscribeCodes({"users/bob/#", "users/alice/#", "users/#", "public/a",
                                    "test/nosubscribe", "$share/g/users/bob/x"}),
             (std::vector<uint8_t>{1, 0x87, 0x87, 1, 0x87, 1}));
   auto bob3 = Connected(kV311, "bob-3", "bob");
-  EXPECT_EQ(SubscribeCodes(*bob3, {"users/alice/#", "users/bob/x"}),
+  EXPECT_EQ(bob3->SubscribeCodes({"users/alice/#", "users/bob/x"}),
             (std::vector<uint8_t>{0x80, 1}));
   // Anonymous: "#" overlaps the denied users/#, so it is refused as a whole.
   auto anon = Connected(kV5, "anon");
-  EXPECT_EQ(SubscribeCodes(*anon, {"#", "public/#", "users/bob/x"}),
+  EXPECT_EQ(anon->SubscribeCodes({"#", "public/#", "users/bob/x"}),
             (std::vector<uint8_t>{0x87, 1, 0x87}));
 }
 
 TEST_F(AclTest, RulesReloadOnSighupForConnectedClients) {
   StartWithAcl(kRules);
   auto bob = Connected(kV5, "bob", "bob");
-  EXPECT_EQ(SubscribeCodes(*bob, {"news/#"}), (std::vector<uint8_t>{0x87}));
+  EXPECT_EQ(bob->SubscribeCodes({"news/#"}), (std::vector<uint8_t>{0x87}));
   WriteFile(acl_, std::string(kRules) + "  - user: bob\n    allow_subscribe: [\"news/#\"]\n");
   broker_->Signal(SIGHUP);
-  EXPECT_TRUE(Eventually([&] { return SubscribeCodes(*bob, {"news/#"}) ==
+  EXPECT_TRUE(Eventually([&] { return bob->SubscribeCodes({"news/#"}) ==
                                       std::vector<uint8_t>{1}; }));
   // A broken ACL on reload: the previous rules stay.
   WriteFile(acl_, "rules: [\n");
   broker_->Signal(SIGHUP);
   std::this_thread::sleep_for(300ms);
-  EXPECT_EQ(SubscribeCodes(*bob, {"news/a"}), (std::vector<uint8_t>{1}));
-  EXPECT_EQ(SubscribeCodes(*bob, {"secret"}), (std::vector<uint8_t>{0x87}));
+  EXPECT_EQ(bob->SubscribeCodes({"news/a"}), (std::vector<uint8_t>{1}));
+  EXPECT_EQ(bob->SubscribeCodes({"secret"}), (std::vector<uint8_t>{0x87}));
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "base/rng.h"
 #include "tests/security/support.h"
 
 namespace sluice::security_test {
@@ -22,16 +23,6 @@ using conformance::kV5;
 namespace c = conformance;
 using Clock = std::chrono::steady_clock;
 
-// A small seeded PRNG (splitmix64), so a failing run is reproducible.
-struct Rng {
-  uint64_t s;
-  uint64_t Next() {
-    uint64_t z = (s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-};
 
 TEST(HostileTest, BrokerStaysUpBoundedAndServesGoodClients) {
   std::string error;
@@ -86,7 +77,7 @@ TEST(HostileTest, BrokerStaysUpBoundedAndServesGoodClients) {
   std::vector<std::thread> attackers;
   // Garbage: random bytes on fresh connections.
   attackers.emplace_back([&] {
-    Rng rng{42};
+    SeededRng rng(42);  // seeded: a failing run is reproducible
     while (!stop) {
       Client bad(TcpWire(port), kV5);
       std::string junk(1 + rng.Next() % 2048, '\0');

@@ -45,14 +45,6 @@ class RefusalsTest : public ::testing::Test {
     if (ack.type != c::kPuback || ack.id != id) return -1;
     return ack.reason;
   }
-  std::vector<uint8_t> SubscribeCodes(Client& client, const std::vector<std::string>& filters) {
-    std::vector<c::SubSpec> subs;
-    for (const auto& f : filters) subs.push_back({.filter = f, .qos = 1});
-    client.Send(c::Subscribe(client.version(), client.NextId(), subs));
-    Packet p = client.ReadDecoded();
-    EXPECT_EQ(p.type, c::kSuback);
-    return p.reasons;
-  }
   // Payloads the subscriber receives up to and including `last` (acknowledging QoS 1);
   // stops early (bounded) when nothing more arrives.
   std::vector<std::string> ReceiveUntil(Client& sub, const std::string& last) {
@@ -87,12 +79,12 @@ TEST_F(RefusalsTest, AclAndDenyRefusalsAreCountedAndLoggedWithClientId) {
   auto deny_pub = Connected(kV311, "deny-pub-3", "alice");
   EXPECT_EQ(PublishQos1(*deny_pub, "global/x", "no"), 0) << "3.1.1: acknowledged, dropped";
   auto acl_sub = Connected(kV5, "acl-sub-5", "alice");
-  EXPECT_EQ(SubscribeCodes(*acl_sub, {"other/#"}), (std::vector<uint8_t>{0x87}));
+  EXPECT_EQ(acl_sub->SubscribeCodes({"other/#"}), (std::vector<uint8_t>{0x87}));
   auto deny_sub = Connected(kV311, "deny-sub-3", "alice");
-  EXPECT_EQ(SubscribeCodes(*deny_sub, {"global/#"}), (std::vector<uint8_t>{0x80}));
+  EXPECT_EQ(deny_sub->SubscribeCodes({"global/#"}), (std::vector<uint8_t>{0x80}));
   auto ok = Connected(kV5, "ok-5", "alice");
   EXPECT_EQ(PublishQos1(*ok, "users/alice/t", "yes"), 0x10) << "accepted, no subscriber";
-  EXPECT_EQ(SubscribeCodes(*ok, {"users/alice/#"}), (std::vector<uint8_t>{1}));
+  EXPECT_EQ(ok->SubscribeCodes({"users/alice/#"}), (std::vector<uint8_t>{1}));
 
   // Each refusal was counted before its answer was sent: one scrape sees them all.
   std::string scrape = ScrapeMetrics(broker_->port("metrics"));
@@ -122,7 +114,7 @@ TEST_F(RefusalsTest, RateAndTopicLimitsAreCountedAndLoggedWithClientId) {
   auto deep = Connected(kV5, "deep-5");
   EXPECT_EQ(PublishQos1(*deep, "a/b/c/d", "x"), 0x90);
   auto deep_sub = Connected(kV5, "deep-sub-5");
-  EXPECT_EQ(SubscribeCodes(*deep_sub, {"a/b/c/#"}), (std::vector<uint8_t>{0x8F}));
+  EXPECT_EQ(deep_sub->SubscribeCodes({"a/b/c/#"}), (std::vector<uint8_t>{0x8F}));
 
   std::string scrape = ScrapeMetrics(broker_->port("metrics"));
   EXPECT_EQ(MetricValue(scrape, "sluice_publishes_rate_limited_total"), refused) << scrape;
@@ -210,10 +202,10 @@ TEST_F(RefusalsTest, ClientIdAndIdentitySelectorsWithRealClients) {
     return client;
   };
   auto watcher = Connected(kV5, "watcher");
-  EXPECT_EQ(SubscribeCodes(*watcher, {"devices/#", "cams/#", "done"}),
+  EXPECT_EQ(watcher->SubscribeCodes({"devices/#", "cams/#", "done"}),
             (std::vector<uint8_t>{1, 1, 1}));
   auto other = Connected(kV5, "not-watcher");
-  EXPECT_EQ(SubscribeCodes(*other, {"devices/#"}), (std::vector<uint8_t>{0x87}));
+  EXPECT_EQ(other->SubscribeCodes({"devices/#"}), (std::vector<uint8_t>{0x87}));
 
   // client_id: the rule and its %c follow the client id.
   auto gw1 = Connected(kV5, "gateway-1");
@@ -245,7 +237,7 @@ TEST_F(RefusalsTest, ClientIdAndIdentitySelectorsWithRealClients) {
 TEST_F(RefusalsTest, ByteRateRefusalsAreNotDeliveredIn311And5) {
   StartBroker({"--threads=1", "--max-publish-bytes-rate=1000"});
   auto sub = Connected(kV5, "sub");
-  EXPECT_EQ(SubscribeCodes(*sub, {"b/#"}), (std::vector<uint8_t>{1}));
+  EXPECT_EQ(sub->SubscribeCodes({"b/#"}), (std::vector<uint8_t>{1}));
   auto marker = Connected(kV5, "marker");  // its own bucket
   // 900 + 900 bytes: the second is refused unless 0.8 s pass between them.
   const std::string first(900, 'a'), second(900, 'b');

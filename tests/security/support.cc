@@ -1,5 +1,6 @@
 #include "tests/security/support.h"
 
+#include "gtest/gtest.h"
 #include "tests/conformance/harness.h"  // ConnectTcp
 
 #include <arpa/inet.h>
@@ -613,6 +614,15 @@ Packet Client::Connect(const std::string& client_id, std::optional<std::string> 
   spec.password = std::move(password);
   if (!Send(conformance::Connect(spec))) return {};
   return ReadDecoded();
+}
+
+std::vector<uint8_t> Client::SubscribeCodes(const std::vector<std::string>& filters) {
+  std::vector<conformance::SubSpec> subs;
+  for (const auto& f : filters) subs.push_back({.filter = f, .qos = 1});
+  Send(conformance::Subscribe(version_, NextId(), subs));
+  Packet p = ReadDecoded();
+  EXPECT_EQ(p.type, conformance::kSuback);
+  return p.reasons;
 }
 
 }  // namespace sluice::security_test

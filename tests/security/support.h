@@ -142,6 +142,9 @@ class Client {
                  std::optional<std::string> password = std::nullopt);
   Version version() const { return version_; }
   uint16_t NextId() { return ++next_id_; }
+  // SUBSCRIBE to `filters` at QoS 1; the SUBACK's reason codes (a test failure if the answer
+  // is no SUBACK).
+  std::vector<uint8_t> SubscribeCodes(const std::vector<std::string>& filters);
 
  private:
   std::unique_ptr<Wire> wire_;
