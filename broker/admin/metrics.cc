@@ -440,6 +440,9 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
                        Sum(b, [](S& s) -> auto& { return s.subscriptions_refused_limit; })));
   out.push_back(Single("sluice_topics_refused_limit_total", "Topics over max_topic_length / max_topic_levels.", C,
                        Sum(b, [](S& s) -> auto& { return s.topics_refused_limit; })));
+  out.push_back(Single("sluice_user_properties_refused_limit_total",
+                       "Packets refused for more user properties than max_user_properties.", C,
+                       Sum(b, [](S& s) -> auto& { return s.user_properties_refused_limit; })));
   {
     // Accept-time limits (broker/net/admission.h) and TLS/WebSocket handshakes.
     net::Admission::Counts admission = b->security().admission_counts();

@@ -5,6 +5,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "broker/topic/levels.h"
 #include "broker/topic/topic.h"
 
 namespace sluice::auth {
@@ -13,13 +14,7 @@ namespace {
 
 std::vector<std::string_view> Levels(std::string_view s) {
   std::vector<std::string_view> out;
-  size_t start = 0;
-  while (true) {
-    size_t slash = s.find('/', start);
-    out.push_back(s.substr(start, slash == std::string_view::npos ? slash : slash - start));
-    if (slash == std::string_view::npos) break;
-    start = slash + 1;
-  }
+  topic::ForEachLevel(s, [&](std::string_view level) { out.push_back(level); });
   return out;
 }
 

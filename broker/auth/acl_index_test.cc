@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "base/rng.h"
+#include "base/testing/small_stack.h"
 #include "broker/auth/acl.h"
 #include "broker/auth/filter_index.h"
 #include "broker/topic/topic.h"
@@ -70,6 +71,33 @@ TEST(FilterIndex, AgreesWithPairwiseFunctionsOnRandomSets) {
       ASSERT_EQ(index.AnyOverlaps(g), want) << "seed " << seed << " overlaps " << g;
     }
   }
+}
+
+// Issue 19: depth is client-controlled (topics; filters after substitution), so no walk may
+// recurse per level: everything here runs on a 256 KiB stack.
+TEST(FilterIndex, DeepFiltersAndTopicsOnASmallStack) {
+  auto deep = [](size_t levels, const std::string& level) {
+    std::string t = level;
+    for (size_t i = 1; i < levels; ++i) t += "/" + level;
+    return t;
+  };
+  const std::string topic = deep(40'000, "a");
+  testing::RunOnSmallStack(testing::kSmallStackBytes, [&] {
+    FilterIndex index;
+    index.Add(deep(39'999, "a") + "/b");
+    index.Add(deep(39'999, "+") + "/c");
+    index.Add(deep(20'000, "a") + "/+/" + deep(19'998, "a") + "/#");
+    EXPECT_TRUE(index.AnyMatches(topic));        // the '#' filter
+    EXPECT_FALSE(index.AnyMatches(deep(40'001, "b")));
+    EXPECT_TRUE(index.AnyCovers(topic));
+    EXPECT_TRUE(index.AnyOverlaps(deep(39'999, "+") + "/c"));
+    EXPECT_TRUE(index.AnyOverlaps(deep(30'000, "+") + "/#"));
+    EXPECT_FALSE(index.AnyOverlaps(deep(40'000, "x")));
+    FilterIndex moved = std::move(index);
+    EXPECT_TRUE(moved.AnyMatches(topic));
+    moved = FilterIndex();  // the deep tree is destroyed by the assignment
+    EXPECT_FALSE(moved.AnyMatches(topic));
+  });
 }
 
 TEST(FilterIndex, EmptyAndDuplicates) {

@@ -300,6 +300,12 @@ FrameStatus PeekFrame(std::string_view buffer, uint32_t max_packet_size, FrameHe
 }
 
 bool Decode(std::string_view frame, Version version, Packet* out, CodecError* error) {
+  static const DecodeLimits kNoLimits;
+  return Decode(frame, version, out, error, kNoLimits);
+}
+
+bool Decode(std::string_view frame, Version version, Packet* out, CodecError* error,
+            const DecodeLimits& limits) {
   if (frame.empty()) return Fail(error, reason::kMalformedPacket, "empty frame");
   uint32_t remaining = 0;
   size_t length = 0;
@@ -313,7 +319,7 @@ bool Decode(std::string_view frame, Version version, Packet* out, CodecError* er
   const uint8_t flags = first & 0x0F;
   const bool v5 = version == Version::k5;
   if (!CheckFlags(type, flags, error)) return false;
-  Reader r(frame.substr(1 + length));
+  Reader r(frame.substr(1 + length), limits);
   switch (type) {
     case PacketType::kConnect:
       return DecodeConnect(r, &out->emplace<Connect>(), error);

@@ -49,6 +49,16 @@ FrameStatus PeekFrame(std::string_view buffer, uint32_t max_packet_size, FrameHe
 // body is consumed exactly. Returns false and fills *error on any violation.
 bool Decode(std::string_view frame, Version version, Packet* out, CodecError* error);
 
+// Limits on what a client controls within a frame, checked while decoding (before the
+// decoded values are allocated). 0 = unlimited.
+struct DecodeLimits {
+  // User Property entries in one property block (a 5-byte entry decodes to ~64 bytes, so a
+  // frame of them would cost ~13x its size in memory): beyond it, 0x97 Quota exceeded.
+  uint32_t max_user_properties = 0;
+};
+bool Decode(std::string_view frame, Version version, Packet* out, CodecError* error,
+            const DecodeLimits& limits);
+
 // Appends the encoding of `packet` for a connection of `version` to *out. 5.0-only fields
 // are omitted for 3.x. Never fails for values the decoder could produce; the caller keeps
 // strings under 65535 bytes.

@@ -425,5 +425,28 @@ TEST(PropertyMatrixTest, UnknownIdentifiersAreMalformed) {
   }
 }
 
+// --- limits (issue 19) ----------------------------------------------------------------------
+
+// A PUBLISH (QoS 0, topic "t") whose property block holds `n` user properties "k"="v".
+std::string PublishWithUserProperties(int n) {
+  std::string props;
+  for (int i = 0; i < n; ++i) props += B({0x26, 0, 1, 'k', 0, 1, 'v'});
+  return Frame(0x30, Str("t") + testing::VarintBytes(static_cast<uint32_t>(props.size())) + props);
+}
+
+TEST(LimitsTest, UserPropertiesBeyondTheLimitAreQuotaExceeded) {
+  const DecodeLimits limits{100};
+  Packet packet;
+  CodecError error;
+  EXPECT_TRUE(Decode(PublishWithUserProperties(100), k5, &packet, &error, limits))
+      << error.message;
+  EXPECT_EQ(std::get<Publish>(packet).properties.user_properties.size(), 100u);
+  EXPECT_FALSE(Decode(PublishWithUserProperties(101), k5, &packet, &error, limits));
+  EXPECT_EQ(error.reason_code, reason::kQuotaExceeded);
+  // 0 = unlimited, and the overload without limits has none.
+  EXPECT_TRUE(Decode(PublishWithUserProperties(5000), k5, &packet, &error, DecodeLimits{}));
+  EXPECT_TRUE(Decode(PublishWithUserProperties(5000), k5, &packet, &error));
+}
+
 }  // namespace
 }  // namespace sluice::mqtt

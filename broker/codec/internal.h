@@ -52,7 +52,10 @@ inline size_t VarintSize(uint32_t v) {
 // Malformed Packet (0x81): a length that runs past the frame.
 class Reader {
  public:
-  explicit Reader(std::string_view data) : p_(data.data()), end_(data.data() + data.size()) {}
+  explicit Reader(std::string_view data, const DecodeLimits& limits = {})
+      : p_(data.data()), end_(data.data() + data.size()), limits_(&limits) {}
+
+  const DecodeLimits& limits() const { return *limits_; }
 
   size_t remaining() const { return static_cast<size_t>(end_ - p_); }
   bool empty() const { return p_ == end_; }
@@ -120,6 +123,7 @@ class Reader {
  private:
   const char* p_;
   const char* end_;
+  const DecodeLimits* limits_;  // never null; outlives the reader
 };
 
 // Appends to a string the caller has already reserved (Encode reserves EncodedSize).

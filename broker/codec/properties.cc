@@ -224,7 +224,9 @@ bool ReadProperties(Reader* r, PropertyScope scope, Properties* out, CodecError*
   if (length > r->remaining()) {
     return Fail(e, reason::kMalformedPacket, "property length exceeds packet");
   }
-  Reader pr(r->Take(length));
+  Reader pr(r->Take(length), r->limits());
+  const uint32_t max_user_properties = r->limits().max_user_properties;
+  uint32_t user_properties = 0;
   uint64_t seen = 0;
   const uint16_t scope_bit = S(scope);
   while (!pr.empty()) {
@@ -298,6 +300,9 @@ bool ReadProperties(Reader* r, PropertyScope scope, Properties* out, CodecError*
       case 0x24: ok = ReadFlag(&pr, &out->maximum_qos, "maximum qos not 0/1", e); break;
       case 0x25: ok = ReadFlag(&pr, &out->retain_available, "retain available not 0/1", e); break;
       case 0x26: {
+        if (max_user_properties > 0 && ++user_properties > max_user_properties) {
+          return Fail(e, reason::kQuotaExceeded, "more user properties than max_user_properties");
+        }
         auto& pair = out->user_properties.emplace_back();
         ok = pr.ReadUtf8(&pair.first, e) && pr.ReadUtf8(&pair.second, e);
         break;

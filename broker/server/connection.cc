@@ -235,7 +235,11 @@ void Connection::ProcessInput() {
     in_start_ += header.frame_size();
     shard_->stats().CountReceived(header.type());
     mqtt::Packet packet;
-    if (!mqtt::Decode(frame, version_, &packet, &error)) {
+    const mqtt::DecodeLimits limits{static_cast<uint32_t>(
+        shard_->broker().config().security.max_user_properties)};
+    if (!mqtt::Decode(frame, version_, &packet, &error, limits)) {
+      if (error.reason_code == mqtt::reason::kQuotaExceeded)
+        BrokerStats::Inc(shard_->stats().user_properties_refused_limit);
       if (!connected_ && header.type() == mqtt::PacketType::kConnect) {
         // Answer a broken CONNECT with CONNACK where the client can read one.
         uint8_t level = 0;

@@ -81,6 +81,14 @@ void Connection::HandleConnectFrame(mqtt::Connect& connect) {
     connect.client_id = id;
     if (version_ == Version::k5) connect.properties.assigned_client_identifier = connect.client_id;
   }
+  if (connect.will && !TopicWithinLimits(connect.will->topic)) {
+    // The will is published (and maybe retained) into the tries later: the same limits as
+    // a PUBLISH's topic apply now, while the client can still be told.
+    BrokerStats::Inc(shard_->stats().topics_refused_limit);
+    RefuseConnect(reason::kTopicNameInvalid,
+                  "will topic longer or deeper than max_topic_length/max_topic_levels");
+    return;
+  }
   if (connect.properties.authentication_method) {
     // MQTT 5 enhanced authentication: SCRAM-SHA-256, else 0x8C (connection_security.cc).
     StartEnhancedAuth(std::move(connect));

@@ -12,6 +12,7 @@
 #include "broker/server/broker.h"
 #include "broker/server/connection.h"
 #include "broker/server/shard.h"
+#include "broker/topic/levels.h"
 
 namespace sluice::broker {
 
@@ -237,7 +238,7 @@ bool Connection::TopicWithinLimits(std::string_view topic) const {
   const SecurityConfig& c = shard_->broker().config().security;
   if (topic.size() > static_cast<size_t>(c.max_topic_length)) return false;
   if (c.max_topic_levels > 0 &&
-      static_cast<int64_t>(std::count(topic.begin(), topic.end(), '/')) + 1 > c.max_topic_levels)
+      static_cast<int64_t>(topic::CountLevels(topic)) > c.max_topic_levels)
     return false;
   return true;
 }
@@ -297,7 +298,10 @@ uint8_t Connection::PublishRefusal(const mqtt::Publish& p) {
 
 uint8_t Connection::SubscribeRefusal(const std::string& filter, std::string_view plain_filter) {
   BrokerStats& stats = shard_->stats();
-  if (!TopicWithinLimits(filter)) {
+  // Length counts the whole filter as sent; levels count what goes into the trie (a
+  // $share/GROUP/ prefix is not part of it).
+  if (filter.size() > static_cast<size_t>(shard_->broker().config().security.max_topic_length) ||
+      !TopicWithinLimits(plain_filter)) {
     BrokerStats::Inc(stats.topics_refused_limit);
     if (ShouldLogLimit())
       SLOG(kInfo).Kv("client_id", client_id()).Kv("filter_bytes", filter.size())

@@ -52,7 +52,12 @@ void SecurityConfig::Register(ConfigSchema* s) {
   s->AddInt("max_topic_length", &max_topic_length, 1, 65535,
             "Longest topic name or filter, in bytes; longer ones are refused.");
   s->AddInt("max_topic_levels", &max_topic_levels, 0, 65535,
-            "Most '/'-separated levels in a topic name or filter. 0: unlimited.");
+            "Most '/'-separated levels in a topic name, filter (after any $share/GROUP/) or "
+            "will topic; deeper ones are refused (PUBACK/PUBREC 0x90, SUBACK 0x8F / 0x80, "
+            "CONNACK 0x90). 0: unlimited.");
+  s->AddInt("max_user_properties", &max_user_properties, 0, 268435455,
+            "User Property entries in one packet's property block (MQTT 5); more: DISCONNECT "
+            "0x97 (CONNACK 0x97 for a CONNECT). 0: unlimited.");
 }
 
 }  // namespace sluice::broker

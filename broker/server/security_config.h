@@ -37,7 +37,10 @@ struct SecurityConfig {
   int64_t max_publish_bytes_rate = 0;
   int64_t max_subscriptions_per_client = 0;
   int64_t max_topic_length = 65535;
-  int64_t max_topic_levels = 0;
+  // Finite by default: a topic of 32k levels is legal by size, and every level costs a trie
+  // node per shard (README "Security": real deployments stay under a dozen).
+  int64_t max_topic_levels = 128;
+  int64_t max_user_properties = 1024;
 
   void Register(ConfigSchema* schema);
 };

@@ -75,6 +75,7 @@ struct BrokerStats {
   Counter publishes_rate_limited{0};    // max_publish_rate / max_publish_bytes_rate
   Counter subscriptions_refused_limit{0};  // max_subscriptions_per_client
   Counter topics_refused_limit{0};      // max_topic_length / max_topic_levels
+  Counter user_properties_refused_limit{0};  // packets over max_user_properties
   // Broker receipt of a PUBLISH -> its copy handed to a subscriber's connection.
   LatencyHistogram delivery_latency;
   // Broker receipt of a QoS 1/2 PUBLISH -> the subscriber's PUBACK / PUBCOMP for its copy.

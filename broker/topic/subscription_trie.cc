@@ -1,37 +1,41 @@
 #include "broker/topic/subscription_trie.h"
 
+#include "broker/topic/levels.h"
+
 namespace sluice::topic {
 namespace {
 
-// Splits a filter into levels without allocating more than the vector.
 std::vector<std::string_view> Levels(std::string_view filter) {
   std::vector<std::string_view> levels;
-  size_t start = 0;
-  while (true) {
-    size_t end = filter.find('/', start);
-    if (end == std::string_view::npos) {
-      levels.push_back(filter.substr(start));
-      return levels;
-    }
-    levels.push_back(filter.substr(start, end - start));
-    start = end + 1;
-  }
+  ForEachLevel(filter, [&](std::string_view level) { levels.push_back(level); });
+  return levels;
 }
 
 }  // namespace
 
 SubscriptionTrie::SubscriptionTrie() : root_(std::make_unique<Node>()) {}
-SubscriptionTrie::~SubscriptionTrie() = default;
+
+// Node destructors would recurse once per level (a unique_ptr chain as deep as the deepest
+// filter): take the tree apart with a worklist instead.
+SubscriptionTrie::~SubscriptionTrie() {
+  std::vector<std::unique_ptr<Node>> work;
+  work.push_back(std::move(root_));
+  while (!work.empty()) {
+    std::unique_ptr<Node> node = std::move(work.back());
+    work.pop_back();
+    for (auto& [level, child] : node->children) work.push_back(std::move(child));
+  }
+}
 
 bool SubscriptionTrie::Add(std::string_view filter, std::string_view group,
                            std::string_view client_id, uint32_t shard,
                            const SubscriptionOptions& options) {
   Node* node = root_.get();
-  for (std::string_view level : Levels(filter)) {
+  ForEachLevel(filter, [&](std::string_view level) {
     auto& child = node->children[Av(level)];
     if (!child) child = std::make_unique<Node>();
     node = child.get();
-  }
+  });
   SubscriberEntry entry{std::string(client_id), shard, options};
   if (group.empty()) {
     auto [it, inserted] = node->subscribers.try_emplace(Av(client_id), std::move(entry));

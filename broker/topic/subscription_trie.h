@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/string_view.h"
 #include "base/strings.h"
 
@@ -53,9 +54,44 @@ class SubscriptionTrie {
   // Calls on_entry(const SubscriberEntry&) for each plain subscription matching `name`, and
   // on_group(std::vector<SubscriberEntry>& members, size_t& cursor) once per matching share
   // group (the cursor is the group's own round-robin position, kept across calls).
+  // Iterative (an explicit stack bounded by the topic's levels): a client controls the depth
+  // of both the name and the trie, so nothing here may recurse per level.
   template <typename OnEntry, typename OnGroup>
   void Match(std::string_view name, OnEntry&& on_entry, OnGroup&& on_group) {
-    MatchLevel(root_.get(), name, 0, true, on_entry, on_group);
+    struct Frame {
+      Node* node;
+      size_t pos;  // start of the level to match in `name`; npos: past the end
+    };
+    const bool dollar_name = !name.empty() && name[0] == '$';
+    absl::InlinedVector<Frame, 32> stack;
+    stack.push_back({root_.get(), 0});
+    while (!stack.empty()) {
+      const Frame f = stack.back();
+      stack.pop_back();
+      Node* node = f.node;
+      if (node->children.empty()) continue;
+      // A filter starting with a wildcard does not match a name starting with '$' (4.7.2).
+      const bool wild_ok = !(node == root_.get() && dollar_name);
+      if (wild_ok) {
+        if (auto it = node->children.find(absl::string_view("#")); it != node->children.end())
+          Visit(it->second.get(), on_entry, on_group);
+      }
+      if (f.pos == std::string_view::npos) continue;
+      const size_t end = name.find('/', f.pos);
+      const std::string_view level =
+          name.substr(f.pos, end == std::string_view::npos ? end : end - f.pos);
+      const size_t next = end == std::string_view::npos ? std::string_view::npos : end + 1;
+      auto descend = [&](Node* child) {
+        if (next == std::string_view::npos) Visit(child, on_entry, on_group);
+        stack.push_back({child, next});
+      };
+      if (wild_ok) {
+        if (auto it = node->children.find(absl::string_view("+")); it != node->children.end())
+          descend(it->second.get());
+      }
+      if (auto it = node->children.find(Av(level)); it != node->children.end())
+        descend(it->second.get());
+    }
   }
 
   size_t size() const { return count_; }
@@ -77,32 +113,6 @@ class SubscriptionTrie {
     for (auto& [id, entry] : node->subscribers) on_entry(entry);
     for (auto& [name, group] : node->groups)
       if (!group.members.empty()) on_group(group.members, group.cursor);
-  }
-
-  // `pos` is the start of the current level in `name`; pos == npos means past the end.
-  template <typename OnEntry, typename OnGroup>
-  static void MatchLevel(Node* node, std::string_view name, size_t pos, bool first,
-                         OnEntry& on_entry, OnGroup& on_group) {
-    if (node->children.empty() && pos != std::string_view::npos) return;
-    bool dollar = first && !name.empty() && name[0] == '$';
-    if (!dollar) {
-      if (auto it = node->children.find(absl::string_view("#")); it != node->children.end())
-        Visit(it->second.get(), on_entry, on_group);
-    }
-    if (pos == std::string_view::npos) return;
-    size_t end = name.find('/', pos);
-    std::string_view level = name.substr(pos, end == std::string_view::npos ? end : end - pos);
-    size_t next = end == std::string_view::npos ? std::string_view::npos : end + 1;
-    if (auto it = node->children.find(Av(level)); it != node->children.end()) {
-      if (next == std::string_view::npos) Visit(it->second.get(), on_entry, on_group);
-      MatchLevel(it->second.get(), name, next, false, on_entry, on_group);
-    }
-    if (!dollar) {
-      if (auto it = node->children.find(absl::string_view("+")); it != node->children.end()) {
-        if (next == std::string_view::npos) Visit(it->second.get(), on_entry, on_group);
-        MatchLevel(it->second.get(), name, next, false, on_entry, on_group);
-      }
-    }
   }
 
   std::unique_ptr<Node> root_;

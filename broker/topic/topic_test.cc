@@ -7,6 +7,7 @@
 #include "broker/topic/subscription_trie.h"
 #include "broker/topic/topic.h"
 #include "base/rng.h"
+#include "base/testing/small_stack.h"
 #include "gtest/gtest.h"
 
 namespace sluice::topic {
@@ -150,6 +151,78 @@ TEST(SubscriptionTrie, AgreesWithMatchesOnRandomInput) {
     retained.Match(filter, [&](std::string_view n, int) { EXPECT_TRUE(got.insert(std::string(n)).second) << n; });
     EXPECT_EQ(got, want) << filter;
   }
+}
+
+TEST(RetainedTrie, ForEachNamesEveryTopic) {
+  RetainedTrie<int> r;
+  const std::set<std::string> names = {"a", "a/b", "/", "/a", "a//b", "$SYS/x", "", "b/"};
+  int i = 0;
+  for (const auto& n : names) r.Set(n, i++);
+  std::set<std::string> got;
+  r.ForEach([&](std::string_view n, int) { EXPECT_TRUE(got.insert(std::string(n)).second) << n; });
+  EXPECT_EQ(got, names);
+}
+
+// Issue 19: a client chooses how deep topics and filters are (a 64 KiB topic has up to
+// 32,768 levels). Every operation on a trie that deep must run on a 256 KiB stack, so none of
+// them recurses per level; with recursion each of these crashed (SIGSEGV) even on 8 MiB.
+std::string DeepTopic(size_t levels, std::string_view level = "") {
+  std::string t(level);
+  for (size_t i = 1; i < levels; ++i) {
+    t += '/';
+    t += level;
+  }
+  return t;
+}
+
+TEST(DeepTopics, SubscriptionTrieOnASmallStack) {
+  const std::string deep = DeepTopic(65'001);  // SUBSCRIBE "/" x 65,000
+  testing::RunOnSmallStack(testing::kSmallStackBytes, [&] {
+    SubscriptionTrie trie;
+    EXPECT_TRUE(trie.Add(deep, "", "c1", 0, {1}));
+    EXPECT_TRUE(trie.Add(deep, "g", "c2", 0, {1}));
+    EXPECT_TRUE(trie.Add(DeepTopic(65'000) + "/+", "", "c3", 0, {1}));
+    EXPECT_TRUE(trie.Add(DeepTopic(32'000) + "/#", "", "c4", 0, {1}));
+    EXPECT_EQ(MatchIds(trie, deep),
+              (std::set<std::string>{"c1", "group:c2", "c3", "c4"}));
+    EXPECT_EQ(MatchIds(trie, DeepTopic(40'000)), (std::set<std::string>{"c4"}));
+    EXPECT_TRUE(trie.Remove(deep, "", "c1"));
+    EXPECT_EQ(MatchIds(trie, deep), (std::set<std::string>{"group:c2", "c3", "c4"}));
+    // Destroyed here with its deep branches still in it.
+  });
+}
+
+TEST(DeepTopics, RetainedTrieOnASmallStack) {
+  const std::string deep = DeepTopic(32'768, "");
+  const std::string deep_a = DeepTopic(30'000, "a");
+  testing::RunOnSmallStack(testing::kSmallStackBytes, [&] {
+    RetainedTrie<int> r;
+    r.Set(deep, 1);
+    r.Set(deep, 2);  // replace: the second retained PUBLISH of the report
+    r.Set(deep_a, 3);
+    std::vector<std::pair<std::string, int>> got;
+    auto collect = [&](std::string_view n, int v) { got.emplace_back(std::string(n), v); };
+    r.Match(deep, collect);  // exact SUBSCRIBE
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].first, deep);
+    EXPECT_EQ(got[0].second, 2);
+    got.clear();
+    r.Match("#", collect);
+    EXPECT_EQ(got.size(), 2u);
+    got.clear();
+    r.Match(DeepTopic(29'999, "a") + "/+", collect);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].first, deep_a);
+    got.clear();
+    r.Match(DeepTopic(20'000, "+") + "/#", collect);
+    EXPECT_EQ(got.size(), 2u);
+    got.clear();
+    r.ForEach(collect);
+    EXPECT_EQ(got.size(), 2u);
+    EXPECT_TRUE(r.Erase(deep));  // empty retained PUBLISH: delete
+    EXPECT_FALSE(r.Erase(deep));
+    EXPECT_EQ(r.size(), 1u);
+  });
 }
 
 TEST(RetainedTrie, SetEraseAndPrune) {
