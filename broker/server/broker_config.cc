@@ -97,6 +97,10 @@ void BrokerConfig::Register(ConfigSchema* s) {
             "never.");
   s->AddInt("log_retention_check_s", &log_retention_check_s, 1, 86400,
             "Seconds between retention passes over the log.");
+  s->AddInt("log_memory_budget_mb", &log_memory_budget_mb, 4, 1 << 20,
+            "Memory of the commit log's database, all of it: block cache, index and filter "
+            "blocks and memtables (which take up to half). More helps reads of old records and "
+            "write bursts.");
   s->AddInt("cursor_commit_interval_ms", &cursor_commit_interval_ms, 10, 600000,
             "How often persistent sessions save their position in the log; after a crash "
             "messages acknowledged since the last save may be delivered again.");

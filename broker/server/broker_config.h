@@ -47,6 +47,7 @@ struct BrokerConfig {
   int64_t log_hard_retention_ms = 0;      // 0 = persistent sessions always hold retention back
   int64_t log_hard_retention_bytes = 0;
   int64_t log_retention_check_s = 60;
+  int64_t log_memory_budget_mb = 16;      // RocksDB's cache + memtables (storage README)
   int64_t cursor_commit_interval_ms = 1000;  // how often sessions' log positions are saved
   // TLS/WebSocket listeners, authentication, ACL, limits (security_config.h).
   SecurityConfig security;

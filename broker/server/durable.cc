@@ -185,6 +185,7 @@ absl::StatusOr<std::unique_ptr<Durable>> Durable::Open(const BrokerConfig& confi
   o.retention.hard_retention_ms = config.log_hard_retention_ms;
   o.retention.hard_retention_bytes = static_cast<uint64_t>(config.log_hard_retention_bytes);
   o.record_bytes_max = static_cast<uint64_t>(config.max_packet_size) + 64 * 1024;
+  o.memory_budget_bytes = static_cast<uint64_t>(config.log_memory_budget_mb) << 20;
   std::error_code ec;
   std::filesystem::create_directories(o.dir, ec);
   if (ec) return absl::InvalidArgumentError("cannot create " + o.dir + ": " + ec.message());

@@ -21,6 +21,8 @@ struct MultiRaft::Group {
   // A membership change was applied: snapshot now, so that the latest snapshot always carries
   // the current membership (a node added after it could not install an older one).
   bool snapshot_due = false;
+  // StateMachine::RetainedFrom at the last compaction attempt.
+  LogIndex retained_from;
 };
 
 }  // namespace sluice::multiraft

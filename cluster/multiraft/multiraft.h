@@ -140,6 +140,7 @@ struct MultiRaftStats {
   uint64_t reads_completed = 0;
   uint64_t reads_failed = 0;
   uint64_t snapshots_taken = 0;
+  uint64_t compactions = 0;
   StorageWriteHistogram storage_write_latency;  // one observation per storage_writes
 };
 
@@ -212,6 +213,7 @@ class MultiRaft final : public transport::TransportHandler {
   void Complete(uint64_t sequence, absl::StatusOr<LogIndex> result);
   void FailGroupProposals(Group& g, const absl::Status& why);
   void MaybeSnapshot(Group& g);
+  void Compact(Group& g);
   void Publish(Group& g);
   // multiraft_read.cc.
   void ReadOnDriver(GroupId group, ProposeCallback done);

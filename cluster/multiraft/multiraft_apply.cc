@@ -1,4 +1,5 @@
 // The driver's Ready cycle: persist every group's Ready in one write, send, apply, advance.
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <utility>
@@ -137,14 +138,31 @@ void MultiRaft::MaybeSnapshot(Group& g) {
   if (g.applied <= snap_index) return;
   if (!g.snapshot_due &&
       g.applied.value() < snap_index.value() + options_.snapshot_interval_entries) {
+    // Between snapshots, compact when the state machine released entries (retention moved a
+    // partition's start), so disk space follows retention without waiting for a snapshot.
+    if (sm_->RetainedFrom(g.id) != g.retained_from) Compact(g);
     return;
   }
   g.snapshot_due = false;
   SLUICE_CHECK_OK(store_->CreateSnapshot(g.log, g.applied, g.conf_state, sm_->TakeSnapshot(g.id)));
   ++driver_stats_.snapshots_taken;
-  if (g.applied.value() > options_.compaction_lag_entries) {
-    const LogIndex compact_to(g.applied.value() - options_.compaction_lag_entries);
-    if (compact_to >= *g.log->FirstIndex()) SLUICE_CHECK_OK(store_->Compact(g.log, compact_to));
+  Compact(g);
+}
+
+void MultiRaft::Compact(Group& g) {
+  // Behind the snapshot by compaction_lag_entries (followers a little behind catch up from
+  // the log), and never at or past what the state machine still reads.
+  if (g.applied.value() <= options_.compaction_lag_entries) return;
+  uint64_t to = std::min(g.applied.value() - options_.compaction_lag_entries,
+                         g.log->snapshot_metadata().index.value());
+  const LogIndex retained = sm_->RetainedFrom(g.id);
+  g.retained_from = retained;
+  if (retained.value() == 0) return;
+  to = std::min(to, retained.value() - 1);
+  const LogIndex compact_to(to);
+  if (compact_to >= *g.log->FirstIndex()) {
+    SLUICE_CHECK_OK(store_->Compact(g.log, compact_to));
+    ++driver_stats_.compactions;
   }
 }
 

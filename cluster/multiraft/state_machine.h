@@ -29,6 +29,12 @@ class StateMachine {
   // Replaces `group`'s state with `image`, taken at `index` (restart, or a snapshot received
   // from the leader).
   virtual void Restore(GroupId group, LogIndex index, std::string_view image) = 0;
+  // The first log entry the state machine still reads after applying it (a partitioned log
+  // whose records live in their entries): the driver never compacts the log at or past it.
+  // The default, the largest index, leaves compaction to the driver's snapshots alone.
+  virtual LogIndex RetainedFrom(GroupId group) const {
+    return LogIndex(~uint64_t{0});
+  }
 };
 
 }  // namespace sluice::multiraft

@@ -68,6 +68,14 @@ absl::StatusOr<raft::Entry> DecodeEntry(LogIndex index, std::string_view value) 
                      std::string(value.substr(9))};
 }
 
+absl::StatusOr<EntryView> DecodeEntryView(std::string_view value) {
+  if (value.size() < 9) return Corrupt("entry");
+  const uint8_t type = static_cast<uint8_t>(value[8]);
+  if (type > static_cast<uint8_t>(raft::EntryType::kConfChange)) return Corrupt("entry type");
+  return EntryView{sluice::Term(GetFixed64BE(value)), static_cast<raft::EntryType>(type),
+                   value.substr(9)};
+}
+
 absl::StatusOr<sluice::Term> DecodeEntryTerm(std::string_view value) {
   if (value.size() < 9) return Corrupt("entry");
   return sluice::Term(GetFixed64BE(value));

@@ -42,6 +42,13 @@ GroupId RegistryKeyGroup(std::string_view key);
 std::string EncodeEntry(const raft::Entry& e);
 absl::StatusOr<raft::Entry> DecodeEntry(LogIndex index, std::string_view value);
 absl::StatusOr<sluice::Term> DecodeEntryTerm(std::string_view value);
+// The same without copying the data: `data` points into `value`.
+struct EntryView {
+  sluice::Term term;
+  raft::EntryType type = raft::EntryType::kNormal;
+  std::string_view data;
+};
+absl::StatusOr<EntryView> DecodeEntryView(std::string_view value);
 
 std::string EncodeHardState(const raft::HardState& hs);
 absl::StatusOr<raft::HardState> DecodeHardState(std::string_view value);

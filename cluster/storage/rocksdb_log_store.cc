@@ -1,5 +1,6 @@
 #include "cluster/storage/rocksdb_log_store.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <limits>
 #include <utility>
@@ -13,6 +14,7 @@
 #include "rocksdb/table.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/utilities/checkpoint.h"
+#include "rocksdb/write_buffer_manager.h"
 #include "rocksdb/write_batch.h"
 
 namespace sluice::raftstore {
@@ -200,12 +202,27 @@ absl::StatusOr<std::unique_ptr<RocksDbLogStore>> RocksDbLogStore::Open(
   if (ec) return absl::UnavailableError("raft log store: cannot create " + path + ": " + ec.message());
   rocksdb::Options o;
   o.create_if_missing = true;
-  o.write_buffer_size = options.write_buffer_bytes;
   o.max_background_jobs = 2;
-  // Raft logs are written once, read soon after and deleted in order; point lookups (TermAt)
-  // dominate reads, so whole-key bloom filters pay off.
+  if (options.env) o.env = options.env;
   rocksdb::BlockBasedTableOptions table;
-  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  if (options.memory_budget_bytes > 0) {
+    // One budget: the cache holds blocks, index and filter blocks (instead of table readers
+    // kept outside it), and the memtables are charged to it.
+    const uint64_t budget = options.memory_budget_bytes;
+    table.block_cache = rocksdb::NewLRUCache(budget);
+    table.cache_index_and_filter_blocks = true;
+    table.pin_l0_filter_and_index_blocks_in_cache = true;
+    o.write_buffer_manager =
+        std::make_shared<rocksdb::WriteBufferManager>(budget / 2, table.block_cache);
+    // Two memtables of a quarter each: larger flushes mean fewer, larger L0 files and less
+    // compaction work per record (the log is append-only per group, but 16+ groups share
+    // every flush, so L0 files overlap).
+    o.write_buffer_size = std::max<uint64_t>(budget / 4, 1 << 20);
+    o.max_write_buffer_number = 2;
+  } else {
+    table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+    o.write_buffer_size = options.write_buffer_bytes;
+  }
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* raw = nullptr;
   RETURN_IF_ERROR(FromRocksDb(rocksdb::DB::Open(o, path, &raw)));

@@ -34,6 +34,7 @@
 
 namespace rocksdb {
 class DB;
+class Env;
 class Status;
 class WriteBatch;
 }  // namespace rocksdb
@@ -45,8 +46,15 @@ absl::Status FromRocksDb(const rocksdb::Status& s);
 struct RocksDbLogStoreOptions {
   // Every Commit is fsynced (required for Raft safety; off only for throwaway benchmarks).
   bool sync = true;
+  // RocksDB's memory, all of it (README.md "Memory budget"): one LRU cache of this size holds
+  // the data blocks, the index and filter blocks of every table, and — charged to it through a
+  // WriteBufferManager — the memtables, which may use up to half of it. 0: the separate
+  // settings below instead (block_cache_bytes, write_buffer_bytes, nothing charged).
+  uint64_t memory_budget_bytes = 0;
   uint64_t block_cache_bytes = 64 << 20;
   uint64_t write_buffer_bytes = 32 << 20;
+  // Tests: a fault-injecting Env (e.g. dropping unsynced writes); not owned.
+  rocksdb::Env* env = nullptr;
   // A conflicting suffix longer than this is removed with one range tombstone instead of point
   // deletes (tombstones are cheap to write but slow down later reads over the range).
   uint64_t truncate_point_deletes_max = 1024;
@@ -146,6 +154,11 @@ class RocksDbLogStore {
   absl::Status Compact(GroupLog* log, LogIndex index);
 
   const RocksDbLogStoreOptions& options() const { return options_; }
+  // The database, for a state machine that keeps its applied state beside the log (keys not
+  // starting with 'G' or 'g', see keys.h) and reads entries from any thread (keys.h's
+  // EntryKey/DecodeEntryView; entries up to the applied index are stable). Writes to it come
+  // after the Raft writes of what they apply, in the same write-ahead log.
+  rocksdb::DB* db() const { return db_.get(); }
   uint64_t commits() const { return commits_; }
   // Makes every write so far durable (fsync of the write-ahead log): for stores opened with
   // sync = false that sync on their own schedule. Thread-safe with concurrent writes.

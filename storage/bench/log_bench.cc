@@ -41,7 +41,9 @@ struct Flags {
   uint32_t partitions = 16;
   int appenders = 8;
   int window = 32;
+  uint64_t memory_budget_mb = 16;
   bool sync = true;
+  bool only_log = false;  // only the many-appender log scenario (for before/after runs)
 };
 
 Flags Parse(int argc, char** argv) {
@@ -59,7 +61,9 @@ Flags Parse(int argc, char** argv) {
     else if (const char* v = val("--partitions=")) f.partitions = std::stoul(v);
     else if (const char* v = val("--appenders=")) f.appenders = std::stoi(v);
     else if (const char* v = val("--window=")) f.window = std::stoi(v);
+    else if (const char* v = val("--memory-budget-mb=")) f.memory_budget_mb = std::stoull(v);
     else if (a == "--nosync") f.sync = false;
+    else if (a == "--only-log") f.only_log = true;
     else {
       std::fprintf(stderr, "unknown flag %s\n", a.c_str());
       std::exit(2);
@@ -86,16 +90,31 @@ struct Result {
   double cpu = 0;
   std::vector<double> latencies_ms;
   uint64_t syncs = 0;  // synced writes (log: Raft group commits)
+  uint64_t disk_bytes = 0;  // bytes the process wrote to storage during the scenario
 };
+
+// /proc/self/io write_bytes: what this process (all threads) caused to be written to disk.
+uint64_t ProcWriteBytes() {
+  std::FILE* f = std::fopen("/proc/self/io", "r");
+  if (!f) return 0;
+  char line[128];
+  uint64_t v = 0;
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::strncmp(line, "write_bytes:", 12) == 0) v = std::strtoull(line + 12, nullptr, 10);
+  }
+  std::fclose(f);
+  return v;
+}
 
 void Print(const char* name, size_t bytes, const Result& r) {
   std::vector<double> l = r.latencies_ms;
   std::sort(l.begin(), l.end());
   auto pct = [&](double q) { return l.empty() ? 0.0 : l[std::min(l.size() - 1, size_t(q * l.size()))]; };
   const double ops = r.ops / r.seconds;
-  std::printf("| %-34s | %5zu | %9.0f | %6.1f | %6.2f | %6.2f | %6.2f | %5.2f | %6.1f | %4ld |\n",
+  std::printf("| %-34s | %5zu | %9.0f | %6.1f | %6.2f | %6.2f | %6.2f | %5.2f | %6.1f | %4ld | %6.1f | %6.0f |\n",
               name, bytes, ops, ops * bytes / 1e6, pct(0.5), pct(0.99), l.empty() ? 0 : l.back(),
-              r.cpu, r.syncs ? double(r.ops) / r.syncs : 0.0, PeakRssMb());
+              r.cpu, r.syncs ? double(r.ops) / r.syncs : 0.0, PeakRssMb(),
+              r.ops ? r.cpu * 1e6 / r.ops : 0.0, r.ops ? double(r.disk_bytes) / r.ops : 0.0);
   std::fflush(stdout);
 }
 
@@ -110,6 +129,7 @@ Result ClosedLoop(const Flags& f, int appenders, int window, Op op) {
   std::vector<double> lat;
   lat.reserve(4'000'000);
   const double cpu0 = CpuSeconds();
+  const uint64_t disk0 = ProcWriteBytes();
   const auto t0 = Clock::now();
   std::vector<std::thread> threads;
   for (int t = 0; t < appenders; ++t) {
@@ -146,6 +166,7 @@ Result ClosedLoop(const Flags& f, int appenders, int window, Op op) {
   for (auto& th : threads) th.join();
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   r.cpu = CpuSeconds() - cpu0;
+  r.disk_bytes = ProcWriteBytes() - disk0;
   r.ops = ops.load();
   r.latencies_ms = std::move(lat);
   return r;
@@ -159,6 +180,7 @@ Result BenchLog(const Flags& f, size_t payload_bytes, int appenders, int window)
   o.partitions = f.partitions;
   o.sync = f.sync;
   o.retention = {};
+  o.memory_budget_bytes = f.memory_budget_mb << 20;
   auto log = PartitionedLog::Open(o);
   if (!log.ok()) {
     std::fprintf(stderr, "open: %s\n", std::string(log.status().message()).c_str());
@@ -218,15 +240,18 @@ Result BenchRocksDb(const Flags& f, size_t value_bytes, int writers) {
 
 int Throughput(const Flags& f) {
   std::printf("| scenario | payload B | records/s | MB/s | p50 ms | p99 ms | max ms | CPU s | "
-              "records/fsync | peak RSS MB |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+              "records/fsync | peak RSS MB | CPU us/record | disk B/record |\n"
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (size_t bytes : {size_t{100}, size_t{1024}}) {
-    {
+    if (!f.only_log) {
       Result r = BenchRocksDb(f, bytes, 1);
       r.syncs = r.ops;
       Print("rocksdb Put sync, 1 writer", bytes, r);
     }
-    Print("rocksdb Put sync, 64 writers", bytes, BenchRocksDb(f, bytes, 64));
-    Print("log, 1 appender, 1 in flight", bytes, BenchLog(f, bytes, 1, 1));
+    if (!f.only_log) {
+      Print("rocksdb Put sync, 64 writers", bytes, BenchRocksDb(f, bytes, 64));
+      Print("log, 1 appender, 1 in flight", bytes, BenchLog(f, bytes, 1, 1));
+    }
     char name[64];
     std::snprintf(name, sizeof name, "log, %d appenders x %d in flight", f.appenders, f.window);
     Print(name, bytes, BenchLog(f, bytes, f.appenders, f.window));
@@ -244,6 +269,7 @@ int Recovery(const Flags& f) {
   o.dir = dir;
   o.partitions = f.partitions;
   o.retention = {};
+  o.memory_budget_bytes = f.memory_budget_mb << 20;
   const auto fill0 = Clock::now();
   const pid_t pid = fork();
   if (pid == 0) {

@@ -1,5 +1,6 @@
 // Crash safety of the commit log.
-//   1. Power loss of the records database: its unsynced writes are dropped (FaultInjectionFs);
+//   1. Power loss: the database's unsynced writes (applies after the last synced Raft write)
+//      are dropped (FaultInjectionFs);
 //      every acknowledged record must come back from the Raft log.
 //   2. kill -9 of a real process (SIGKILL) while it appends, several times on the same
 //      directory: every offset the child acknowledged through a pipe must be there after
@@ -37,13 +38,14 @@ using testing::MakeRecord;
 using testing::TestDir;
 using testing::TestOptions;
 
-TEST(CrashTest, RecordsDatabaseLosesUnsyncedWritesAndRecoversFromRaftLog) {
+TEST(CrashTest, DatabaseLosesUnsyncedWritesAndRecoversFromRaftLog) {
   auto fs = std::make_shared<testing::FaultInjectionFs>(rocksdb::FileSystem::Default());
   std::unique_ptr<rocksdb::Env> env = testing::NewFaultInjectionEnv(fs);
   PartitionedLogOptions o = TestOptions(TestDir(), 2);
-  o.records_env = env.get();
-  // Snapshots (which sync the records database) and Raft log compaction happen mid-test, so
-  // recovery needs both the synced part of the records database and the Raft log's tail.
+  o.env = env.get();
+  // The applies written after the last synced Raft write are lost at each crash; snapshots
+  // and Raft log compaction happen mid-test, so recovery needs both the applied state that
+  // was synced with the Raft log and the replay of the Raft log's tail.
   o.snapshot_interval_entries = 40;
   o.compaction_lag_entries = 5;
   std::map<std::pair<uint32_t, uint64_t>, std::string> acked;

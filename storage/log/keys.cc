@@ -101,17 +101,22 @@ std::string EncodeMeta(const PartitionMeta& m) {
   PutFixed64(v, m.next.value());
   PutFixed64(v, static_cast<uint64_t>(m.max_log_time_ms));
   PutFixed64(v, m.bytes_appended);
+  PutFixed64(v, m.imported_end.value());
   return v;
 }
 
 absl::StatusOr<PartitionMeta> DecodeMeta(std::string_view v) {
-  if (v.size() != 40) return absl::DataLossError("commit log: malformed partition meta");
+  // 40 bytes: layout 1, before imported_end (PartitionedLog's migration sets it).
+  if (v.size() != 40 && v.size() != 48) {
+    return absl::DataLossError("commit log: malformed partition meta");
+  }
   PartitionMeta m;
   m.applied = LogIndex(GetFixed64(v));
   m.start = Offset(GetFixed64(v.substr(8)));
   m.next = Offset(GetFixed64(v.substr(16)));
   m.max_log_time_ms = static_cast<int64_t>(GetFixed64(v.substr(24)));
   m.bytes_appended = GetFixed64(v.substr(32));
+  if (v.size() == 48) m.imported_end = Offset(GetFixed64(v.substr(40)));
   return m;
 }
 
@@ -119,12 +124,17 @@ std::string EncodeIndexValue(const IndexEntry& e) {
   std::string v;
   PutFixed64(v, static_cast<uint64_t>(e.log_time_ms));
   PutFixed64(v, e.bytes_before);
+  PutFixed64(v, e.raft_index.value());
   return v;
 }
 
 absl::StatusOr<IndexEntry> DecodeIndexValue(Offset o, std::string_view v) {
-  if (v.size() != 16) return absl::DataLossError("commit log: malformed index entry");
-  return IndexEntry{o, static_cast<int64_t>(GetFixed64(v)), GetFixed64(v.substr(8))};
+  if (v.size() != 16 && v.size() != 24) {
+    return absl::DataLossError("commit log: malformed index entry");
+  }
+  IndexEntry e{o, static_cast<int64_t>(GetFixed64(v)), GetFixed64(v.substr(8))};
+  if (v.size() == 24) e.raft_index = LogIndex(GetFixed64(v.substr(16)));  // else layout 1
+  return e;
 }
 
 }  // namespace sluice::storage

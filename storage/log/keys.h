@@ -1,10 +1,15 @@
-// Key layout of the records database (see README.md "Record store"). Partition ids are 4 bytes
-// and offsets 8 bytes, big-endian, so one partition's records are contiguous and sort by
-// offset; whole ranges are deleted with one range tombstone. Pure; thread-safe.
+// Key layout of a partition's applied state, kept in the same RocksDB as the Raft log
+// (cluster/storage/keys.h owns the 'G' and 'g' keys; see README.md "One database"). A record
+// lives in its Raft log entry; the sparse index says which entry holds the first record of
+// each block. Partition ids are 4 bytes and offsets 8 bytes, big-endian, so one partition's
+// keys are contiguous and sort by offset. Pure; thread-safe.
+//   'V'                    -> layout version(8)                (kLayoutVersion)
 //   'L'                    -> partitions(8) key_levels(8)      (fixed when the log is created)
 //   'm' p                  -> PartitionMeta                    (rewritten with every apply)
-//   'r' p offset           -> EncodeRecord
-//   'x' p offset           -> log_time_ms(8) bytes_before(8)   (sparse index, one per block)
+//   'r' p offset           -> EncodeRecord   (only below PartitionMeta::imported_end: records
+//                             stored outside the Raft log, e.g. migrated from layout 1)
+//   'x' p offset           -> log_time_ms(8) bytes_before(8) raft_index(8)  (sparse index,
+//                             one per block; 16-byte values of layout 1 have no raft index)
 //   'c' p name             -> offset(8) updated_ms(8) expiry_ms(8)
 //   'q' p packet_id(2) publisher -> offset(8)   (a QoS 2 publish stored, PUBREL not yet seen)
 //   't' topic              -> offset(8) EncodeRecord  (the topic's retained message)
@@ -27,6 +32,10 @@
 namespace sluice::storage {
 
 inline constexpr char kLayoutKey[] = "L";
+inline constexpr char kLayoutVersionKey[] = "V";
+// 1: records in a database of their own (dir/records) besides the Raft log (dir/raft).
+// 2: one database; records read from the Raft log.
+inline constexpr uint64_t kLayoutVersion = 2;
 inline constexpr char kStateMetaKey[] = "K";
 inline constexpr char kQos2Prefix = 'q';
 inline constexpr char kRetainedPrefix = 't';
@@ -39,6 +48,8 @@ struct PartitionMeta {
   Offset next;       // high watermark
   int64_t max_log_time_ms = 0;
   uint64_t bytes_appended = 0;
+  // Records below this offset are stored under 'r' keys, not in Raft log entries.
+  Offset imported_end;
 };
 
 std::string MetaKey(PartitionId p);

@@ -73,7 +73,9 @@ namespace {
 
 void WriteOrDie(rocksdb::DB* db, rocksdb::WriteBatch* b) {
   rocksdb::WriteOptions wo;
-  wo.sync = false;  // the Raft log holds the entry durably; TakeSnapshot syncs (see header)
+  // Not synced: the Raft write of the same entries came first in the same write-ahead log,
+  // and the next synced write makes this one durable too (see header).
+  wo.sync = false;
   rocksdb::Status s = db->Write(wo, b);
   SLUICE_CHECK_MSG(s.ok(), s.ToString().c_str());
 }
@@ -131,18 +133,20 @@ void LogState::ApplyAppend(Partition& part, LogIndex index, std::string_view rec
   const IndexEntry* last_entry = !part.pending_index.empty() ? &part.pending_index.back()
                                  : !part.index.empty()       ? &part.index.back()
                                                              : nullptr;
-  if (last_entry == nullptr ||
+  // A block holds records of one kind of storage: the first record after imported ones
+  // (layout 1's 'r' keys) starts a block in the Raft log.
+  if (last_entry == nullptr || last_entry->raft_index.value() == 0 ||
       offset.value() - last_entry->offset.value() >= options_.index_interval_records ||
       log_time >= last_entry->log_time_ms + options_.index_interval_ms) {
-    entry = IndexEntry{offset, log_time, m.bytes_appended};
+    entry = IndexEntry{offset, log_time, m.bytes_appended, index};
   }
   m.applied = index;
   m.next = offset.Next();
   m.max_log_time_ms = log_time;
   m.bytes_appended += record.size();
 
+  // The record itself is already stored: in the Raft entry at `index`.
   rocksdb::WriteBatch& b = pending_batch_;
-  b.Put(RecordKey(part.id, offset), rocksdb::Slice(record.data(), record.size()));
   if (entry) b.Put(IndexKey(part.id, offset), EncodeIndexValue(*entry));
   // The dedup entry and the retained message go in the record's batch: after a crash either
   // the record and its side effects are all there or none is (and the Raft log replays them).
@@ -274,9 +278,13 @@ void LogState::ApplyRetention(Partition& part, LogIndex index, int64_t now_ms) {
   }
   rocksdb::WriteBatch b;
   if (d.new_start > m.start) {
-    // Two range tombstones, whatever the number of records: deletion is O(1) to write;
-    // RocksDB drops the data in its compactions.
-    b.DeleteRange(RecordKey(part.id, m.start), RecordKey(part.id, d.new_start));
+    // Range tombstones, whatever the number of records: deletion is O(1) to write; RocksDB
+    // drops the data in its compactions. The records in Raft entries go when the driver
+    // compacts the Raft log up to RetainedFrom; imported records are deleted here.
+    if (m.start < m.imported_end) {
+      b.DeleteRange(RecordKey(part.id, m.start),
+                    RecordKey(part.id, std::min(d.new_start, m.imported_end)));
+    }
     b.DeleteRange(IndexKey(part.id, m.start), IndexKey(part.id, d.new_start));
     m.start = d.new_start;
   }
@@ -307,11 +315,8 @@ std::string LogState::TakeSnapshot(GroupId group) {
   FlushPending();
   const Partition* part = group == kMetadataGroup ? nullptr : Find(PartitionOf(group));
   SLUICE_CHECK(group == kMetadataGroup || part != nullptr);
-  // The Raft log is compacted right after this snapshot: everything applied so far must be
-  // durable here first.
-  if (options_.before_sync) options_.before_sync();
-  rocksdb::Status s = db_->SyncWAL();
-  SLUICE_CHECK_MSG(s.ok(), s.ToString().c_str());
+  // Nothing to sync: the driver writes the snapshot record to the same database after this
+  // state, so it is never durable without it.
   if (part) return EncodeMeta(part->meta);
   std::string image;
   PutFixed64(image, metadata_applied_.value());
@@ -344,6 +349,23 @@ void LogState::Restore(GroupId group, LogIndex index, std::string_view image) {
   SLUICE_CHECK_MSG(have >= needed,
                    "records database behind the Raft snapshot: installing a snapshot from "
                    "another replica is not supported yet");
+}
+
+LogIndex LogState::RetainedFrom(GroupId group) const {
+  if (group == kMetadataGroup) return LogIndex(~uint64_t{0});
+  const Partition* part = Find(PartitionOf(group));
+  SLUICE_CHECK(part != nullptr);
+  // Driver thread: the only writer, so no lock. The log start is a block's first record; the
+  // first block stored in the Raft log is at or after imported_end.
+  const PartitionMeta& m = part->meta;
+  if (m.start < m.next) {
+    auto it = std::lower_bound(part->index.begin(), part->index.end(),
+                               std::max(m.start, m.imported_end),
+                               [](const IndexEntry& e, Offset o) { return e.offset < o; });
+    if (it != part->index.end() && it->raft_index.value() > 0) return it->raft_index;
+  }
+  // No record of the partition is in the Raft log: everything applied may go.
+  return m.applied.Next();
 }
 
 Offset LogState::AppendedOffset(PartitionId p, LogIndex index) const {

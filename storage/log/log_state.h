@@ -1,19 +1,26 @@
-// LogState: the applied state of every partition of a PartitionedLog, kept in the records
-// database (a RocksDB of its own, see README.md "Why two databases"), and the MultiRaft
+// LogState: the applied state of every partition of a PartitionedLog, and the MultiRaft
 // StateMachine that builds it from each partition's Raft group and from the metadata group
 // (kMetadataGroup: a small key-value store, the cluster's metadata later).
 //
+// One write per record: a record lives in the Raft log entry that carries it (in the same
+// RocksDB as this state, README.md "One database"), as a Kafka segment is both the
+// replication log and the data. Applying an append writes no copy of it: only the
+// partition's meta (offsets, applied index), a sparse-index entry when a block starts (which
+// Raft entry holds the block's first record), and the QoS 2 entry / retained message it
+// implies. Reads walk the Raft entries from the block (or a recent position) to the offset.
+// Retention moves the log start; the driver then compacts the Raft log up to the first entry
+// still needed (RetainedFrom), which is how records are physically deleted.
+//
 // Besides records, a partition's state holds its cursors, the QoS 2 packet ids stored and not
-// yet released (written in the same batch as the record: a PUBREC'd message and its dedup
+// yet released (written in the same batch as the meta: a PUBREC'd message and its dedup
 // entry are durable together) and the retained message of each of its topics (same batch).
 //
 // Write side (driver thread only, through multiraft::StateMachine): Apply decodes a command
 // (record.h) and writes its effect plus the partition's meta (including the applied Raft index)
-// in ONE RocksDB write, not synced: the Raft log already holds the entry durably, and an apply
-// lost in a crash is replayed from it (entries at or below the stored applied index are
-// skipped, so replay is idempotent). TakeSnapshot first syncs the records database's WAL, so
-// the Raft log is only compacted behind what this database has made durable. (SyncWAL does not
-// cover WALs recovered at open: PartitionedLog flushes what recovery brought back first.)
+// in ONE RocksDB write, not synced: it follows the Raft write of the same entries in the same
+// write-ahead log, so it is never durable before them, and an apply lost in a crash is
+// replayed from the Raft log (entries at or below the stored applied index are skipped, so
+// replay is idempotent).
 //
 // Offsets: a per-partition counter in the applied state (`next`), not the Raft index. Raft
 // indexes have holes (a new leader's empty entry, membership changes, cursor and retention
@@ -25,7 +32,9 @@
 // view; an entry is visible once its proposal completed). Each partition has
 // a shared mutex: readers take it to copy bounds and to open their RocksDB iterator (which
 // pins a consistent view); the driver takes it exclusively to publish a new high watermark and
-// around a retention delete, so a reader never sees a record it should not, nor a hole.
+// around a retention step, so a reader never sees a record it should not, nor a hole. The
+// Raft log is compacted only below the log start, so what a reader may read is never
+// compacted under it.
 //
 // Errors: reads return OutOfRange (offset before the log start or past the high watermark),
 // NotFound (cursor), InvalidArgument (partition), DataLoss/Unavailable from RocksDB. Storage
@@ -67,10 +76,6 @@ struct LogStateOptions {
   uint64_t index_interval_records = 1024;
   int64_t index_interval_ms = 10'000;
   RetentionLimits retention;
-  // Called by TakeSnapshot before it syncs this database: when the Raft log is not synced on
-  // every write (fsync interval or none), it must be made durable first, so this database is
-  // never durable ahead of the Raft log it was applied from. May be null.
-  std::function<void()> before_sync;
 };
 
 struct CursorInfo {
@@ -103,7 +108,8 @@ struct PartitionInfo {
 
 class LogState final : public multiraft::StateMachine {
  public:
-  // `db` is not owned and must outlive this object.
+  // `db` is the database of the Raft log store (its 'G'/'g' keys hold the entries this state
+  // reads records from); not owned, must outlive this object.
   LogState(rocksdb::DB* db, LogStateOptions options);
   ~LogState() override;
 
@@ -124,6 +130,10 @@ class LogState final : public multiraft::StateMachine {
   void EndApplyBatch() override;
   std::string TakeSnapshot(GroupId group) override;
   void Restore(GroupId group, LogIndex index, std::string_view image) override;
+  // The first Raft entry a partition still needs: the one holding its log start's record (or
+  // past everything applied when the partition keeps no record in the Raft log). The metadata
+  // group keeps only what the driver's own compaction lag keeps.
+  LogIndex RetainedFrom(GroupId group) const override;
 
   // The offset the append applied at `index` got (driver thread, in the proposal's callback,
   // which MultiRaft runs right after applying that entry).
@@ -152,7 +162,22 @@ class LogState final : public multiraft::StateMachine {
 
  private:
   struct Partition;
+  // A place to start walking a partition's Raft entries: the first record met from
+  // `raft_index` on has offset `offset`.
+  struct Position {
+    Offset offset;
+    LogIndex raft_index;  // 0: none
+  };
+  struct ReadPlan;
   Partition* Find(PartitionId p) const;
+  // Reads (log_state_read.cc). PlanRead checks the bounds and opens the iterators under the
+  // partition's lock. StartFor: where to walk the Raft entries from for `from` (at or after
+  // imported_end): the block holding it, or a later position a previous read stopped at
+  // (RememberPosition), so a consumer reading on does not rescan its block. Caller of
+  // StartFor holds part.mu (shared).
+  absl::Status PlanRead(const Partition& part, Offset from, ReadPlan* plan) const;
+  Position StartFor(const Partition& part, Offset from) const;
+  void RememberPosition(const Partition& part, Position pos) const;
   void ApplyAppend(Partition& part, LogIndex index, std::string_view record,
                    uint16_t qos2_packet_id);
   void ApplyCursor(Partition& part, LogIndex index, const Command& c);

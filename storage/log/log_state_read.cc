@@ -3,7 +3,10 @@
 #include <memory>
 #include <mutex>
 
+#include "base/check.h"
 #include "base/status.h"
+#include "cluster/multiraft/proposal.h"
+#include "cluster/storage/keys.h"
 #include "rocksdb/db.h"
 #include "storage/log/log_state.h"
 #include "storage/log/partition.h"
@@ -16,79 +19,174 @@ absl::Status NoPartition(PartitionId p) {
   return absl::InvalidArgumentError("commit log: no partition " + std::to_string(p.value()));
 }
 
-// An iterator over [RecordKey(p, from), RecordKey(p, end)); the bound outlives the iterator.
-struct RecordIterator {
+absl::Status Hole(Offset at) {
+  return absl::DataLossError("commit log: committed record " + std::to_string(at.value()) +
+                             " missing");
+}
+
+}  // namespace
+
+LogState::Position LogState::StartFor(const Partition& part, Offset from) const {
+  // The block holding `from` (the last entry at or before it)...
+  auto it = std::upper_bound(part.index.begin(), part.index.end(), from,
+                             [](Offset o, const IndexEntry& e) { return o < e.offset; });
+  SLUICE_CHECK_MSG(it != part.index.begin(), "commit log: no index block for a readable offset");
+  --it;
+  Position best{it->offset, it->raft_index};
+  // ...or a later place in it where an earlier read stopped (a consumer reading on).
+  std::lock_guard<std::mutex> l(part.positions_mu);
+  for (const Position& p : part.positions) {
+    if (p.raft_index.value() > 0 && p.offset <= from && p.offset > best.offset) best = p;
+  }
+  return best;
+}
+
+namespace {
+
+// An iterator with its upper bound, which must outlive it.
+struct BoundedIterator {
   std::string upper;
   rocksdb::Slice upper_slice;
   std::unique_ptr<rocksdb::Iterator> it;
 };
 
-std::unique_ptr<RecordIterator> OpenRecords(rocksdb::DB* db, PartitionId p, Offset from,
-                                            Offset end) {
-  auto r = std::make_unique<RecordIterator>();
-  r->upper = RecordKey(p, end);
+std::unique_ptr<BoundedIterator> OpenBounded(rocksdb::DB* db, const std::string& lo,
+                                             std::string hi) {
+  auto r = std::make_unique<BoundedIterator>();
+  r->upper = std::move(hi);
   r->upper_slice = rocksdb::Slice(r->upper);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &r->upper_slice;
   r->it.reset(db->NewIterator(ro));
-  r->it->Seek(RecordKey(p, from));
+  r->it->Seek(lo);
   return r;
 }
 
+// The append command in a committed Raft entry of a partition, or an empty view when the
+// entry carries something else (a cursor, retention, a membership change, a leader's no-op).
+absl::StatusOr<std::string_view> AppendedRecord(std::string_view entry_value) {
+  ASSIGN_OR_RETURN(raftstore::EntryView e, raftstore::DecodeEntryView(entry_value));
+  if (e.type != raft::EntryType::kNormal || e.data.empty()) return std::string_view();
+  ASSIGN_OR_RETURN(multiraft::DecodedProposal p, multiraft::DecodeProposal(e.data));
+  if (p.payload.empty()) return std::string_view();
+  const auto type = static_cast<CommandType>(p.payload[0]);
+  if (type != CommandType::kAppend && type != CommandType::kAppendQos2) {
+    return std::string_view();
+  }
+  ASSIGN_OR_RETURN(Command c, DecodeCommand(p.payload));
+  return c.record;
+}
+
 }  // namespace
+
+// What a read opened under the partition's lock: iterators over exactly what was readable.
+struct LogState::ReadPlan {
+  Offset from, end;
+  Offset imported_end;
+  Position start;
+  std::unique_ptr<BoundedIterator> imported;  // 'r' keys in [from, min(end, imported_end))
+  std::unique_ptr<BoundedIterator> raft;      // Raft entries from start.raft_index to applied
+};
+
+absl::Status LogState::PlanRead(const Partition& part, Offset from, ReadPlan* plan) const {
+  std::shared_lock<std::shared_mutex> l(part.mu);
+  const PartitionMeta& m = part.meta;
+  if (from < m.start) {
+    return absl::OutOfRangeError("commit log: offset " + std::to_string(from.value()) +
+                                 " is before the log start " + std::to_string(m.start.value()));
+  }
+  if (from > m.next) {
+    return absl::OutOfRangeError("commit log: offset " + std::to_string(from.value()) +
+                                 " is past the high watermark " + std::to_string(m.next.value()));
+  }
+  plan->from = from;
+  plan->end = m.next;
+  plan->imported_end = m.imported_end;
+  if (from == m.next) return absl::OkStatus();
+  // Opened under the lock: their implicit snapshots hold exactly what [start, next) needs
+  // (retention, which moves the start, waits for the lock; the Raft log is compacted only
+  // below the start).
+  if (from < m.imported_end) {
+    plan->imported = OpenBounded(db_, RecordKey(part.id, from),
+                                 RecordKey(part.id, std::min(m.next, m.imported_end)));
+  }
+  if (m.next > m.imported_end) {
+    plan->start = StartFor(part, std::max(from, m.imported_end));
+    const GroupId g = GroupOf(part.id);
+    plan->raft = OpenBounded(db_, raftstore::EntryKey(g, plan->start.raft_index),
+                             raftstore::EntryKey(g, m.applied.Next()));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::vector<StoredRecord>> LogState::Read(PartitionId p, Offset from,
                                                          size_t max_records,
                                                          uint64_t max_bytes) const {
   const Partition* part = Find(p);
   if (!part) return NoPartition(p);
-  std::unique_ptr<RecordIterator> r;
-  {
-    std::shared_lock<std::shared_mutex> l(part->mu);
-    if (from < part->meta.start) {
-      return absl::OutOfRangeError("commit log: offset " + std::to_string(from.value()) +
-                                   " is before the log start " +
-                                   std::to_string(part->meta.start.value()));
-    }
-    if (from > part->meta.next) {
-      return absl::OutOfRangeError("commit log: offset " + std::to_string(from.value()) +
-                                   " is past the high watermark " +
-                                   std::to_string(part->meta.next.value()));
-    }
-    if (from == part->meta.next || max_records == 0) return std::vector<StoredRecord>{};
-    // Opened under the lock: its implicit snapshot holds exactly [start, next).
-    r = OpenRecords(db_, p, from, part->meta.next);
-  }
+  ReadPlan plan;
+  RETURN_IF_ERROR(PlanRead(*part, from, &plan));
   std::vector<StoredRecord> out;
+  if (from == plan.end || max_records == 0) return out;
   uint64_t bytes = 0;
+  // Always at least one record, then within max_records and max_bytes.
+  auto room = [&](size_t size) {
+    return out.size() < max_records && (out.empty() || bytes + size <= max_bytes);
+  };
   Offset expect = from;
-  for (; r->it->Valid() && out.size() < max_records; r->it->Next()) {
-    const rocksdb::Slice v = r->it->value();
-    if (!out.empty() && bytes + v.size() > max_bytes) break;  // always return at least one
-    const Offset o = KeyOffset(std::string_view(r->it->key().data(), r->it->key().size()));
-    if (o != expect) return absl::DataLossError("commit log: hole in the partition at offset " +
-                                                std::to_string(expect.value()));
-    ASSIGN_OR_RETURN(Record rec, DecodeRecord(std::string_view(v.data(), v.size())));
-    out.push_back(StoredRecord{o, std::move(rec)});
-    bytes += v.size();
-    expect = o.Next();
+  if (plan.imported) {
+    rocksdb::Iterator& it = *plan.imported->it;
+    for (; it.Valid(); it.Next()) {
+      const rocksdb::Slice v = it.value();
+      if (!room(v.size())) return out;
+      const Offset o = KeyOffset(std::string_view(it.key().data(), it.key().size()));
+      if (o != expect) return Hole(expect);
+      ASSIGN_OR_RETURN(Record rec, DecodeRecord(std::string_view(v.data(), v.size())));
+      out.push_back(StoredRecord{o, std::move(rec)});
+      bytes += v.size();
+      expect = o.Next();
+    }
+    RETURN_IF_ERROR(FromRocksDb(it.status()));
+    if (expect < std::min(plan.end, plan.imported_end)) return Hole(expect);
   }
-  RETURN_IF_ERROR(FromRocksDb(r->it->status()));
-  if (out.empty()) return absl::DataLossError("commit log: committed records missing");
+  if (!plan.raft || expect == plan.end) return out;
+  rocksdb::Iterator& it = *plan.raft->it;
+  Offset at = plan.start.offset;  // the offset of the next record the walk meets
+  LogIndex last_index;
+  for (; it.Valid() && at < plan.end; it.Next()) {
+    const rocksdb::Slice v = it.value();
+    ASSIGN_OR_RETURN(std::string_view record, AppendedRecord(std::string_view(v.data(), v.size())));
+    if (record.empty()) continue;
+    const Offset o = at;
+    at = at.Next();
+    if (o < expect) continue;  // before `from` in its block
+    if (!room(record.size())) break;
+    ASSIGN_OR_RETURN(Record rec, DecodeRecord(record));
+    out.push_back(StoredRecord{o, std::move(rec)});
+    bytes += record.size();
+    expect = o.Next();
+    last_index = raftstore::EntryKeyIndex(std::string_view(it.key().data(), it.key().size()));
+  }
+  RETURN_IF_ERROR(FromRocksDb(it.status()));
+  if (!it.Valid() && at < plan.end) return Hole(at);  // the walk ran out of entries
+  if (out.empty()) return Hole(expect);
+  if (last_index.value() > 0) RememberPosition(*part, Position{expect, last_index.Next()});
   return out;
+}
+
+void LogState::RememberPosition(const Partition& part, Position pos) const {
+  std::lock_guard<std::mutex> l(part.positions_mu);
+  part.positions[part.next_position++ % part.positions.size()] = pos;
 }
 
 absl::StatusOr<Offset> LogState::OffsetForTime(PartitionId p, int64_t timestamp_ms) const {
   const Partition* part = Find(p);
   if (!part) return NoPartition(p);
-  std::unique_ptr<RecordIterator> r;
-  int64_t log_time = 0;
   Offset from;
-  Offset end;
+  int64_t log_time = 0;
   {
     std::shared_lock<std::shared_mutex> l(part->mu);
-    end = part->meta.next;
-    if (part->index.empty() || part->meta.max_log_time_ms < timestamp_ms) return end;
+    if (part->index.empty() || part->meta.max_log_time_ms < timestamp_ms) return part->meta.next;
     // The last block whose first log time is before `timestamp_ms`; the answer is in it.
     auto it = std::lower_bound(part->index.begin(), part->index.end(), timestamp_ms,
                                [](const IndexEntry& e, int64_t t) { return e.log_time_ms < t; });
@@ -96,19 +194,20 @@ absl::StatusOr<Offset> LogState::OffsetForTime(PartitionId p, int64_t timestamp_
     --it;
     from = it->offset;
     log_time = it->log_time_ms;
-    r = OpenRecords(db_, p, from, end);
   }
-  // Log time is the running maximum of record timestamps, so it never decreases.
-  for (; r->it->Valid(); r->it->Next()) {
-    const rocksdb::Slice v = r->it->value();
-    ASSIGN_OR_RETURN(int64_t ts, DecodeRecordTimestamp(std::string_view(v.data(), v.size())));
-    log_time = std::max(log_time, ts);
-    if (log_time >= timestamp_ms) {
-      return KeyOffset(std::string_view(r->it->key().data(), r->it->key().size()));
+  // Log time is the running maximum of record timestamps, so it never decreases: read the
+  // block's records (in chunks, timestamps only) until it reaches `timestamp_ms`.
+  while (true) {
+    absl::StatusOr<std::vector<StoredRecord>> chunk = Read(p, from, 256, UINT64_MAX);
+    if (absl::IsOutOfRange(chunk.status())) return Info(p)->log_start;  // retention ran
+    RETURN_IF_ERROR(chunk.status());
+    if (chunk->empty()) return from;  // reached the high watermark
+    for (const StoredRecord& r : *chunk) {
+      log_time = std::max(log_time, r.record.timestamp_ms);
+      if (log_time >= timestamp_ms) return r.offset;
     }
+    from = chunk->back().offset.Next();
   }
-  RETURN_IF_ERROR(FromRocksDb(r->it->status()));
-  return end;
 }
 
 absl::StatusOr<PartitionInfo> LogState::Info(PartitionId p) const {

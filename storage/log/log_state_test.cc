@@ -7,6 +7,8 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "cluster/multiraft/proposal.h"
+#include "cluster/storage/keys.h"
 #include "rocksdb/db.h"
 #include "storage/log/record.h"
 #include "storage/testing/log_fixture.h"
@@ -36,9 +38,15 @@ class LogStateTest : public ::testing::Test {
     ASSERT_TRUE(state_->Load().ok());
   }
 
+  // As the driver does: the Raft entry is written (it holds the record), then applied.
   void Append(uint32_t partition, uint64_t index, const std::string& payload) {
-    state_->Apply(LogState::GroupOf(PartitionId(partition)), LogIndex(index),
-                  EncodeAppendCommand(MakeRecord("t", payload, 1000)));
+    const GroupId g = LogState::GroupOf(PartitionId(partition));
+    const std::string command = EncodeAppendCommand(MakeRecord("t", payload, 1000));
+    raft::Entry e{Term(1), LogIndex(index), raft::EntryType::kNormal,
+                  multiraft::EncodeProposal({NodeId(1), 7, index}, command)};
+    ASSERT_TRUE(db_->Put(rocksdb::WriteOptions(), raftstore::EntryKey(g, LogIndex(index)),
+                         raftstore::EncodeEntry(e)).ok());
+    state_->Apply(g, LogIndex(index), command);
   }
 
   uint64_t HighWatermark(uint32_t partition) {
@@ -67,11 +75,13 @@ TEST_F(LogStateTest, AppendsOfABatchAreVisibleTogetherAfterEndApplyBatch) {
   absl::StatusOr<std::vector<StoredRecord>> read = state_->Read(PartitionId(0), Offset(0), 10, 1 << 20);
   ASSERT_TRUE(read.ok()) << read.status();
   ASSERT_EQ(read->size(), 2u);
+  EXPECT_EQ((*read)[0].record.payload, "a");
+  EXPECT_EQ((*read)[1].record.payload, "b");
   // The next batch's completions find their own offsets.
   Append(0, 3, "d");
   state_->EndApplyBatch();
   EXPECT_EQ(state_->AppendedOffset(PartitionId(0), LogIndex(3)).value(), 2u);
-  // Written for good: a reopened state (records database only) has all of them.
+  // Written for good: a reopened state has all of them.
   Open();
   EXPECT_EQ(HighWatermark(0), 3u);
   EXPECT_EQ(HighWatermark(1), 1u);

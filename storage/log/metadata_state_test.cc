@@ -121,11 +121,11 @@ TEST(MetadataStateTest, DoneMeansAppliedAndLimits) {
   EXPECT_EQ(Scan(*log, "kkk").size(), 1u);
 }
 
-TEST(MetadataStateTest, ComesBackAfterRecordsDatabaseLosesUnsyncedWrites) {
+TEST(MetadataStateTest, ComesBackAfterTheDatabaseLosesUnsyncedWrites) {
   auto fs = std::make_shared<testing::FaultInjectionFs>(rocksdb::FileSystem::Default());
   std::unique_ptr<rocksdb::Env> env = testing::NewFaultInjectionEnv(fs);
   PartitionedLogOptions o = TestOptions(TestDir(), 2);
-  o.records_env = env.get();
+  o.env = env.get();
   o.snapshot_interval_entries = 25;
   o.compaction_lag_entries = 5;
   Kv expect;

@@ -4,9 +4,11 @@
 #ifndef SLUICE_STORAGE_LOG_PARTITION_H_
 #define SLUICE_STORAGE_LOG_PARTITION_H_
 
+#include <array>
 #include <atomic>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <shared_mutex>
 #include <optional>
 #include <string>
@@ -23,6 +25,11 @@ struct LogState::Partition {
   PartitionMeta meta;               // (mu)
   std::deque<IndexEntry> index;     // (mu) front().offset == meta.start when not empty
   std::map<std::string, CursorInfo, std::less<>> cursors;  // (mu)
+  // Where recent reads stopped (LogState::Position), any thread, under positions_mu. A small
+  // ring: consumers reading on find their place without rescanning a block.
+  mutable std::mutex positions_mu;
+  mutable std::array<Position, 16> positions{};
+  mutable size_t next_position = 0;
   std::atomic<uint64_t> records_deleted{0};
   std::atomic<uint64_t> records_deleted_past_cursor{0};
   // Driver thread only. Appends applied but not yet written (LogState::FlushPending): the

@@ -12,8 +12,8 @@
 #include "cluster/transport/local_transport.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
-#include "rocksdb/table.h"
-#include "rocksdb/cache.h"
+#include "rocksdb/iterator.h"
+#include "rocksdb/write_batch.h"
 #include "storage/log/rocksdb_util.h"
 
 namespace sluice::storage {
@@ -45,40 +45,72 @@ absl::Status Wait(const std::function<void(PartitionedLog::DoneCallback)>& start
   return f.get();
 }
 
-absl::StatusOr<std::unique_ptr<rocksdb::DB>> OpenRecords(const PartitionedLogOptions& o) {
-  const std::string path = o.dir + "/records";
+// Layout 1 kept the applied state and a copy of every record in dir/records. Its keys do not
+// collide with the Raft log's, so migrating is copying them into the one database: the
+// records become imported records ('r' keys below each partition's imported_end), read from
+// there until retention deletes them. Marking the database with kLayoutVersionKey comes last
+// (synced), so a crash mid-copy copies again at the next open; dir/records goes after that.
+absl::Status MigrateLayout1(const PartitionedLogOptions& o, rocksdb::DB* db) {
+  const std::string old_path = o.dir + "/records";
   std::error_code ec;
-  std::filesystem::create_directories(path, ec);
-  if (ec) return absl::UnavailableError("commit log: cannot create " + path + ": " + ec.message());
+  const bool old_exists = std::filesystem::exists(old_path, ec);
+  std::string version;
+  rocksdb::Status vs = db->Get(rocksdb::ReadOptions(), kLayoutVersionKey, &version);
+  if (!vs.ok() && !vs.IsNotFound()) return FromRocksDb(vs);
+  rocksdb::WriteOptions synced;
+  synced.sync = true;
+  std::string v2;
+  PutFixed64(v2, kLayoutVersion);
+  if (vs.ok()) {
+    if (version != v2) {
+      return absl::FailedPreconditionError("commit log: " + o.dir +
+                                           " has an unknown layout version (a newer sluiced?)");
+    }
+    if (old_exists) std::filesystem::remove_all(old_path, ec);  // a crash after marking
+    return absl::OkStatus();
+  }
+  if (!old_exists) return FromRocksDb(db->Put(synced, kLayoutVersionKey, v2));  // a new log
+  const auto t0 = std::chrono::steady_clock::now();
   rocksdb::Options ro;
-  ro.create_if_missing = true;
-  ro.write_buffer_size = o.records_write_buffer_bytes;
-  ro.max_background_jobs = 2;
-  // Reopen after a crash: keep the WAL and rebuild the memtable from it instead of writing
-  // an SST file first (faster recovery; the WAL stays until the next regular flush).
-  ro.avoid_flush_during_recovery = true;
-  if (o.records_env) ro.env = o.records_env;
-  rocksdb::BlockBasedTableOptions table;
-  table.block_cache = rocksdb::NewLRUCache(o.block_cache_bytes);
-  ro.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  if (o.env) ro.env = o.env;
   rocksdb::DB* raw = nullptr;
-  RETURN_IF_ERROR(FromRocksDb(rocksdb::DB::Open(ro, path, &raw)));
-  std::unique_ptr<rocksdb::DB> db(raw);
-  // What WAL recovery put back into the memtables must be durable before the driver starts:
-  // SyncWAL (TakeSnapshot) syncs only the WALs this instance writes, not the recovered ones,
-  // whose tail may never have been synced (a previous process's applies are unsynced by
-  // design). Otherwise a power loss after the next snapshot compacted the Raft log would
-  // leave a hole that nothing can replay. One flush per open, only when there was something.
-  uint64_t active = 0;
-  uint64_t immutable = 0;
-  if (!db->GetIntProperty(rocksdb::DB::Properties::kNumEntriesActiveMemTable, &active) ||
-      !db->GetIntProperty(rocksdb::DB::Properties::kNumEntriesImmMemTables, &immutable)) {
-    return absl::InternalError("commit log: cannot read the records database's memtable size");
+  RETURN_IF_ERROR(FromRocksDb(rocksdb::DB::Open(ro, old_path, &raw)));
+  std::unique_ptr<rocksdb::DB> old(raw);
+  std::unique_ptr<rocksdb::Iterator> it(old->NewIterator(rocksdb::ReadOptions()));
+  rocksdb::WriteBatch batch;
+  uint64_t keys = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view k(it->key().data(), it->key().size());
+    const std::string_view v(it->value().data(), it->value().size());
+    if (!k.empty() && k[0] == 'm') {
+      ASSIGN_OR_RETURN(PartitionMeta m, DecodeMeta(v));
+      m.imported_end = m.next;  // every record so far is in an 'r' key
+      batch.Put(it->key(), EncodeMeta(m));
+    } else {
+      batch.Put(it->key(), it->value());
+    }
+    ++keys;
+    if (batch.GetDataSize() >= (4 << 20)) {
+      RETURN_IF_ERROR(FromRocksDb(db->Write(rocksdb::WriteOptions(), &batch)));
+      batch.Clear();
+    }
   }
-  if (active + immutable > 0) {
-    RETURN_IF_ERROR(FromRocksDb(db->Flush(rocksdb::FlushOptions())));
-  }
-  // The layout is fixed at creation: another partition count would remap every topic.
+  RETURN_IF_ERROR(FromRocksDb(it->status()));
+  it.reset();
+  batch.Put(kLayoutVersionKey, v2);
+  RETURN_IF_ERROR(FromRocksDb(db->Write(synced, &batch)));
+  (void)old->Close();
+  old.reset();
+  std::filesystem::remove_all(old_path, ec);
+  SLOG(kInfo).Kv("dir", o.dir).Kv("keys", keys)
+          .Kv("ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - t0).count())
+      << "commit log: migrated layout 1 (dir/records) into the one database";
+  return absl::OkStatus();
+}
+
+// The layout is fixed at creation: another partition count would remap every topic.
+absl::Status CheckPartitionLayout(const PartitionedLogOptions& o, rocksdb::DB* db) {
   std::string layout;
   PutFixed64(layout, o.partitions);
   PutFixed64(layout, o.partition_key_levels);
@@ -87,14 +119,14 @@ absl::StatusOr<std::unique_ptr<rocksdb::DB>> OpenRecords(const PartitionedLogOpt
   if (s.IsNotFound()) {
     rocksdb::WriteOptions wo;
     wo.sync = true;
-    RETURN_IF_ERROR(FromRocksDb(db->Put(wo, kLayoutKey, layout)));
-  } else if (!s.ok()) {
-    return FromRocksDb(s);
-  } else if (stored != layout) {
+    return FromRocksDb(db->Put(wo, kLayoutKey, layout));
+  }
+  RETURN_IF_ERROR(FromRocksDb(s));
+  if (stored != layout) {
     return absl::InvalidArgumentError(
         "commit log: " + o.dir + " was created with another partition count or key levels");
   }
-  return db;
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -114,9 +146,8 @@ PartitionedLog::~PartitionedLog() {
   if (raft_) raft_->Stop();
   raft_.reset();
   transport_.reset();
-  raft_store_.reset();
   state_.reset();
-  if (records_) (void)records_->Close();
+  raft_store_.reset();
 }
 
 absl::StatusOr<std::unique_ptr<PartitionedLog>> PartitionedLog::Open(PartitionedLogOptions options) {
@@ -132,33 +163,24 @@ absl::Status PartitionedLog::Start() {
   auto ms_since = [](Steady::time_point t) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() - t).count();
   };
-  const auto t0 = Steady::now();
-  ASSIGN_OR_RETURN(records_, OpenRecords(o));
-  const int64_t records_open_ms = ms_since(t0);
+  const bool interval = o.sync && o.sync_interval_ms > 0;
+  raftstore::RocksDbLogStoreOptions rso;
+  rso.sync = o.sync && !interval;
+  rso.memory_budget_bytes = o.memory_budget_bytes;
+  rso.env = o.env;
+  const auto t1 = Steady::now();
+  ASSIGN_OR_RETURN(raft_store_, raftstore::RocksDbLogStore::Open(o.dir + "/raft", rso));
+  rocksdb::DB* db = raft_store_->db();
+  RETURN_IF_ERROR(MigrateLayout1(o, db));
+  RETURN_IF_ERROR(CheckPartitionLayout(o, db));
+  const int64_t db_open_ms = ms_since(t1);
   LogStateOptions so;
   so.partitions = o.partitions;
   so.index_interval_records = o.index_interval_records;
   so.index_interval_ms = o.index_interval_ms;
   so.retention = o.retention;
-  const bool interval = o.sync && o.sync_interval_ms > 0;
-  if (!o.sync || interval) {
-    // The Raft log is not fsynced per write: sync it before the records database, which must
-    // never be durable ahead of it (LogStateOptions::before_sync).
-    so.before_sync = [this] {
-      if (!raft_store_) return;
-      absl::Status st = raft_store_->SyncWal();
-      SLUICE_CHECK_MSG(st.ok(), std::string(st.message()).c_str());
-    };
-  }
-  state_ = std::make_unique<LogState>(records_.get(), so);
+  state_ = std::make_unique<LogState>(db, so);
   RETURN_IF_ERROR(state_->Load());
-
-  raftstore::RocksDbLogStoreOptions rso;
-  rso.sync = o.sync && !interval;
-  rso.write_buffer_bytes = o.raft_write_buffer_bytes;
-  const auto t1 = Steady::now();
-  ASSIGN_OR_RETURN(raft_store_, raftstore::RocksDbLogStore::Open(o.dir + "/raft", rso));
-  const int64_t raft_open_ms = ms_since(t1);
   const auto t2 = Steady::now();
   ASSIGN_OR_RETURN(std::vector<GroupId> existing, raft_store_->ListGroups());
 
@@ -210,8 +232,7 @@ absl::Status PartitionedLog::Start() {
     }
   }
   SLOG(kInfo) << "commit log open" << " dir=" << o.dir << " partitions=" << o.partitions
-              << " records_db_open_ms=" << records_open_ms << " raft_db_open_ms=" << raft_open_ms
-              << " replay_ms=" << ms_since(t2);
+              << " db_open_ms=" << db_open_ms << " replay_ms=" << ms_since(t2);
   if (o.sync && o.sync_interval_ms > 0) sync_thread_ = std::thread([this] { SyncLoop(); });
   return absl::OkStatus();
 }

@@ -7,13 +7,18 @@
 // partitions that arrived during one turn in ONE synced RocksDB write (group commit), applies
 // them to the records database (log_state.h) and completes them.
 //
-//   dir/raft      the Raft log (cluster/storage RocksDbLogStore): the write-ahead, synced
-//   dir/records   records, sparse index, cursors, QoS 2 packet ids, retained messages,
-//                 partition meta, the metadata key-value state: the applied state
+//   dir/raft      the Raft log (cluster/storage RocksDbLogStore), whose entries hold the
+//                 records, and the applied state: sparse index, cursors, QoS 2 packet ids,
+//                 retained messages, partition meta, the metadata key-value state
 //
 // Besides the partitions, the same driver runs one more Raft group, the metadata group
 // (LogState::kMetadataGroup): a small durable key-value store (PutState/ScanState), created on
 // the first open of a log that predates it.
+//
+// One database (dir/raft, README.md "One database"): the Raft log of every group, and beside
+// it the applied state (log_state.h). A record is written once, in the Raft entry that
+// replicates it, and read from there; a log created by layout 1 (dir/records beside dir/raft)
+// is migrated at its first open.
 //
 // Completion contract: Append's callback gets the record's Offset once the record is committed
 // AND durable (its Raft entry was fsynced, when `sync` is on) and readable (Read sees it). It
@@ -101,11 +106,10 @@ struct PartitionedLogOptions {
   // restart replays from the Raft log (~2.5 us per entry) against one extra fsync per interval.
   uint64_t snapshot_interval_entries = 10'000;
   uint64_t compaction_lag_entries = 1'000;
-  // RocksDB.
-  uint64_t records_write_buffer_bytes = 64 << 20;
-  uint64_t raft_write_buffer_bytes = 32 << 20;
-  uint64_t block_cache_bytes = 64 << 20;
-  rocksdb::Env* records_env = nullptr;  // tests: a fault-injecting Env for dir/records
+  // RocksDB: all its memory (cache, index and filter blocks, memtables) within this budget
+  // (RocksDbLogStoreOptions::memory_budget_bytes; README.md "Memory budget").
+  uint64_t memory_budget_bytes = 16 << 20;
+  rocksdb::Env* env = nullptr;  // tests: a fault-injecting Env for the database
   const Clock* clock = SystemClock::Get();  // not owned
 };
 
@@ -239,9 +243,8 @@ class PartitionedLog {
 
   const PartitionedLogOptions options_;
   const Partitioner partitioner_;
-  std::unique_ptr<rocksdb::DB> records_;
+  std::unique_ptr<raftstore::RocksDbLogStore> raft_store_;  // owns the database
   std::unique_ptr<LogState> state_;
-  std::unique_ptr<raftstore::RocksDbLogStore> raft_store_;
   // sync_interval_ms > 0: fsyncs the Raft log on that schedule.
   void SyncLoop();
   std::thread sync_thread_;

@@ -28,6 +28,9 @@ struct IndexEntry {
   Offset offset;
   int64_t log_time_ms = 0;    // max record timestamp up to and including this record
   uint64_t bytes_before = 0;  // record bytes ever appended to the partition before `offset`
+  // The Raft log entry holding the record at `offset` (the partition's Raft log is where its
+  // records live); 0 for a block stored outside the Raft log (imported: keys.h 'r').
+  LogIndex raft_index;
   bool operator==(const IndexEntry&) const = default;
 };
 
