@@ -1,7 +1,7 @@
 #include "broker/bridge_host.h"
 
 #include "base/log.h"
-#include "bridge/mqtt/broker_publisher.h"
+#include "broker/bridge_publisher.h"
 #include "bridge/mqtt/kafka_to_mqtt.h"
 #include "bridge/worker/mqtt_to_kafka.h"
 #include "broker/server/broker.h"
@@ -37,7 +37,7 @@ absl::Status BridgeHost::Start() {
     to_kafka_->Notify();  // records stored before the listener could reach it
   }
   if (!config_.kafka_to_mqtt.empty()) {
-    publisher_ = std::make_unique<bridge::BrokerPublisher>(broker_);
+    publisher_ = std::make_unique<BrokerPublisher>(broker_);
     auto b = bridge::KafkaToMqttBridge::Start(config_, publisher_.get());
     if (!b.ok()) {
       Stop();

@@ -6,7 +6,7 @@
 
 #include "absl/status/status.h"
 #include "base/status.h"
-#include "bridge/mapping/topic_filter.h"
+#include "mqtt/topic/levels.h"
 
 namespace sluice::bridge {
 namespace {
@@ -76,7 +76,7 @@ absl::StatusOr<StartFrom> GetStartFrom(const YAML::Node& node, const std::string
 
 // Number of levels every topic matched by `filter` is sure to have.
 int GuaranteedLevels(const std::string& filter) {
-  std::vector<std::string_view> levels = TopicLevels(filter);
+  std::vector<std::string_view> levels = topic::SplitLevels(filter);
   int n = static_cast<int>(levels.size());
   if (levels.back() == "#") --n;  // "a/#" matches "a"
   return n;
@@ -147,7 +147,7 @@ absl::StatusOr<MqttToKafkaRule> ParseMqttToKafka(const YAML::Node& node, const s
   if (!IsValidRuleName(r.name)) return Error(path + ".name", "must match [A-Za-z0-9._-]{1,128}");
   ASSIGN_OR_RETURN(r.filters, GetStringList(node["filters"], path + ".filters"));
   for (size_t i = 0; i < r.filters.size(); ++i) {
-    absl::Status s = ValidateTopicFilter(r.filters[i]);
+    absl::Status s = ValidateRuleFilter(r.filters[i]);
     if (!s.ok()) return Error(path + ".filters[" + std::to_string(i) + "]", std::string(s.message()));
   }
   ASSIGN_OR_RETURN(std::string topic, GetString(node["kafka_topic"], path + ".kafka_topic"));

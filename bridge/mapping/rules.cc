@@ -4,8 +4,9 @@
 
 #include "absl/status/status.h"
 #include "base/status.h"
-#include "bridge/mapping/mqtt_properties.h"
-#include "bridge/mapping/topic_filter.h"
+#include "mqtt/codec/codec.h"
+#include "mqtt/topic/levels.h"
+#include "mqtt/topic/topic.h"
 
 namespace sluice::bridge {
 namespace {
@@ -18,22 +19,10 @@ bool IsKafkaChar(char c) {
 }
 
 std::string_view Level(std::string_view topic, int n) {
-  size_t start = 0;
-  for (int i = 0; i < n; ++i) {
-    size_t slash = topic.find('/', start);
-    if (slash == std::string_view::npos) return {};
-    start = slash + 1;
-  }
-  size_t end = topic.find('/', start);
-  return topic.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+  return topic::LevelAt(topic, static_cast<size_t>(n)).value_or(std::string_view());
 }
 
-// Number of levels a topic has: levels + 1 = slashes + 1.
-int LevelCount(std::string_view topic) {
-  int n = 1;
-  for (char c : topic) n += c == '/';
-  return n;
-}
+int LevelCount(std::string_view topic) { return static_cast<int>(topic::CountLevels(topic)); }
 
 }  // namespace
 
@@ -203,11 +192,37 @@ absl::StatusOr<KeySpec> ParseKeySpec(std::string_view text) {
                                     std::string(text) + "\"");
 }
 
-bool MqttToKafkaRule::Matches(std::string_view topic) const {
+bool MqttToKafkaRule::Matches(std::string_view name) const {
   for (const std::string& f : filters) {
-    if (TopicMatches(f, topic)) return true;
+    if (topic::Matches(f, name)) return true;
   }
   return false;
+}
+
+absl::Status ValidateRuleFilter(std::string_view filter) {
+  if (filter.empty()) return absl::InvalidArgumentError("empty topic filter");
+  if (filter.substr(0, 7) == "$share/") {
+    return absl::InvalidArgumentError(
+        "shared subscription filters are not allowed in a bridge rule: " + std::string(filter));
+  }
+  if (filter.find('\0') != std::string_view::npos) {
+    return absl::InvalidArgumentError("topic filter contains NUL");
+  }
+  if (!topic::IsValidTopicFilter(filter)) {
+    return absl::InvalidArgumentError(
+        "not a valid topic filter ('#' only as the whole last level, '+' a whole level): " +
+        std::string(filter));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<mqtt::Properties> DecodeRecordProperties(std::string_view stored) {
+  mqtt::Properties props;
+  mqtt::CodecError error;
+  if (!mqtt::DecodeStoredProperties(stored, &props, &error)) {
+    return absl::DataLossError("log record with malformed MQTT properties: " + error.message);
+  }
+  return props;
 }
 
 absl::StatusOr<KafkaRecord> MapToKafka(const MqttToKafkaRule& rule, const storage::Record& record,
@@ -229,7 +244,7 @@ absl::StatusOr<KafkaRecord> MapToKafka(const MqttToKafkaRule& rule, const storag
   out.value = record.payload;
   out.timestamp_ms = record.timestamp_ms;
   if (rule.mqtt_headers) {
-    ASSIGN_OR_RETURN(ForwardedProperties props, DecodeForwardedProperties(record.properties));
+    ASSIGN_OR_RETURN(mqtt::Properties props, DecodeRecordProperties(record.properties));
     out.headers.emplace_back(kHeaderTopic, record.topic);
     out.headers.emplace_back(kHeaderQos, std::to_string(record.qos));
     out.headers.emplace_back(kHeaderRetain, record.retain ? "true" : "false");

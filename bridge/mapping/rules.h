@@ -24,6 +24,7 @@
 
 #include "absl/status/statusor.h"
 #include "base/ids.h"
+#include "mqtt/codec/packets.h"
 #include "storage/log/record.h"
 
 namespace sluice::bridge {
@@ -150,6 +151,12 @@ absl::StatusOr<MqttMessage> MapToMqtt(const KafkaToMqttRule& rule, const Consume
 bool IsValidKafkaTopic(std::string_view name);
 // Rule names: [A-Za-z0-9_.-]{1,128}.
 bool IsValidRuleName(std::string_view name);
+// InvalidArgument (saying why) unless `filter` is a valid MQTT topic filter (mqtt/topic) and
+// not a shared subscription: a bridge rule sees every record of the log.
+absl::Status ValidateRuleFilter(std::string_view filter);
+// The MQTT 5 properties of a log record (mqtt::DecodeStoredProperties); DataLoss if malformed:
+// the log holds only what the broker encoded, so that means corruption or a codec mismatch.
+absl::StatusOr<mqtt::Properties> DecodeRecordProperties(std::string_view stored);
 
 }  // namespace sluice::bridge
 

@@ -1,5 +1,5 @@
 // MqttPublisher: where the Kafka→MQTT bridge hands its messages. The broker adapter
-// (broker_publisher.h) routes them through the broker; tests use a fake.
+// (broker/bridge_publisher.h) routes them through the broker; tests use a fake.
 //
 // Contract: Publish is called from the bridge's consumer threads (one per rule, so possibly
 // concurrently); it must not block for long. OK means the message was accepted (the consumer

@@ -11,7 +11,7 @@
 #include "base/config.h"
 #include "base/log.h"
 #include "broker/daemon_config.h"
-#include "broker/topic/topic.h"
+#include "mqtt/topic/topic.h"
 #include "proto/admin.grpc.pb.h"
 #include "storage/log/partitioned_log.h"
 

@@ -5,8 +5,8 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "broker/topic/levels.h"
-#include "broker/topic/topic.h"
+#include "mqtt/topic/levels.h"
+#include "mqtt/topic/topic.h"
 
 namespace sluice::auth {
 

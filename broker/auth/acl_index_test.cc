@@ -11,7 +11,7 @@
 #include "base/testing/small_stack.h"
 #include "broker/auth/acl.h"
 #include "broker/auth/filter_index.h"
-#include "broker/topic/topic.h"
+#include "mqtt/topic/topic.h"
 
 namespace sluice::auth {
 namespace {

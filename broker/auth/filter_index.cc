@@ -2,7 +2,7 @@
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/string_view.h"
-#include "broker/topic/levels.h"
+#include "mqtt/topic/levels.h"
 
 namespace sluice::auth {
 

@@ -16,7 +16,7 @@
 #include "base/strings.h"
 #include "broker/net/listener.h"
 #include "broker/server/connection.h"
-#include "broker/topic/topic.h"
+#include "mqtt/topic/topic.h"
 
 namespace sluice::broker {
 

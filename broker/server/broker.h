@@ -26,7 +26,7 @@
 #include "broker/server/durable.h"
 #include "broker/server/security.h"
 #include "broker/server/shard.h"
-#include "broker/topic/retained_trie.h"
+#include "mqtt/topic/retained_trie.h"
 
 namespace sluice::broker {
 

@@ -17,7 +17,7 @@
 #include "base/strings.h"
 #include "broker/server/broker.h"
 #include "broker/server/connection.h"
-#include "broker/topic/topic.h"
+#include "mqtt/topic/topic.h"
 
 namespace sluice::broker {
 namespace {

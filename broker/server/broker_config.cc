@@ -2,7 +2,7 @@
 
 #include <cstdlib>
 
-#include "broker/topic/topic.h"
+#include "mqtt/topic/topic.h"
 
 namespace sluice::broker {
 

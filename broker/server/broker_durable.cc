@@ -10,7 +10,7 @@
 #include "base/status.h"
 #include "base/strings.h"
 #include "broker/server/broker.h"
-#include "broker/topic/topic.h"
+#include "mqtt/topic/topic.h"
 
 namespace sluice::broker {
 

@@ -30,7 +30,7 @@
 #include "broker/auth/scram.h"
 #include "broker/net/stream.h"
 #include "base/boxed.h"
-#include "broker/codec/codec.h"
+#include "mqtt/codec/codec.h"
 #include "broker/server/deadline_wheel.h"
 #include "broker/session/session.h"
 

@@ -8,7 +8,7 @@
 #include "broker/server/broker.h"
 #include "broker/server/connection.h"
 #include "broker/server/shard.h"
-#include "broker/topic/topic.h"
+#include "mqtt/topic/topic.h"
 
 namespace sluice::broker {
 

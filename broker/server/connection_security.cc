@@ -12,7 +12,7 @@
 #include "broker/server/broker.h"
 #include "broker/server/connection.h"
 #include "broker/server/shard.h"
-#include "broker/topic/levels.h"
+#include "mqtt/topic/levels.h"
 
 namespace sluice::broker {
 

@@ -4,7 +4,7 @@
 #include <filesystem>
 
 #include "base/log.h"
-#include "broker/codec/codec.h"
+#include "mqtt/codec/codec.h"
 
 namespace sluice::broker {
 
@@ -137,15 +137,7 @@ storage::Record Durable::ToRecord(const Message& m) {
   r.retain = m.retain;
   r.payload = m.payload;
   r.publisher = m.publisher;
-  static const mqtt::Properties kNone;  // not a temporary of ~500 bytes per publish
-  if (!(m.properties == kNone)) {
-    // The property block travels as a minimal MQTT 5 PUBLISH frame, so the codec that
-    // validates client input also validates what comes back from disk.
-    mqtt::Publish p;
-    p.topic = "p";
-    p.properties = m.properties;
-    mqtt::Encode(p, mqtt::Version::k5, &r.properties);
-  }
+  r.properties = mqtt::EncodeStoredProperties(m.properties);
   return r;
 }
 
@@ -161,15 +153,9 @@ absl::StatusOr<std::shared_ptr<Message>> Durable::ToMessage(const storage::Recor
   m->partition = partition;
   m->offset = offset;
   m->received_ms = now_ms - std::max<int64_t>(0, wall_now_ms - r.timestamp_ms);
-  if (!r.properties.empty()) {
-    mqtt::Packet packet;
-    mqtt::CodecError error;
-    auto* p = mqtt::Decode(r.properties, mqtt::Version::k5, &packet, &error)
-                  ? std::get_if<mqtt::Publish>(&packet)
-                  : nullptr;
-    if (!p) return absl::DataLossError("log record with malformed MQTT properties");
-    m->properties = std::move(p->properties);
-  }
+  mqtt::CodecError error;
+  if (!mqtt::DecodeStoredProperties(r.properties, &m->properties, &error))
+    return absl::DataLossError("log record with malformed MQTT properties: " + error.message);
   return m;
 }
 

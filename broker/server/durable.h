@@ -31,10 +31,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "broker/codec/packets.h"
+#include "mqtt/codec/packets.h"
 #include "broker/server/broker_config.h"
 #include "broker/session/message.h"
-#include "broker/topic/subscription_trie.h"
+#include "mqtt/topic/subscription_trie.h"
 #include "storage/log/partitioned_log.h"
 
 namespace sluice::broker {

@@ -27,13 +27,13 @@
 #include "absl/container/flat_hash_set.h"
 #include "base/boxed.h"
 #include "base/rng.h"
-#include "broker/codec/packets.h"
+#include "mqtt/codec/packets.h"
 #include "broker/server/durable.h"
 #include "broker/server/deadline_wheel.h"
 #include "broker/server/poller.h"
 #include "broker/server/stats.h"
 #include "broker/session/session.h"
-#include "broker/topic/subscription_trie.h"
+#include "mqtt/topic/subscription_trie.h"
 
 namespace sluice::broker {
 

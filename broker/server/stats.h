@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <variant>
 
-#include "broker/codec/packets.h"
+#include "mqtt/codec/packets.h"
 
 namespace sluice::broker {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "broker/codec/packets.h"
+#include "mqtt/codec/packets.h"
 
 namespace sluice::broker {
 

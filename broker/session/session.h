@@ -19,7 +19,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "base/boxed.h"
 #include "broker/session/message.h"
-#include "broker/topic/subscription_trie.h"
+#include "mqtt/topic/subscription_trie.h"
 
 namespace sluice::broker {
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "bridge/mapping/config.h"
-#include "bridge/mapping/mqtt_properties.h"
+#include "mqtt/codec/codec.h"
 #include "bridge/testing/mock_kafka.h"
 #include "bridge/worker/mqtt_to_kafka.h"
 #include "gtest/gtest.h"
@@ -94,10 +94,10 @@ class BridgeTest : public ::testing::Test {
     r.payload = std::move(payload);
     r.qos = 1;
     r.publisher = r.topic.rfind("devices/", 0) == 0 ? "pub-" + r.topic.substr(8, 2) : "other";
-    ForwardedProperties p;
+    mqtt::Properties p;
     p.content_type = "text/plain";
     p.user_properties = {{"site", "berlin"}};
-    r.properties = EncodeForwardedPropertiesAsBroker(p);  // as sluiced stores them
+    r.properties = mqtt::EncodeStoredProperties(p);  // as sluiced stores them
     return r;
   }
 

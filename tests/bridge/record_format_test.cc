@@ -4,7 +4,7 @@
 // bridge/ (they share no code for it).
 #include <map>
 
-#include "bridge/mapping/mqtt_properties.h"
+#include "mqtt/codec/codec.h"
 #include "bridge/mapping/rules.h"
 #include "broker/server/durable.h"
 #include "gtest/gtest.h"
@@ -26,7 +26,7 @@ TEST(RecordFormatTest, BrokerRecordsDecodeInTheBridge) {
   m.properties.user_properties = {{"site", "berlin"}, {"site", "paris"}, {"unit", "C"}};
   storage::Record r = broker::Durable::ToRecord(m);
 
-  auto p = DecodeForwardedProperties(r.properties);
+  auto p = DecodeRecordProperties(r.properties);
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->payload_format_indicator, 1);
   EXPECT_EQ(p->message_expiry_interval, 3600u);
@@ -39,9 +39,9 @@ TEST(RecordFormatTest, BrokerRecordsDecodeInTheBridge) {
   broker::Message plain;
   plain.topic = "a";
   plain.qos = 1;
-  auto none = DecodeForwardedProperties(broker::Durable::ToRecord(plain).properties);
+  auto none = DecodeRecordProperties(broker::Durable::ToRecord(plain).properties);
   ASSERT_TRUE(none.ok());
-  EXPECT_EQ(*none, ForwardedProperties{});
+  EXPECT_EQ(*none, mqtt::Properties{});
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // Independent MQTT 3.1.1 / 5.0 packet encoder and decoder for the conformance tests.
 //
-// Deliberately shares no code with //broker/codec: an independent oracle catches the bugs a
+// Deliberately shares no code with //mqtt/codec: an independent oracle catches the bugs a
 // shared codec would hide on both sides of the wire. It covers only what the tests need, keeps
 // encoding explicit (tests can still send hand-written bytes with FromHex) and decodes strictly:
 // a frame that does not parse comes back with a non-empty `error`.

@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "base/check.h"
-#include "broker/codec/codec.h"
-#include "broker/codec/utf8_reference.h"
+#include "mqtt/codec/codec.h"
+#include "mqtt/codec/utf8_reference.h"
 
 namespace {
 

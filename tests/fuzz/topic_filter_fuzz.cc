@@ -12,7 +12,7 @@
 
 #include "base/check.h"
 #include "broker/auth/acl.h"
-#include "broker/topic/topic.h"
+#include "mqtt/topic/topic.h"
 
 extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
   // Relative corpus paths under `bazel run` (see README).

@@ -32,9 +32,9 @@
 #include "base/testing/small_stack.h"
 #include "broker/auth/acl.h"
 #include "broker/auth/filter_index.h"
-#include "broker/topic/retained_trie.h"
-#include "broker/topic/subscription_trie.h"
-#include "broker/topic/topic.h"
+#include "mqtt/topic/retained_trie.h"
+#include "mqtt/topic/subscription_trie.h"
+#include "mqtt/topic/topic.h"
 
 namespace {
 

@@ -10,7 +10,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 
-#include "broker/codec/codec.h"
+#include "mqtt/codec/codec.h"
 
 namespace sluice::bench {
 

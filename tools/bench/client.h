@@ -23,7 +23,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "broker/codec/packets.h"
+#include "mqtt/codec/packets.h"
 
 namespace sluice::bench {
 

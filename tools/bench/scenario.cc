@@ -12,7 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "broker/codec/codec.h"
+#include "mqtt/codec/codec.h"
 #include "tools/bench/client.h"
 #include "tools/bench/stats.h"
 

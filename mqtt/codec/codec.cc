@@ -6,8 +6,8 @@
 #include <initializer_list>
 #include <string_view>
 
-#include "broker/codec/codec.h"
-#include "broker/codec/internal.h"
+#include "mqtt/codec/codec.h"
+#include "mqtt/codec/internal.h"
 
 namespace sluice::mqtt {
 namespace {
@@ -360,6 +360,39 @@ bool Decode(std::string_view frame, Version version, Packet* out, CodecError* er
     }
   }
   return Fail(error, reason::kMalformedPacket, "reserved packet type 0");
+}
+
+std::string EncodeStoredProperties(const Properties& properties) {
+  static const Properties kNone;  // not a temporary of ~500 bytes per publish
+  if (properties == kNone) return {};
+  Publish p;
+  p.topic = "p";
+  p.properties = properties;
+  std::string out;
+  Encode(p, Version::k5, &out);
+  return out;
+}
+
+bool DecodeStoredProperties(std::string_view stored, Properties* out, CodecError* error) {
+  *out = Properties{};
+  if (stored.empty()) return true;
+  if (static_cast<uint8_t>(stored[0]) == 0x30) {
+    Packet packet;
+    if (!Decode(stored, Version::k5, &packet, error)) return false;
+    auto* p = std::get_if<Publish>(&packet);
+    if (!p) return Fail(error, reason::kMalformedPacket, "stored properties: not a PUBLISH");
+    *out = std::move(p->properties);
+    return true;
+  }
+  // A bare block: its length prefix is implied by the size.
+  std::string framed;
+  internal::Writer w(&framed);
+  w.Varint(static_cast<uint32_t>(stored.size()));
+  framed.append(stored);
+  internal::Reader r(framed);
+  if (!internal::ReadProperties(&r, internal::PropertyScope::kPublish, out, error)) return false;
+  if (!r.empty()) return Fail(error, reason::kMalformedPacket, "stored properties: trailing bytes");
+  return true;
 }
 
 }  // namespace sluice::mqtt

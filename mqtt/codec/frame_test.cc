@@ -2,8 +2,8 @@
 // truncation at every byte position (kNeedMore from PeekFrame, no crash from Decode).
 #include <string>
 
-#include "broker/codec/codec.h"
-#include "broker/codec/test_util.h"
+#include "mqtt/codec/codec.h"
+#include "mqtt/codec/test_util.h"
 #include "gtest/gtest.h"
 
 namespace sluice::mqtt {

@@ -1,15 +1,15 @@
 // Test helpers for the codec tests: hex bytes, frame building, and packets that carry every
 // property their kind allows. Test-only.
-#ifndef SLUICE_BROKER_CODEC_TEST_UTIL_H_
-#define SLUICE_BROKER_CODEC_TEST_UTIL_H_
+#ifndef SLUICE_MQTT_CODEC_TEST_UTIL_H_
+#define SLUICE_MQTT_CODEC_TEST_UTIL_H_
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "broker/codec/codec.h"
-#include "broker/codec/packets.h"
+#include "mqtt/codec/codec.h"
+#include "mqtt/codec/packets.h"
 #include "gtest/gtest.h"
 
 namespace sluice::mqtt::testing {
@@ -294,4 +294,4 @@ inline std::vector<Packet> SamplePackets(Version v) {
 
 }  // namespace sluice::mqtt::testing
 
-#endif  // SLUICE_BROKER_CODEC_TEST_UTIL_H_
+#endif  // SLUICE_MQTT_CODEC_TEST_UTIL_H_

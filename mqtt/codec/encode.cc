@@ -5,8 +5,8 @@
 #include <string>
 #include <variant>
 
-#include "broker/codec/codec.h"
-#include "broker/codec/internal.h"
+#include "mqtt/codec/codec.h"
+#include "mqtt/codec/internal.h"
 
 namespace sluice::mqtt {
 namespace {

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "broker/codec/codec.h"
+#include "mqtt/codec/codec.h"
 
 namespace sluice::mqtt {
 namespace {

@@ -1,6 +1,6 @@
-#include "broker/topic/subscription_trie.h"
+#include "mqtt/topic/subscription_trie.h"
 
-#include "broker/topic/levels.h"
+#include "mqtt/topic/levels.h"
 
 namespace sluice::topic {
 namespace {

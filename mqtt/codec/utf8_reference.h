@@ -1,8 +1,8 @@
 // A deliberately plain UTF-8 validator (code point by code point, range checks after
 // decoding) with MQTT's rules, as the oracle that the fast IsValidMqttUtf8 is checked
 // against in unit tests and in the decoder fuzz target. Test-only.
-#ifndef SLUICE_BROKER_CODEC_UTF8_REFERENCE_H_
-#define SLUICE_BROKER_CODEC_UTF8_REFERENCE_H_
+#ifndef SLUICE_MQTT_CODEC_UTF8_REFERENCE_H_
+#define SLUICE_MQTT_CODEC_UTF8_REFERENCE_H_
 
 #include <cstdint>
 #include <string_view>
@@ -38,4 +38,4 @@ inline bool ReferenceValidUtf8(std::string_view s) {
 
 }  // namespace sluice::mqtt::testing
 
-#endif  // SLUICE_BROKER_CODEC_UTF8_REFERENCE_H_
+#endif  // SLUICE_MQTT_CODEC_UTF8_REFERENCE_H_

@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "broker/codec/internal.h"
+#include "mqtt/codec/internal.h"
 
 namespace sluice::mqtt::internal {
 namespace {

@@ -5,8 +5,8 @@
 //
 // Pure data structure: no I/O, no locking. Thread-compatible: each shard owns its replica and
 // touches it only from its own thread.
-#ifndef SLUICE_BROKER_TOPIC_SUBSCRIPTION_TRIE_H_
-#define SLUICE_BROKER_TOPIC_SUBSCRIPTION_TRIE_H_
+#ifndef SLUICE_MQTT_TOPIC_SUBSCRIPTION_TRIE_H_
+#define SLUICE_MQTT_TOPIC_SUBSCRIPTION_TRIE_H_
 
 #include <cstdint>
 #include <memory>
@@ -121,4 +121,4 @@ class SubscriptionTrie {
 
 }  // namespace sluice::topic
 
-#endif  // SLUICE_BROKER_TOPIC_SUBSCRIPTION_TRIE_H_
+#endif  // SLUICE_MQTT_TOPIC_SUBSCRIPTION_TRIE_H_

@@ -1,10 +1,10 @@
 // Round trips of every packet kind in 3.1, 3.1.1 and 5.0, exact bytes for packets written by
 // hand from the spec (and captured from mosquitto clients), and EncodedSize == Encode.
-#include "broker/codec/codec.h"
+#include "mqtt/codec/codec.h"
 
 #include <string>
 
-#include "broker/codec/test_util.h"
+#include "mqtt/codec/test_util.h"
 #include "gtest/gtest.h"
 
 namespace sluice::mqtt {

@@ -5,8 +5,8 @@
 // Framing: the transport accumulates bytes and calls PeekFrame until a whole frame is there,
 // then Decode(frame). Every malformed input is reported as a CodecError carrying the MQTT 5
 // reason code the broker sends in CONNACK/DISCONNECT (3.1.1 just closes the connection).
-#ifndef SLUICE_BROKER_CODEC_CODEC_H_
-#define SLUICE_BROKER_CODEC_CODEC_H_
+#ifndef SLUICE_MQTT_CODEC_CODEC_H_
+#define SLUICE_MQTT_CODEC_CODEC_H_
 
 #include <cstdint>
 #include <string>
@@ -14,7 +14,7 @@
 #include <optional>
 #include <vector>
 
-#include "broker/codec/packets.h"
+#include "mqtt/codec/packets.h"
 
 namespace sluice::mqtt {
 
@@ -87,9 +87,19 @@ struct PublishView {
 void EncodePublish(const PublishView& publish, Version version, std::string* out);
 size_t EncodedPublishSize(const PublishView& publish, Version version);
 
+// A PUBLISH's property block as the commit log stores it (storage/log Record::properties):
+// a minimal MQTT 5 PUBLISH frame (topic "p", no payload), so the decoder that checks client
+// input checks what comes back from disk. "" when there is no property. Topic alias and
+// subscription identifiers are per connection: the caller leaves them out.
+std::string EncodeStoredProperties(const Properties& properties);
+// The inverse. Also takes a bare property block (what tests and older tools wrote): no
+// property identifier is 0x30, so the first byte tells the two forms apart. "" gives no
+// properties. False, with *error, on anything else.
+bool DecodeStoredProperties(std::string_view stored, Properties* out, CodecError* error);
+
 // UTF-8 per MQTT rules: well-formed, no U+0000, no surrogate code points.
 bool IsValidMqttUtf8(std::string_view s);
 
 }  // namespace sluice::mqtt
 
-#endif  // SLUICE_BROKER_CODEC_CODEC_H_
+#endif  // SLUICE_MQTT_CODEC_CODEC_H_

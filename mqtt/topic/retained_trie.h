@@ -5,8 +5,8 @@
 // Every walk is iterative, with an explicit stack on the heap: a client chooses the depth of
 // the topics stored and of the filters matched (up to 32,768 levels in a 64 KiB topic), so
 // nothing may recurse once per level — neither matching, nor enumeration, nor destruction.
-#ifndef SLUICE_BROKER_TOPIC_RETAINED_TRIE_H_
-#define SLUICE_BROKER_TOPIC_RETAINED_TRIE_H_
+#ifndef SLUICE_MQTT_TOPIC_RETAINED_TRIE_H_
+#define SLUICE_MQTT_TOPIC_RETAINED_TRIE_H_
 
 #include <memory>
 #include <optional>
@@ -18,7 +18,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "base/strings.h"
-#include "broker/topic/levels.h"
+#include "mqtt/topic/levels.h"
 
 namespace sluice::topic {
 using ::sluice::Av;
@@ -191,4 +191,4 @@ class RetainedTrie {
 
 }  // namespace sluice::topic
 
-#endif  // SLUICE_BROKER_TOPIC_RETAINED_TRIE_H_
+#endif  // SLUICE_MQTT_TOPIC_RETAINED_TRIE_H_

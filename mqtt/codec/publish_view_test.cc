@@ -1,6 +1,6 @@
 // EncodePublish(PublishView) must produce exactly what Encode(Publish) produces for the
 // equivalent value, since the broker uses the former on its delivery path.
-#include "broker/codec/codec.h"
+#include "mqtt/codec/codec.h"
 #include "gtest/gtest.h"
 
 namespace sluice::mqtt {

@@ -1,4 +1,4 @@
-#include "bridge/mqtt/broker_publisher.h"
+#include "broker/bridge_publisher.h"
 
 #include <chrono>
 #include <future>
@@ -7,11 +7,11 @@
 #include "broker/server/broker.h"
 #include "broker/server/durable.h"
 
-namespace sluice::bridge {
+namespace sluice::broker {
 
-absl::Status BrokerPublisher::Publish(const MqttMessage& m) {
+absl::Status BrokerPublisher::Publish(const bridge::MqttMessage& m) {
   if (broker_->shard_count() == 0) return absl::UnavailableError("broker has no shards");
-  auto msg = std::make_shared<broker::Message>();
+  auto msg = std::make_shared<Message>();
   msg->topic = m.topic;
   msg->payload = m.payload;
   msg->qos = m.qos;
@@ -33,4 +33,4 @@ absl::Status BrokerPublisher::Publish(const MqttMessage& m) {
   return result.get();
 }
 
-}  // namespace sluice::bridge
+}  // namespace sluice::broker

@@ -4,9 +4,9 @@
 #include <cstdint>
 #include <string>
 
-#include "broker/codec/codec.h"
-#include "broker/codec/utf8_reference.h"
-#include "broker/codec/test_util.h"
+#include "mqtt/codec/codec.h"
+#include "mqtt/codec/utf8_reference.h"
+#include "mqtt/codec/test_util.h"
 #include "gtest/gtest.h"
 
 namespace sluice::mqtt {

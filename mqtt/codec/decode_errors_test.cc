@@ -6,8 +6,8 @@
 #include <set>
 #include <string>
 
-#include "broker/codec/codec.h"
-#include "broker/codec/test_util.h"
+#include "mqtt/codec/codec.h"
+#include "mqtt/codec/test_util.h"
 #include "gtest/gtest.h"
 
 namespace sluice::mqtt {

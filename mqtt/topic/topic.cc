@@ -1,4 +1,4 @@
-#include "broker/topic/topic.h"
+#include "mqtt/topic/topic.h"
 
 namespace sluice::topic {
 

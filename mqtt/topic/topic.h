@@ -1,7 +1,7 @@
 // Topic names and filters (MQTT 5 section 4.7): validation, shared-subscription parsing and
 // matching of one filter against one name. Pure functions; thread-safe.
-#ifndef SLUICE_BROKER_TOPIC_TOPIC_H_
-#define SLUICE_BROKER_TOPIC_TOPIC_H_
+#ifndef SLUICE_MQTT_TOPIC_TOPIC_H_
+#define SLUICE_MQTT_TOPIC_TOPIC_H_
 
 #include <string_view>
 
@@ -34,4 +34,4 @@ inline constexpr size_t kMaxTopicBytes = 65535;
 
 }  // namespace sluice::topic
 
-#endif  // SLUICE_BROKER_TOPIC_TOPIC_H_
+#endif  // SLUICE_MQTT_TOPIC_TOPIC_H_

@@ -10,31 +10,29 @@
 //
 // Thread-safety: Publish may run on several consumer threads at once (InjectPublish is
 // thread-safe). Never call it on a broker shard thread (it would wait for itself).
-#ifndef SLUICE_BRIDGE_MQTT_BROKER_PUBLISHER_H_
-#define SLUICE_BRIDGE_MQTT_BROKER_PUBLISHER_H_
+#ifndef SLUICE_BROKER_BRIDGE_PUBLISHER_H_
+#define SLUICE_BROKER_BRIDGE_PUBLISHER_H_
 
 #include <cstdint>
 
 #include "bridge/mqtt/mqtt_publisher.h"
 
 namespace sluice::broker {
+
 class Broker;
-}
 
-namespace sluice::bridge {
-
-class BrokerPublisher final : public MqttPublisher {
+class BrokerPublisher final : public bridge::MqttPublisher {
  public:
   // `broker` is not owned; it must be started and outlive every Publish call.
-  explicit BrokerPublisher(broker::Broker* broker, int64_t timeout_ms = 10'000)
+  explicit BrokerPublisher(Broker* broker, int64_t timeout_ms = 10'000)
       : broker_(broker), timeout_ms_(timeout_ms) {}
-  absl::Status Publish(const MqttMessage& message) override;
+  absl::Status Publish(const bridge::MqttMessage& message) override;
 
  private:
-  broker::Broker* broker_;
+  Broker* broker_;
   const int64_t timeout_ms_;
 };
 
-}  // namespace sluice::bridge
+}  // namespace sluice::broker
 
-#endif  // SLUICE_BRIDGE_MQTT_BROKER_PUBLISHER_H_
+#endif  // SLUICE_BROKER_BRIDGE_PUBLISHER_H_

@@ -3,9 +3,9 @@
 #include <set>
 #include <string>
 
-#include "broker/topic/retained_trie.h"
-#include "broker/topic/subscription_trie.h"
-#include "broker/topic/topic.h"
+#include "mqtt/topic/retained_trie.h"
+#include "mqtt/topic/subscription_trie.h"
+#include "mqtt/topic/topic.h"
 #include "base/rng.h"
 #include "base/testing/small_stack.h"
 #include "gtest/gtest.h"

@@ -1,8 +1,8 @@
-// Internal to broker/codec (not part of the public API): the bounds-checked byte reader and
+// Internal to mqtt/codec (not part of the public API): the bounds-checked byte reader and
 // the appending writer shared by the packet codecs, variable byte integers, and the MQTT 5
 // property codec (properties.cc). Thread-compatible.
-#ifndef SLUICE_BROKER_CODEC_INTERNAL_H_
-#define SLUICE_BROKER_CODEC_INTERNAL_H_
+#ifndef SLUICE_MQTT_CODEC_INTERNAL_H_
+#define SLUICE_MQTT_CODEC_INTERNAL_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -10,8 +10,8 @@
 #include <string_view>
 
 #include "base/check.h"
-#include "broker/codec/codec.h"
-#include "broker/codec/packets.h"
+#include "mqtt/codec/codec.h"
+#include "mqtt/codec/packets.h"
 
 namespace sluice::mqtt::internal {
 
@@ -194,4 +194,4 @@ inline bool IsValidTopicName(std::string_view topic) {
 
 }  // namespace sluice::mqtt::internal
 
-#endif  // SLUICE_BROKER_CODEC_INTERNAL_H_
+#endif  // SLUICE_MQTT_CODEC_INTERNAL_H_

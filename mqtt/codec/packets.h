@@ -1,7 +1,7 @@
 // MQTT 3.1.1 and 5.0 control packets as plain values: the data model the codec decodes into
 // and encodes from. No I/O, no validation here (the codec validates). Thread-compatible.
-#ifndef SLUICE_BROKER_CODEC_PACKETS_H_
-#define SLUICE_BROKER_CODEC_PACKETS_H_
+#ifndef SLUICE_MQTT_CODEC_PACKETS_H_
+#define SLUICE_MQTT_CODEC_PACKETS_H_
 
 #include <cstdint>
 #include <optional>
@@ -214,4 +214,4 @@ using Packet = std::variant<Connect, Connack, Publish, Ack, Subscribe, Suback, U
 
 }  // namespace sluice::mqtt
 
-#endif  // SLUICE_BROKER_CODEC_PACKETS_H_
+#endif  // SLUICE_MQTT_CODEC_PACKETS_H_

@@ -2,12 +2,14 @@
 // "a//b" has the levels "a", "", "b"; "" has one empty level; "/" has two. The one splitter
 // of the code base: tries, validation, the ACL index and the bridge walk levels with it.
 // Pure, allocation-free, thread-safe.
-#ifndef SLUICE_BROKER_TOPIC_LEVELS_H_
-#define SLUICE_BROKER_TOPIC_LEVELS_H_
+#ifndef SLUICE_MQTT_TOPIC_LEVELS_H_
+#define SLUICE_MQTT_TOPIC_LEVELS_H_
 
 #include <algorithm>
 #include <cstddef>
+#include <optional>
 #include <string_view>
+#include <vector>
 
 namespace sluice::topic {
 
@@ -48,6 +50,15 @@ inline size_t CountLevels(std::string_view topic) {
   return static_cast<size_t>(std::count(topic.begin(), topic.end(), '/')) + 1;
 }
 
+// Level `n` (0-based), or nullopt when the topic has fewer levels.
+inline std::optional<std::string_view> LevelAt(std::string_view topic, size_t n) {
+  LevelCursor c(topic);
+  std::string_view level;
+  for (size_t i = 0; c.Next(&level); ++i)
+    if (i == n) return level;
+  return std::nullopt;
+}
+
 // Calls fn(std::string_view level) for each level in order.
 template <typename Fn>
 void ForEachLevel(std::string_view topic, Fn&& fn) {
@@ -55,6 +66,13 @@ void ForEachLevel(std::string_view topic, Fn&& fn) {
   for (std::string_view level; c.Next(&level);) fn(level);
 }
 
+// The levels as views into `topic`.
+inline std::vector<std::string_view> SplitLevels(std::string_view topic) {
+  std::vector<std::string_view> out;
+  ForEachLevel(topic, [&](std::string_view level) { out.push_back(level); });
+  return out;
+}
+
 }  // namespace sluice::topic
 
-#endif  // SLUICE_BROKER_TOPIC_LEVELS_H_
+#endif  // SLUICE_MQTT_TOPIC_LEVELS_H_
