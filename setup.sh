@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package Sluice needs to build, test and benchmark. Idempotent.
 set -euo pipefail
+# The offline validator of the Kubernetes manifests (//tests/deploy): before the early exit
+# below, which runs whenever every Debian package is already present.
+"$(cd "$(dirname "$0")" && pwd)/deploy/k8s/validate/install.sh"
 PACKAGES=(
   bazel-bootstrap build-essential g++ clang libclang-rt-14-dev lld
   python3 git ca-certificates procps
@@ -9,6 +12,7 @@ PACKAGES=(
   librdkafka-dev libabsl-dev libgtest-dev libgmock-dev
   prometheus-cpp-dev libssl-dev libyaml-cpp-dev zlib1g-dev
   mosquitto mosquitto-clients kcat
+  iproute2 nftables
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
