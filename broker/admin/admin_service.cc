@@ -75,6 +75,14 @@ void FillClient(const Broker::ClientInfo& c, pb::Client* out) {
   out->set_will_pending(c.will_pending);
   out->set_peer_address(c.peer);
   out->set_connected_since_unix_s(c.connected_unix_ms / 1000);
+  out->set_lag_records(c.lag_records);
+  for (const auto& [p, n] : c.lag) {
+    pb::PartitionLag* l = out->add_lag();
+    l->set_partition(p);
+    l->set_records(n);
+  }
+  out->set_read_from_log(c.read_from_log);
+  out->set_records_lost(c.records_lost);
 }
 
 int64_t SteadyNowMs() {

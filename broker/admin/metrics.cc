@@ -395,7 +395,8 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
   {
     MetricFamily f = Family("sluice_messages_dropped_total",
                             "Messages not delivered to a subscriber, by reason: queue_full "
-                            "(max_queued_messages), offline_qos0, expired (message expiry), "
+                            "(max_queued_messages when set, memory_queue_max_messages for "
+                            "messages not in the log), offline_qos0, expired (message expiry), "
                             "too_large (client maximum packet size), write_buffer "
                             "(max_write_buffer_bytes, QoS 0).", C);
     AddValue(&f, Sum(b, [](S& s) -> auto& { return s.messages_dropped_queue_full; }), {{"reason", "queue_full"}});
@@ -405,6 +406,24 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
     AddValue(&f, Sum(b, [](S& s) -> auto& { return s.messages_dropped_write_buffer; }), {{"reason", "write_buffer"}});
     out.push_back(std::move(f));
   }
+  out.push_back(Single("sluice_messages_deferred_to_log_total",
+                       "Deliveries left in the commit log for a session that was behind or "
+                       "offline: it reads them back (not a drop).", C,
+                       Sum(b, [](S& s) -> auto& { return s.messages_deferred_to_log; })));
+  out.push_back(Single("sluice_messages_read_from_log_total",
+                       "Deliveries sessions read back from the commit log (their backlog).", C,
+                       Sum(b, [](S& s) -> auto& { return s.messages_read_from_log; })));
+  {
+    MetricFamily f = Family("sluice_session_records_lost_total",
+                            "Records a session still needed that were deleted before it read "
+                            "them, by reason (hard_retention: log_hard_retention_*).", C);
+    AddValue(&f, Sum(b, [](S& s) -> auto& { return s.session_records_lost; }),
+             {{"reason", "hard_retention"}});
+    out.push_back(std::move(f));
+  }
+  out.push_back(Single("sluice_session_read_errors_total",
+                       "Reads of a session's backlog from the log that failed (retried).", C,
+                       Sum(b, [](S& s) -> auto& { return s.session_read_errors; })));
   out.push_back(Single("sluice_messages_replayed_total",
                        "Messages delivered from the commit log to subscriptions asking for a "
                        "replay (sluice-replay).", C,
@@ -490,8 +509,28 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
                          "QoS 1/2 messages sent to subscribers and not yet acknowledged.", G,
                          gauges->inflight));
     out.push_back(Single("sluice_messages_queued",
-                         "Messages queued in sessions (offline, or beyond the inflight window).",
+                         "Messages queued in sessions' memory beyond the inflight window "
+                         "(read-ahead from the log, and messages not in the log).",
                          G, gauges->queued));
+    out.push_back(Single("sluice_session_lag_records_total",
+                         "Records of the commit log behind all sessions (from the first each "
+                         "still needs to the high watermark, matching or not).", G,
+                         gauges->lag_records));
+    {
+      // A gauge histogram: how many sessions are how far behind, right now.
+      MetricFamily f = Family("sluice_session_lag_records",
+                              "Sessions by records behind in the commit log (cumulative "
+                              "buckets: le = at most that many).", G);
+      uint64_t cumulative = 0;
+      for (size_t i = 0; i < gauges->lag_buckets.size(); ++i) {
+        cumulative += gauges->lag_buckets[i];
+        const std::string le = i < broker::Broker::Gauges::kLagBounds.size()
+                                   ? std::to_string(broker::Broker::Gauges::kLagBounds[i])
+                                   : "+Inf";
+        AddValue(&f, cumulative, {{"le", le}});
+      }
+      out.push_back(std::move(f));
+    }
   } else {
     SLOG(kWarn).Kv("error", gauges.status().message()) << "metrics: session gauges left out";
   }

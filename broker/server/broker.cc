@@ -25,6 +25,10 @@ using asio::ip::tcp;
 
 Broker::Broker(BrokerConfig config) : config_(std::move(config)) {
   store_qos12_ = config_.durability == "log";
+  {
+    std::lock_guard<std::mutex> lock(runtime_mu_);
+    UpdateSessionLimits(static_cast<uint32_t>(config_.max_queued_messages));
+  }
   security_ = std::make_unique<Security>(this, config_.security);
   uint32_t n = config_.threads > 0 ? static_cast<uint32_t>(config_.threads)
                                    : std::max(1u, std::thread::hardware_concurrency());
@@ -63,6 +67,8 @@ absl::Status Broker::Start() {
     return durable.status();
   }
   durable_ = std::move(*durable);
+  record_source_ = std::make_unique<LocalRecordSource>(durable_.get());
+  for (auto& shard : shards_) shard->SetRecordSource(record_source_.get());
   RecoveryCounts recovered;
   if (absl::Status st = RecoverDurable(&recovered); !st.ok()) {
     durable_.reset();
@@ -72,9 +78,8 @@ absl::Status Broker::Start() {
   }
   if (recovered.sessions || recovered.retained || recovered.sessions_expired) {
     SLOG(kInfo).Kv("sessions", recovered.sessions).Kv("expired", recovered.sessions_expired)
-        .Kv("retained", recovered.retained).Kv("messages", recovered.messages)
-        .Kv("dropped_queue_full", recovered.dropped_queue_full)
-        .Kv("records_lost", recovered.records_lost) << "state recovered from the commit log";
+        .Kv("retained", recovered.retained).Kv("inflight", recovered.messages)
+        << "state recovered from the commit log";
   }
   reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   accept_backoff_ = std::make_unique<asio::steady_timer>(shards_[0]->io());

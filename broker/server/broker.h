@@ -9,6 +9,7 @@
 #ifndef SLUICE_BROKER_SERVER_BROKER_H_
 #define SLUICE_BROKER_SERVER_BROKER_H_
 
+#include <array>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -82,9 +83,7 @@ class Broker {
   // What recovery found in the log at start (broker_durable.cc).
   struct RecoveryCounts {
     size_t sessions = 0, sessions_expired = 0, retained = 0;
-    size_t messages = 0;             // restored as inflight or queued
-    size_t dropped_queue_full = 0;   // beyond max_queued_messages
-    uint64_t records_lost = 0;       // deleted by a hard retention limit before delivery
+    size_t messages = 0;             // window entries restored (their messages load on resume)
   };
 
   // ==== Admin and introspection (broker_admin.cc; used by broker/admin) ====================
@@ -102,6 +101,11 @@ class Broker {
     uint32_t expiry_s = 0;  // kSessionNeverExpires: never
     uint64_t inflight = 0, queued = 0, subscriptions = 0;
     uint64_t dropped_queue_full = 0, dropped_expired = 0;
+    // Records of the log behind the session, in all and per partition (non-zero ones), the
+    // deliveries it read back from the log, records hard retention took from it.
+    uint64_t lag_records = 0;
+    std::vector<std::pair<uint32_t, uint64_t>> lag;
+    uint64_t read_from_log = 0, records_lost = 0;
     bool will_pending = false;  // a delayed will waits to be published
     // While connected: the client's "HOST:PORT" and when its connection began (Unix ms).
     std::string peer;
@@ -121,6 +125,12 @@ class Broker {
   };
   struct Gauges {  // summed over shards
     uint64_t sessions = 0, sessions_connected = 0, subscriptions = 0, inflight = 0, queued = 0;
+    // Sessions by lag (records behind, see ClientInfo): lag_buckets[i] counts those with a lag
+    // of at most kLagBounds[i]; the last one, the rest. And the total.
+    static constexpr std::array<uint64_t, 7> kLagBounds = {0, 10, 100, 1000, 10000, 100000,
+                                                           1000000};
+    std::array<uint64_t, kLagBounds.size() + 1> lag_buckets{};
+    uint64_t lag_records = 0;
   };
   // Sessions (online and offline) matching `query`, ordered by client id, at most query.limit.
   absl::StatusOr<std::vector<ClientInfo>> ListClients(const ClientQuery& query);
@@ -162,12 +172,21 @@ class Broker {
   bool IsDeniedSubscribeNow(std::string_view filter) const;
   bool IsDeniedPublishNow(std::string_view topic) const;
   uint32_t MaxQueuedMessagesNow() const;
+  // The limits new sessions get (session.h): immutable, kept alive as long as the broker, so
+  // a session holds a pointer and never a copy. Any thread.
+  const SessionLimits* SessionLimitsNow() const {
+    return session_limits_.load(std::memory_order_acquire);
+  }
 
  private:
   // Null until the first ApplyRuntimeConfig: config_ holds the settings until then.
   std::atomic<const RuntimeConfig*> runtime_{nullptr};
   mutable std::mutex runtime_mu_;  // serializes ApplyRuntimeConfig; guards runtime_versions_
   std::vector<std::unique_ptr<const RuntimeConfig>> runtime_versions_;
+  // Every SessionLimits ever made (sessions point at theirs); guarded by runtime_mu_.
+  std::vector<std::unique_ptr<const SessionLimits>> session_limits_versions_;
+  std::atomic<const SessionLimits*> session_limits_{nullptr};
+  void UpdateSessionLimits(uint32_t max_queued_messages);
   // ==== end of the admin block ==============================================================
 
  private:
@@ -201,6 +220,7 @@ class Broker {
   // Declared after the shards: destroyed first, its pending callbacks post into io_contexts
   // that still exist.
   std::unique_ptr<Durable> durable_;
+  std::unique_ptr<RecordSource> record_source_;  // over durable_
 };
 
 }  // namespace sluice::broker

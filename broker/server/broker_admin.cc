@@ -85,12 +85,32 @@ std::map<std::string, topic::SubscriptionOptions>& SubscriptionsOf(const Session
   return const_cast<SessionHost*>(host)->session.subscriptions();
 }
 
-Broker::ClientInfo Describe(const SessionHost* host, uint32_t shard) {
+// Records behind `host`'s session per partition: from the first it still needs to the high
+// watermark (`hwm`, read once per admin call). A live partition is only behind by what its
+// window and read-ahead hold (the shard's watermark may trail the log by a cursor round).
+uint64_t Lag(const SessionHost* host, const std::vector<int64_t>& hwm,
+             std::vector<std::pair<uint32_t, uint64_t>>* per_partition) {
+  uint64_t total = 0;
+  for (uint32_t p = 0; p < hwm.size(); ++p) {
+    const int64_t first = host->session.FirstNeeded(p, hwm[p]);
+    if (first >= hwm[p]) continue;
+    const uint64_t behind = static_cast<uint64_t>(hwm[p] - first);
+    total += behind;
+    if (per_partition) per_partition->emplace_back(p, behind);
+  }
+  return total;
+}
+
+Broker::ClientInfo Describe(const Shard& shard, const SessionHost* host,
+                            const std::vector<int64_t>& hwm) {
   Broker::ClientInfo c;
+  c.lag_records = Lag(host, hwm, &c.lag);
+  c.read_from_log = host->session.counters().read_from_log;
+  c.records_lost = host->session.counters().records_lost;
   c.client_id = host->session.client_id();
   c.connected = host->connection != nullptr;
   c.version = host->version;
-  c.shard = shard;
+  c.shard = shard.index();
   c.expiry_s = host->expiry_s;
   c.inflight = host->session.inflight();
   c.queued = host->session.queued();
@@ -113,7 +133,8 @@ struct Status2 {  // RunOnShard's result must be default-constructible apart fro
 
 absl::StatusOr<std::vector<Broker::ClientInfo>> Broker::ListClients(const ClientQuery& query) {
   ClientQuery q = query;
-  auto per_shard = RunOnAllShards<std::vector<ClientInfo>>(*this, [q](Shard& shard) {
+  const std::vector<int64_t> hwm = durable_ ? durable_->HighWatermarks() : std::vector<int64_t>();
+  auto per_shard = RunOnAllShards<std::vector<ClientInfo>>(*this, [q, hwm](Shard& shard) {
     std::vector<ClientInfo> out;
     for (const SessionHost* host : shard.Sessions()) {
       const std::string& id = host->session.client_id();
@@ -122,7 +143,7 @@ absl::StatusOr<std::vector<Broker::ClientInfo>> Broker::ListClients(const Client
       bool connected = host->connection != nullptr;
       if (q.state == ClientQuery::State::kConnected && !connected) continue;
       if (q.state == ClientQuery::State::kDisconnected && connected) continue;
-      out.push_back(Describe(host, shard.index()));
+      out.push_back(Describe(shard, host, hwm));
     }
     // Each shard returns only its first `limit`: the merged first `limit` are among them.
     auto by_id = [](const ClientInfo& a, const ClientInfo& b) { return a.client_id < b.client_id; };
@@ -143,11 +164,12 @@ absl::StatusOr<std::vector<Broker::ClientInfo>> Broker::ListClients(const Client
 }
 
 absl::StatusOr<Broker::ClientInfo> Broker::GetClient(const std::string& client_id) {
+  const std::vector<int64_t> hwm = durable_ ? durable_->HighWatermarks() : std::vector<int64_t>();
   auto r = RunOnShard<std::optional<ClientInfo>>(
-      *this, HomeShard(client_id), [client_id](Shard& shard) -> std::optional<ClientInfo> {
+      *this, HomeShard(client_id), [client_id, hwm](Shard& shard) -> std::optional<ClientInfo> {
         const SessionHost* host = shard.Find(client_id);
         if (!host) return std::nullopt;
-        return Describe(host, shard.index());
+        return Describe(shard, host, hwm);
       });
   if (!r.ok()) return r.status();
   if (!*r) return absl::NotFoundError("no session for client id '" + client_id + "'");
@@ -239,7 +261,8 @@ absl::Status Broker::DeleteRetained(const std::string& topic_name) {
 }
 
 absl::StatusOr<Broker::Gauges> Broker::CollectGauges() {
-  auto per_shard = RunOnAllShards<Gauges>(*this, [](Shard& shard) {
+  const std::vector<int64_t> hwm = durable_ ? durable_->HighWatermarks() : std::vector<int64_t>();
+  auto per_shard = RunOnAllShards<Gauges>(*this, [hwm](Shard& shard) {
     Gauges g;
     for (const SessionHost* host : shard.Sessions()) {
       ++g.sessions;
@@ -247,6 +270,11 @@ absl::StatusOr<Broker::Gauges> Broker::CollectGauges() {
       g.subscriptions += SubscriptionsOf(host).size();
       g.inflight += host->session.inflight();
       g.queued += host->session.queued();
+      const uint64_t lag = Lag(host, hwm, nullptr);
+      g.lag_records += lag;
+      size_t i = 0;
+      while (i < Gauges::kLagBounds.size() && lag > Gauges::kLagBounds[i]) ++i;
+      ++g.lag_buckets[i];
     }
     return g;
   });
@@ -258,6 +286,8 @@ absl::StatusOr<Broker::Gauges> Broker::CollectGauges() {
     total.subscriptions += g.subscriptions;
     total.inflight += g.inflight;
     total.queued += g.queued;
+    total.lag_records += g.lag_records;
+    for (size_t i = 0; i < g.lag_buckets.size(); ++i) total.lag_buckets[i] += g.lag_buckets[i];
   }
   return total;
 }
@@ -305,6 +335,7 @@ void Broker::ApplyRuntimeConfig(const RuntimeConfig& runtime) {
   auto next = std::make_unique<const RuntimeConfig>(runtime);
   runtime_.store(next.get(), std::memory_order_release);
   runtime_versions_.push_back(std::move(next));
+  UpdateSessionLimits(static_cast<uint32_t>(runtime.max_queued_messages));
   if (auto level = log::ParseLevel(runtime.log_level); level.ok()) log::SetLevel(*level);
   // Quiescence: a shard reads the pointer within one handler and keeps nothing across
   // handlers, so once every shard has run a handler posted after the swap, no one can hold an
@@ -334,6 +365,18 @@ bool Broker::IsDeniedPublishNow(std::string_view name) const {
   for (const auto& rule : r ? r->deny_publish : config_.deny_publish)
     if (topic::Matches(rule, name)) return true;
   return false;
+}
+
+void Broker::UpdateSessionLimits(uint32_t max_queued_messages) {
+  auto limits = std::make_unique<SessionLimits>();
+  limits->read_ahead_messages = static_cast<uint32_t>(config_.read_ahead_messages);
+  limits->read_ahead_bytes = static_cast<uint64_t>(config_.read_ahead_bytes);
+  limits->memory_queue_max = static_cast<uint32_t>(config_.memory_queue_max_messages);
+  // The opt-in Mosquitto-like queue: every QoS 1/2 delivery waits in memory, capped.
+  limits->log_backed = max_queued_messages == 0;
+  limits->max_queued = max_queued_messages;
+  session_limits_.store(limits.get(), std::memory_order_release);
+  session_limits_versions_.push_back(std::move(limits));
 }
 
 uint32_t Broker::MaxQueuedMessagesNow() const {

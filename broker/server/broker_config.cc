@@ -33,7 +33,18 @@ void BrokerConfig::Register(ConfigSchema* s) {
   s->AddInt("max_inflight", &max_inflight, 1, 65535,
             "Outgoing QoS 1/2 window for clients that state no Receive Maximum (MQTT 3.1.1).");
   s->AddInt("max_queued_messages", &max_queued_messages, 0, 100000000,
-            "Messages queued per session beyond the inflight window; more are dropped and counted.");
+            "Opt-in (0 = off): a session's undelivered QoS 1/2 messages wait in memory, at most "
+            "this many, and more are dropped and counted (Mosquitto's behaviour). Off, sessions "
+            "read their backlog from the commit log and never drop an acknowledged message.");
+  s->AddInt("read_ahead_messages", &read_ahead_messages, 0, 1000000,
+            "Messages an online session keeps in memory beyond its inflight window; beyond it "
+            "(a slow subscriber) it reads them from the commit log as it catches up.");
+  s->AddInt("read_ahead_bytes", &read_ahead_bytes, 0, 1LL << 32,
+            "The same bound in bytes (topic + payload).");
+  s->AddInt("memory_queue_max_messages", &memory_queue_max_messages, 0, 100000000,
+            "Messages that are not in the commit log (durability: memory, a $share group's "
+            "picks, retained copies and replays on SUBSCRIBE) a session may hold in memory; "
+            "more are dropped and counted. 0: no limit.");
   s->AddInt("topic_alias_maximum", &topic_alias_maximum, 0, 65535,
             "Topic aliases a client may use towards the broker (MQTT 5).");
   s->AddInt("server_keep_alive", &server_keep_alive, 0, 65535,

@@ -20,7 +20,13 @@ struct BrokerConfig {
   int64_t max_packet_size = 1 << 20;
   int64_t receive_maximum = 100;        // incoming QoS 1/2 window granted to each client (5.0)
   int64_t max_inflight = 100;           // outgoing window when the client states none (3.1.1)
-  int64_t max_queued_messages = 1000;   // per session, beyond the inflight window
+  // Opt-in (0 = off): a session's undelivered QoS 1/2 messages wait in memory, at most this
+  // many, and beyond it are dropped (Mosquitto's behaviour). Off, sessions read their backlog
+  // from the commit log and never drop an acknowledged message (README "Sessions").
+  int64_t max_queued_messages = 0;
+  int64_t read_ahead_messages = 128;         // per online session, beyond the window
+  int64_t read_ahead_bytes = 256 << 10;
+  int64_t memory_queue_max_messages = 1000;  // deliveries not in the log (durability: memory...)
   int64_t topic_alias_maximum = 64;     // incoming aliases accepted per connection (5.0)
   int64_t server_keep_alive = 0;        // >0: the keep alive every client must use (seconds)
   int64_t max_keep_alive = 0;           // >0: longer (or zero) keep alives are cut to this
@@ -62,7 +68,7 @@ struct BrokerConfig {
 struct RuntimeConfig {
   std::vector<std::string> deny_subscribe;
   std::vector<std::string> deny_publish;
-  int64_t max_queued_messages = 1000;  // applies to sessions created after the change
+  int64_t max_queued_messages = 0;  // applies to sessions created after the change
   std::string log_level = "info";
 
   static RuntimeConfig From(const BrokerConfig& config);

@@ -43,102 +43,8 @@ class Latch {
 
 struct RestoredSession {
   SessionHost* host = nullptr;
-  std::vector<int64_t> cursor;  // per partition: first offset to deliver
-  absl::flat_hash_set<std::pair<uint32_t, int64_t>> taken;  // restored as inflight
+  std::vector<int64_t> cursor;  // per partition: the first offset the session still needs
 };
-
-// Reads partition p once, from the lowest cursor of any restored session to the high
-// watermark, and queues each record for the sessions whose subscriptions match it (matched
-// like Shard::Route) and whose cursor is at or below it.
-absl::Status RebuildQueues(Broker& broker, absl::flat_hash_map<std::string, RestoredSession>& restored,
-                           PartitionId p, int64_t hwm, int64_t now, int64_t wall_now,
-                           Broker::RecoveryCounts* counts) {
-  int64_t from = hwm;
-  for (const auto& [id, rs] : restored) from = std::min(from, rs.cursor[p.value()]);
-  if (from >= hwm) return absl::OkStatus();
-  storage::PartitionedLog& log = broker.durable()->log();
-  ASSIGN_OR_RETURN(storage::PartitionInfo info, log.Info(p));
-  if (from < static_cast<int64_t>(info.log_start.value())) {
-    counts->records_lost += info.log_start.value() - from;  // hard retention limits
-    from = static_cast<int64_t>(info.log_start.value());
-  }
-  const size_t max_queued = static_cast<size_t>(broker.config().max_queued_messages);
-  topic::SubscriptionTrie& trie = broker.shard(0).trie();
-  struct Match {
-    uint8_t qos = 0;
-    bool retain_as_published = false;
-    std::vector<uint32_t> subscription_ids;
-  };
-  absl::flat_hash_map<std::string, Match> matches;
-  auto eligible = [&](const std::string& client_id, int64_t offset) -> RestoredSession* {
-    auto it = restored.find(client_id);
-    if (it == restored.end() || it->second.cursor[p.value()] > offset ||
-        it->second.taken.contains({p.value(), offset}))
-      return nullptr;
-    return &it->second;
-  };
-  while (from < hwm) {
-    ASSIGN_OR_RETURN(auto batch, log.Read(p, Offset(static_cast<uint64_t>(from)), 1024, 4 << 20));
-    if (batch.empty()) break;
-    for (const storage::StoredRecord& r : batch) {
-      const int64_t offset = static_cast<int64_t>(r.offset.value());
-      from = offset + 1;
-      if (r.record.qos == 0) continue;  // QoS 0 is never queued for an offline session
-      matches.clear();
-      std::vector<std::pair<std::string, Match>> shared;
-      trie.Match(
-          r.record.topic,
-          [&](const topic::SubscriberEntry& e) {
-            if (e.options.no_local && e.client_id == r.record.publisher) return;
-            if (!eligible(e.client_id, offset)) return;
-            Match& m = matches[e.client_id];
-            m.qos = std::max(m.qos, e.options.qos);
-            m.retain_as_published |= e.options.retain_as_published;
-            if (e.options.subscription_id) m.subscription_ids.push_back(e.options.subscription_id);
-          },
-          [&](std::vector<topic::SubscriberEntry>& members, size_t& cursor) {
-            for (size_t i = 0; i < members.size(); ++i) {
-              const topic::SubscriberEntry& e = members[(cursor + i) % members.size()];
-              if (!eligible(e.client_id, offset)) continue;
-              cursor = cursor + i + 1;
-              Match m{e.options.qos, e.options.retain_as_published, {}};
-              if (e.options.subscription_id) m.subscription_ids.push_back(e.options.subscription_id);
-              shared.emplace_back(e.client_id, std::move(m));
-              return;
-            }
-          });
-      for (auto& [id, m] : shared) {
-        Match& into = matches[id];
-        into.qos = std::max(into.qos, m.qos);
-        into.retain_as_published |= m.retain_as_published;
-        for (uint32_t sid : m.subscription_ids) into.subscription_ids.push_back(sid);
-      }
-      if (matches.empty()) continue;
-      ASSIGN_OR_RETURN(std::shared_ptr<Message> message,
-                       Durable::ToMessage(r.record, p.value(), offset, now, wall_now));
-      for (auto& [id, m] : matches) {
-        RestoredSession& rs = restored[id];
-        if (rs.host->session.queued() >= max_queued) {
-          // Counted like a live drop (Shard::Deliver); logged per session after recovery.
-          counts->dropped_queue_full++;
-          rs.host->session.CountDroppedQueueFull();
-          BrokerStats::Inc(broker.shard(broker.HomeShard(id)).stats().messages_dropped_queue_full);
-          continue;
-        }
-        Delivery d;
-        d.message = message;
-        d.qos = std::min(message->qos, m.qos);
-        d.retain = m.retain_as_published && message->retain;
-        std::sort(m.subscription_ids.begin(), m.subscription_ids.end());
-        d.subscription_ids = std::move(m.subscription_ids);
-        if (d.qos == 0) continue;
-        rs.host->session.RestoreQueued(std::move(d));
-        counts->messages++;
-      }
-    }
-  }
-  return absl::OkStatus();
-}
 
 }  // namespace
 
@@ -192,7 +98,7 @@ absl::Status Broker::RecoverDurable(RecoveryCounts* counts) {
     progress.committed.assign(partitions, -1);
     progress.dirty = false;
     host->durable = std::move(progress);
-    restored[client_id] = RestoredSession{host, r->base, {}};
+    restored[client_id] = RestoredSession{host, r->base};
     decoded.emplace(client_id, std::move(*r));
     counts->sessions++;
   }
@@ -226,36 +132,23 @@ absl::Status Broker::RecoverDurable(RecoveryCounts* counts) {
     shards_[HomeShard(q.publisher)]->BeginStoredQos2(host, q.packet_id, q.partition.value()).stored = true;
   }
 
-  // Outgoing messages in flight when the session record was last written, with their packet
-  // ids (re-sent with DUP=1 on resume), unless the cursor shows they were acknowledged since.
+  // Where each session reads on, and its window as the session record last saw it: packet
+  // ids and offsets only (their messages are read back when the client returns), unless the
+  // cursor shows they were acknowledged since. No backlog is read here: start-up does not
+  // grow with what the sessions have not read yet (README "Sessions").
   for (auto& [client_id, rs] : restored) {
+    rs.host->session.RestorePositions(rs.cursor);
     for (const SessionRecord::Inflight& e : decoded[client_id].inflight) {
-      Delivery d;
-      if (e.offset >= 0) {
-        if (e.partition >= partitions || e.offset < rs.cursor[e.partition]) continue;
-        auto read = log.Read(PartitionId(e.partition), Offset(static_cast<uint64_t>(e.offset)), 1);
-        if (!read.ok() || read->empty()) continue;  // deleted by a hard retention limit
-        ASSIGN_OR_RETURN(auto m, Durable::ToMessage(read->front().record, e.partition, e.offset,
-                                                    now, wall_now));
-        d.message = std::move(m);
-        d.qos = e.qos;
-        d.retain = e.retain;
-        rs.taken.insert({e.partition, e.offset});
-      } else if (!e.awaiting_pubcomp) {
+      if (e.offset >= 0 && (e.partition >= partitions || e.offset < rs.cursor[e.partition]))
         continue;
-      }
-      if (rs.host->session.RestoreInflight(e.packet_id, e.awaiting_pubcomp, std::move(d)))
+      if (e.offset < 0 && !e.awaiting_pubcomp) continue;
+      Delivery d;
+      d.qos = e.qos;
+      d.retain = e.retain;
+      if (rs.host->session.RestoreInflight(e.packet_id, e.awaiting_pubcomp, std::move(d),
+                                           e.partition, e.offset))
         counts->messages++;
     }
-  }
-  for (uint32_t p = 0; p < partitions; ++p)
-    RETURN_IF_ERROR(RebuildQueues(*this, restored, PartitionId(p), hwm[p], now, wall_now, counts));
-  for (const auto& [id, rs] : restored) {
-    const uint64_t dropped = rs.host->session.counters().dropped_queue_full;
-    if (dropped == 0) continue;
-    SLOG(kWarn).Kv("client_id", id).Kv("queued", rs.host->session.queued())
-            .Kv("dropped_total", dropped)
-        << "session queue full while rebuilt from the log, messages dropped (max_queued_messages)";
   }
   return absl::OkStatus();
 }

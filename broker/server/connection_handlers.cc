@@ -169,9 +169,13 @@ void Connection::CompleteConnect(mqtt::Connect connect) {
   } else {
     shard_->CancelDeadline(this);
   }
+  // A resumed session re-sends its window (messages read back from the log first), then reads
+  // on from where it stands.
+  shard_->LoadInflight(host_);
   std::vector<Outbound> out;
   host_->session.Resume(shard_->NowMs(), &out);
   SendOutbound(out);
+  if (host_) shard_->reader().WakeIfWanted(*host_);
 }
 
 void Connection::HandlePublish(mqtt::Publish& p) {
@@ -279,6 +283,8 @@ void Connection::HandleAck(const mqtt::Ack& ack) {
   }
   shard_->MarkDirty(host_);
   SendOutbound(out);
+  // A freed window slot: a session behind reads on.
+  if (host_) shard_->reader().WakeIfWanted(*host_);
 }
 
 void Connection::HandleSubscribe(mqtt::Subscribe& s) {
@@ -326,6 +332,11 @@ void Connection::HandleSubscribe(mqtt::Subscribe& s) {
     auto& subs = host_->session.subscriptions();
     bool is_new = !subs.contains(req.filter);
     subs[req.filter] = options;
+    if (host_->session.behind() && broker.durable()) {
+      // What the session reads back from the log must not include messages published before
+      // this subscription.
+      host_->subscribed_at.GetOrCreate()[req.filter] = broker.durable()->HighWatermarks();
+    }
     adds->push_back({std::string(parsed.filter), std::string(parsed.group), req.filter, options, is_new});
     codes.push_back(req.qos);
   }

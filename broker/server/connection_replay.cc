@@ -68,8 +68,10 @@ void Connection::Replay(const ReplaySpec& spec,
   if (spec.kind == ReplaySpec::Kind::kLatest || subs.empty()) return;
   Durable& durable = *shard_->broker().durable();
   storage::PartitionedLog& log = durable.log();
-  const size_t max_messages =
-      std::max<size_t>(1, static_cast<size_t>(shard_->broker().config().max_queued_messages));
+  // Replayed copies are not the session's position in the log: they wait in memory, within
+  // memory_queue_max_messages.
+  const size_t memory_max = static_cast<size_t>(shard_->broker().config().memory_queue_max_messages);
+  const size_t max_messages = memory_max == 0 ? SIZE_MAX : memory_max;
   const int64_t now = shard_->NowMs(), wall_now = WallNowMs();
   size_t delivered = 0;
   uint64_t bytes = 0;

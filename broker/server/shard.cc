@@ -126,7 +126,7 @@ SessionHost* Shard::TakeSession(const std::string& client_id, bool clean_start,
     }
     DestroySession(client_id);
   }
-  auto host = std::make_unique<SessionHost>(client_id, broker_->MaxQueuedMessagesNow());
+  auto host = std::make_unique<SessionHost>(client_id, broker_->SessionLimitsNow());
   SessionHost* raw = host.get();
   raw->connection = std::move(connection);
   sessions_.emplace(Av(raw->session.client_id()), std::move(host));
@@ -137,7 +137,9 @@ void Shard::OnConnectionClosed(SessionHost* host, const Connection* connection,
                                Boxed<mqtt::Will> will) {
   if (host->connection.get() != connection) return;
   host->connection.reset();
-  host->session.Detach();
+  // A session that lives on keeps no backlog in memory while its client is away: it reads it
+  // back from the log when the client returns (session.h).
+  host->session.Detach(host->expiry_s == 0 ? nullptr : &watermark_);
   host->generation++;
   if (will) {
     uint32_t delay = will->properties.will_delay_interval.value_or(0);
@@ -195,8 +197,7 @@ void Shard::ArmExpiry(SessionHost* host) {
 SessionHost* Shard::RestoreSession(const std::string& client_id, mqtt::Version version,
                                    uint32_t expiry_s) {
   DestroySession(client_id);
-  auto host = std::make_unique<SessionHost>(
-      client_id, static_cast<uint32_t>(broker_->config().max_queued_messages));
+  auto host = std::make_unique<SessionHost>(client_id, broker_->SessionLimitsNow());
   SessionHost* raw = host.get();
   raw->version = version;
   raw->expiry_s = expiry_s;
@@ -272,6 +273,7 @@ size_t Shard::Route(const MessagePtr& message) {
         const topic::SubscriberEntry& e = members[pick];
         Delivery d;
         d.message = message;
+        d.shared = true;
         d.qos = std::min(message->qos, e.options.qos);
         d.retain = e.options.retain_as_published && message->retain;
         if (e.options.subscription_id) d.subscription_ids.push_back(e.options.subscription_id);
@@ -312,6 +314,13 @@ void Shard::FlushOutbox() {
 }
 
 void Shard::Deliver(std::string_view client_id, Delivery delivery) {
+  // A stored message reaches this shard in its partition's offset order (its owner routes
+  // them so, and posts are FIFO): every message of the partition below it that matched a
+  // session here has arrived. Sessions leaving now count on that (Session::Detach).
+  if (const Message& m = *delivery.message; m.offset >= 0 && m.partition < watermark_.size() &&
+                                            !delivery.retained_copy) {
+    watermark_[m.partition] = std::max(watermark_[m.partition], m.offset + 1);
+  }
   SessionHost* host = Find(client_id);
   if (!host) return;  // the session ended after the match: nothing to deliver to
   std::vector<Outbound>& out = deliver_out_;
@@ -319,6 +328,10 @@ void Shard::Deliver(std::string_view client_id, Delivery delivery) {
   if (delivery.message->offset >= 0) MarkDirty(host);
   OfferResult r = host->session.Offer(std::move(delivery), NowMs(), &out);
   switch (r) {
+    case OfferResult::kDeferred:
+      // Left in the log: the session reads it back when it has room (not a drop).
+      BrokerStats::Inc(stats_.messages_deferred_to_log);
+      break;
     case OfferResult::kDroppedQueueFull:
       BrokerStats::Inc(stats_.messages_dropped_queue_full);
     {

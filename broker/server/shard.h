@@ -31,6 +31,8 @@
 #include "broker/server/durable.h"
 #include "broker/server/deadline_wheel.h"
 #include "broker/server/poller.h"
+#include "broker/server/record_source.h"
+#include "broker/server/session_reader.h"
 #include "broker/server/stats.h"
 #include "broker/session/session.h"
 #include "mqtt/topic/subscription_trie.h"
@@ -59,7 +61,7 @@ class LazyTimer {
 };
 
 // A persistent session's place in the commit log (durable.h): per partition, the floor its
-// cursor starts from and the last cursor committed.
+// cursor starts from and the last cursor committed. Where it reads next is the Session's.
 struct DurableProgress {
   std::vector<int64_t> base;
   std::vector<int64_t> committed;  // -1: none yet
@@ -75,8 +77,8 @@ struct IncomingQos2 {
 };
 
 struct SessionHost {
-  SessionHost(std::string client_id, uint32_t max_queued)
-      : session(std::move(client_id), max_queued) {}
+  SessionHost(std::string client_id, const SessionLimits* limits)
+      : session(std::move(client_id), limits) {}
   Session session;
   std::shared_ptr<Connection> connection;  // null while the client is away
   mqtt::Version version = mqtt::Version::k311;
@@ -85,9 +87,14 @@ struct SessionHost {
   LazyTimer expiry_timer;
   LazyTimer will_timer;
   uint64_t generation = 0;  // bumped on every attach/detach, so stale timers do nothing
+  bool fetch_pending = false;  // SessionReader: a read for this session is under way
   Boxed<DurableProgress> durable;  // set while the session is persistent (expiry > 0)
   // Incoming QoS 2 messages that went to the log, by packet id (until PUBREL).
   Boxed<absl::flat_hash_map<uint16_t, IncomingQos2>> incoming_stored;
+  // Filters subscribed while the session was behind, with the high watermarks then: what it
+  // reads back from the log for them starts there (MQTT: a subscription gets what is
+  // published after it). Dropped once the session is live everywhere.
+  Boxed<absl::flat_hash_map<std::string, std::vector<int64_t>>> subscribed_at;
 };
 
 class Shard {
@@ -175,6 +182,19 @@ class Shard {
   void OnQos2Stored(const std::string& client_id, uint16_t packet_id, uint32_t partition,
                     const absl::Status& status);
   std::optional<uint32_t> TakeIncomingPartition(SessionHost* host, uint16_t packet_id);
+  // Sessions reading their backlog from the log (session_reader.h); set up by the broker once
+  // the log is open.
+  SessionReader& reader() { return *reader_; }
+  void SetRecordSource(RecordSource* source) {
+    record_source_ = source;
+    reader_ = std::make_unique<SessionReader>(this, source);
+  }
+  // Before a resumed session re-sends its window: the messages it released while away
+  // (Session::MissingInflight), read back from the log. Entries whose record is gone stay
+  // empty (Session::Resume drops them, counted).
+  void LoadInflight(SessionHost* host);
+  // The watermarks of every partition on this shard (Session::Detach).
+  const std::vector<int64_t>& watermarks() const { return watermark_; }
   // Persistent sessions: the record to store, saving it (done on this shard, may be null),
   // the cursors to commit now, and ending one (record, cursors, QoS 2 entries).
   SessionRecord MakeSessionRecord(const SessionHost& host, bool disconnected) const;
@@ -279,6 +299,8 @@ class Shard {
   std::mutex stored_mu_;
   std::vector<StoredResult> stored_inbox_;    // guarded by stored_mu_
   std::vector<StoredResult> stored_draining_;  // the shard's thread only
+  RecordSource* record_source_ = nullptr;  // the broker's
+  std::unique_ptr<SessionReader> reader_;
 };
 
 }  // namespace sluice::broker

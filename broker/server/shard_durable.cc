@@ -112,17 +112,15 @@ SessionRecord Shard::MakeSessionRecord(const SessionHost& host, bool disconnecte
     r.subscriptions.emplace_back(filter, options);
   if (host.durable) r.base = host.durable->base;
   for (const auto& e : host.session.inflight_entries()) {
+    // What is not in the log cannot come back after a restart, except a PUBREL to re-send.
+    if (e.offset < 0 && !e.awaiting_pubcomp) continue;
     SessionRecord::Inflight i;
     i.packet_id = e.packet_id;
     i.awaiting_pubcomp = e.awaiting_pubcomp;
-    const Delivery& d = e.delivery;
-    if (d.message && (d.message->offset < 0 || d.retained_copy)) continue;  // not in the log
-    if (d.message) {
-      i.qos = d.qos;
-      i.retain = d.retain;
-      i.partition = d.message->partition;
-      i.offset = d.message->offset;
-    }
+    i.qos = e.delivery.qos;
+    i.retain = e.delivery.retain;
+    i.partition = e.partition;
+    i.offset = e.awaiting_pubcomp ? -1 : e.offset;
     r.inflight.push_back(i);
   }
   return r;
@@ -144,26 +142,31 @@ void Shard::SaveSession(SessionHost* host, std::function<void(absl::Status)> don
 }
 
 std::vector<std::pair<uint32_t, int64_t>> Shard::CursorsOf(const SessionHost& host) const {
-  // The cursor of partition p is its lowest offset still waiting in the session (inflight or
-  // queued): deliveries of one partition arrive in offset order, so everything below it was
-  // acknowledged or did not match. With nothing waiting, it is this shard's watermark.
+  // The cursor of partition p is the first offset the session still needs (Session::
+  // FirstNeeded): its lowest offset in the window or the read-ahead, else where it reads on
+  // when behind, else this shard's watermark (every record below was routed here).
   const DurableProgress& d = *host.durable;
-  std::vector<int64_t> cursor(d.base.size(), -1);
-  auto consider = [&](const Delivery& delivery) {
-    const MessagePtr& m = delivery.message;
-    if (!m || m->offset < 0 || delivery.retained_copy || m->partition >= cursor.size()) return;
-    int64_t& c = cursor[m->partition];
-    c = c < 0 ? m->offset : std::min(c, m->offset);
-  };
-  for (const auto& e : host.session.inflight_entries()) consider(e.delivery);
-  for (const auto& q : host.session.queued_entries()) consider(q);
   std::vector<std::pair<uint32_t, int64_t>> out;
-  for (uint32_t p = 0; p < cursor.size(); ++p) {
-    int64_t c = cursor[p] >= 0 ? cursor[p]
-                               : std::max(p < watermark_.size() ? watermark_[p] : 0, d.base[p]);
+  for (uint32_t p = 0; p < d.base.size(); ++p) {
+    const int64_t w = std::max(p < watermark_.size() ? watermark_[p] : 0, d.base[p]);
+    const int64_t c = host.session.FirstNeeded(p, w);
     if (c > d.committed[p]) out.emplace_back(p, c);
   }
   return out;
+}
+
+void Shard::LoadInflight(SessionHost* host) {
+  const auto missing = host->session.MissingInflight();
+  if (missing.empty() || !broker_->durable()) return;
+  RecordSource& source = *record_source_;
+  static const std::vector<std::string> kAll = {"#"};  // stored topics never start with $
+  for (const auto& [partition, offset] : missing) {
+    source.Fetch(partition, offset, 1, UINT64_MAX, kAll, NowMs(),
+                 [host, partition, offset](absl::StatusOr<FetchedRecords> r) {
+                   if (!r.ok() || r->messages.empty() || r->messages[0]->offset != offset) return;
+                   host->session.LoadInflight(partition, offset, std::move(r->messages[0]));
+                 });
+  }
 }
 
 void Shard::CommitCursors(SessionHost* host) {

@@ -48,7 +48,14 @@ struct BrokerStats {
   Counter messages_dropped_too_large{0};
   Counter messages_dropped_write_buffer{0};
   Counter messages_store_failed{0};
-  Counter messages_replayed{0};  // delivered from the log on SUBSCRIBE with sluice-replay  // QoS 1/2 the commit log could not take: not acked
+  Counter messages_replayed{0};
+  // Sessions as consumers of the log (issue 13): deliveries left in the log for a session that
+  // was behind or away, read back from it, and records lost to hard retention before a
+  // session read them; reads that failed.
+  Counter messages_deferred_to_log{0};
+  Counter messages_read_from_log{0};
+  Counter session_records_lost{0};
+  Counter session_read_errors{0};  // delivered from the log on SUBSCRIBE with sluice-replay  // QoS 1/2 the commit log could not take: not acked
   Counter publishes_denied{0};
   Counter subscribes_denied{0};
   Counter protocol_errors{0};

@@ -49,6 +49,11 @@ struct Delivery {
   // Sent from the retained store on SUBSCRIBE: not part of the session's position in the
   // log, so it never holds back (or moves) the session's cursors.
   bool retained_copy = false;
+  // A $share group's pick for this member: the member cannot read it back from the log
+  // (which member gets a message is decided when it is routed), so it waits in memory.
+  bool shared = false;
+  // Session bookkeeping: queued in the read-ahead (in the log) rather than the memory queue.
+  bool read_ahead = false;
   std::vector<uint32_t> subscription_ids;
 };
 

@@ -206,13 +206,13 @@ TEST_F(RestartTest, MemoryDurabilityKeepsSessionsButNotQueuedMessagesAcrossKill9
 
 // A queue rebuilt from the log that overflows (a smaller max_queued_messages after the
 // restart) counts and logs each session's drops like a live drop in Shard::Deliver.
-TEST_F(RestartTest, QueueFullAtRecoveryIsLoggedWithClientIdAndCounted) {
-  // A session queue rebuilt from the log after a restart with a smaller max_queued_messages
-  // overflows during recovery. README: a drop beyond max_queued_messages is "counted and
-  // logged, never silent", like a live drop (session_test
-  // OfflineQueueFullDropIsLoggedWithClientIdAndCounted): a log line naming the session and
-  // sluice_messages_dropped_total{reason="queue_full"}.
-  extra_flags_ = {"--max-queued-messages=3", "--sys-interval-s=0"};
+TEST_F(RestartTest, OptInQueueLimitDropsLiveAndTheLogRestoresTheBacklogAfterARestart) {
+  // With the opt-in max_queued_messages (Mosquitto's behaviour) a session queues in memory and
+  // drops beyond the limit while the broker runs (counted, logged with the client id). After a
+  // restart no queue is rebuilt: the session reads its backlog back from the log from its
+  // cursor (the first message it still needed), so what the limit dropped after it comes back
+  // too (issue 13: README "Sessions").
+  extra_flags_ = {"--max-queued-messages=1", "--sys-interval-s=0"};
   Restart();
   {
     auto sub = Client311("shrunk", /*clean=*/false);
@@ -224,18 +224,15 @@ TEST_F(RestartTest, QueueFullAtRecoveryIsLoggedWithClientIdAndCounted) {
     auto pub = Client5("pub");
     for (const char* m : {"one", "two", "three"}) PublishOk(*pub, {.topic = "rq/t", .payload = m, .qos = 1});
   }
-  int status = broker_->Stop();
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << DescribeStatus(status);
-  broker_.reset();
-  extra_flags_ = {"--max-queued-messages=1", "--sys-interval-s=0"};
-  START_BROKER(Flags(), /*capture_log=*/true);
-  EXPECT_NE(AwaitLogLine({"dropped", "client_id=shrunk"}), "")
-      << "no log line names the session whose queue overflowed; log:\n" << BrokerLog();
   EXPECT_EQ(ScrapeMetric(broker_->metrics_port(),
                          "sluice_messages_dropped_total{reason=\"queue_full\"}"),
             2.0);
+  int status = broker_->Stop();
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << DescribeStatus(status);
+  broker_.reset();
+  START_BROKER(Flags());
   auto sub = Client311("shrunk", /*clean=*/false);
-  EXPECT_EQ(ReceivePayloads(*sub, 1), std::vector<std::string>{"one"});
+  EXPECT_EQ(ReceivePayloads(*sub, 3), (std::vector<std::string>{"one", "two", "three"}));
 }
 
 }  // namespace

@@ -141,6 +141,39 @@ TEST_F(SluicectlTest, ClientsListGetAndPaging) {
   EXPECT_THAT(r.err, HasSubstr("no session for client id 'nobody' (NOT_FOUND)"));
 }
 
+// Issue 13: a session's lag in the log (records behind it) is visible in sessions list,
+// clients show (per partition) and /metrics, and goes back to 0 once it has read its backlog.
+TEST_F(SluicectlTest, SessionLagIsVisibleAndClears) {
+  {
+    auto lagger = Client5("lagger", Properties().Add(kSessionExpiry, 300));
+    SubscribeOk(*lagger, "lag/#", 1);
+    lagger->Send(Disconnect(kV5));
+    EXPECT_TRUE(lagger->ExpectClosed());
+  }
+  auto pub = Client5("lag-pub");
+  for (int i = 0; i < 25; ++i) PublishOk(*pub, {.topic = "lag/" + std::to_string(i % 3), .payload = "x", .qos = 1});
+  ToolResult r = Ctl({"sessions", "list"});
+  EXPECT_EXIT_CODE(r, 0);
+  EXPECT_THAT(r.out, HasSubstr("LAG"));
+  auto info = ParseJson<admin::v1::Client>(Ctl({"clients", "show", "lagger", "-o", "json"}).out);
+  EXPECT_EQ(info.lag_records(), 25u) << "every record published while it was away";
+  uint64_t per_partition = 0;
+  for (const auto& l : info.lag()) per_partition += l.records();
+  EXPECT_EQ(per_partition, 25u);
+  r = Ctl({"clients", "show", "lagger"});
+  EXPECT_THAT(r.out, HasSubstr("LAG (RECORDS)"));
+  EXPECT_THAT(r.out, HasSubstr("LAG, PARTITION "));
+  EXPECT_EQ(ScrapeMetric(broker_->metrics_port(), "sluice_session_lag_records{le=\"10\"}"), 1.0)
+      << "lag-pub (clean, live) is within 10; lagger is not";
+  EXPECT_EQ(ScrapeMetric(broker_->metrics_port(), "sluice_session_lag_records{le=\"100\"}"), 2.0);
+  // Back: it reads the 25 from the log, acks them, and its lag is gone.
+  auto lagger = Client5("lagger", Properties().Add(kSessionExpiry, 300), false);
+  EXPECT_EQ(ReceivePayloads(*lagger, 25).size(), 25u);
+  info = ParseJson<admin::v1::Client>(Ctl({"clients", "show", "lagger", "-o", "json"}).out);
+  EXPECT_EQ(info.read_from_log(), 25u);
+  EXPECT_EQ(info.lag_records(), 0u);
+}
+
 TEST_F(SluicectlTest, KickReallyDisconnects) {
   auto alpha = Client5("alpha");
   auto beta = Client311("beta");
@@ -380,7 +413,7 @@ TEST_F(SluicectlTest, ConfigGetAndRuntimeReload) {
   EXPECT_EXIT_CODE(r, 0);
   EXPECT_THAT(r.out, HasSubstr("deny_publish"));
   EXPECT_THAT(r.out, HasSubstr("no (restart)"));
-  EXPECT_EQ(Ctl({"config", "get", "max-queued-messages"}).out, "1000\n");
+  EXPECT_EQ(Ctl({"config", "get", "max-queued-messages"}).out, "0\n");
 
   // Bad values: exit 1, a message naming the problem, nothing changed.
   r = Ctl({"config", "reload", "--set", "max_queued_messages=lots"});
@@ -396,7 +429,7 @@ TEST_F(SluicectlTest, ConfigGetAndRuntimeReload) {
   r = Ctl({"config", "reload", "--set", "no_such_key=1"});
   EXPECT_EXIT_CODE(r, 1);
   EXPECT_THAT(r.err, HasSubstr("unknown setting 'no_such_key'"));
-  EXPECT_EQ(Ctl({"config", "get", "max_queued_messages"}).out, "1000\n");
+  EXPECT_EQ(Ctl({"config", "get", "max_queued_messages"}).out, "0\n");
   EXPECT_EQ(Ctl({"config", "get", "deny_publish"}).out, "\n");
   EXPECT_EXIT_CODE(Ctl({"config", "reload", "--set", "novalue"}), 2);
 

@@ -188,12 +188,14 @@ std::vector<std::string> ClientRow(const pb::Client& c) {
           std::to_string(c.subscriptions()),
           std::to_string(c.inflight()),
           std::to_string(c.queued()),
+          std::to_string(c.lag_records()),
           std::to_string(c.dropped_queue_full() + c.dropped_expired()),
           std::to_string(c.shard()),
           c.peer_address().empty() ? "-" : c.peer_address()};
 }
-const std::vector<std::string> kClientHeader = {"CLIENT ID", "STATE",  "PROTOCOL", "EXPIRY", "SUBS",
-                                                "INFLIGHT",  "QUEUED", "DROPPED",  "SHARD", "PEER"};
+const std::vector<std::string> kClientHeader = {"CLIENT ID", "STATE",  "PROTOCOL", "EXPIRY",
+                                                "SUBS",      "INFLIGHT", "QUEUED", "LAG",
+                                                "DROPPED",   "SHARD",  "PEER"};
 
 int CmdClientsList(Ctx& ctx, const ParsedArgs& a) {
   pb::ListClientsRequest req;
@@ -249,6 +251,9 @@ int CmdClientsGet(Ctx& ctx, const ParsedArgs& a) {
       {"SUBSCRIPTIONS", std::to_string(c.subscriptions())},
       {"INFLIGHT", std::to_string(c.inflight())},
       {"QUEUED", std::to_string(c.queued())},
+      {"LAG (RECORDS)", std::to_string(c.lag_records())},
+      {"READ FROM LOG", std::to_string(c.read_from_log())},
+      {"LOST TO RETENTION", std::to_string(c.records_lost())},
       {"DROPPED (QUEUE FULL)", std::to_string(c.dropped_queue_full())},
       {"DROPPED (EXPIRED)", std::to_string(c.dropped_expired())},
       {"WILL PENDING", YesNo(c.will_pending())},
@@ -259,6 +264,8 @@ int CmdClientsGet(Ctx& ctx, const ParsedArgs& a) {
     rows.insert(rows.begin() + 3, {"CONNECTED SINCE", UnixTime(c.connected_since_unix_s()) + " (" +
                                                           Ago(c.connected_since_unix_s()) + ")"});
   }
+  for (const auto& l : c.lag())
+    rows.push_back({"  LAG, PARTITION " + std::to_string(l.partition()), std::to_string(l.records())});
   size_t w = 0;
   for (auto& r : rows) w = std::max(w, r.first.size());
   for (auto& r : rows) std::cout << r.first << std::string(w - r.first.size() + 2, ' ') << r.second << "\n";
@@ -629,6 +636,7 @@ const std::vector<Group>& Groups() {
   static const std::vector<Group> kGroups = {
       {"status", "Show the node's status: version, uptime, role, listeners, counts"},
       {"clients", "List, inspect and disconnect clients"},
+      {"sessions", "List sessions (online and offline) with their lag in the commit log"},
       {"subscriptions", "List subscriptions, by client or by filter"},
       {"retained", "List, inspect and delete retained messages"},
       {"partitions", "Inspect the commit log's partitions"},
@@ -650,7 +658,16 @@ const std::vector<Command>& Commands() {
         {"state", "", false, false, "STATE", "all (default), connected or disconnected"},
         kLimit, kPageToken, kAll},
        CmdClientsList},
+      {"sessions", "list", "", 0, 0, "List sessions with their lag (as clients list)",
+       "Ordered by client id, one page at a time. LAG: records of the commit log behind the "
+       "session, from the first one it still needs to the high watermark.",
+       {{"prefix", "", false, false, "PREFIX", "only client ids starting with PREFIX"},
+        {"state", "", false, false, "STATE", "all (default), connected or disconnected"},
+        kLimit, kPageToken, kAll},
+       CmdClientsList},
       {"clients", "get", "CLIENT_ID", 1, 1, "Show one client's session", "", {}, CmdClientsGet},
+      {"clients", "show", "CLIENT_ID", 1, 1, "Show one client's session (as get)", "", {},
+       CmdClientsGet},
       {"clients", "kick", "CLIENT_ID", 1, 1, "Disconnect a client",
        "MQTT 5 clients receive DISCONNECT 0x98 (administrative action); the will is not sent.\n"
        "A session with an expiry interval is kept unless --discard-session is given.",
