@@ -13,6 +13,9 @@ class Clock {
   virtual ~Clock() = default;
   // Monotonic milliseconds since an arbitrary epoch; never goes backwards.
   virtual int64_t NowMs() const = 0;
+  // The same monotonic clock in microseconds (durations measured for histograms). A clock
+  // without a finer resolution (ManualClock) reports NowMs() * 1000.
+  virtual int64_t NowUs() const { return NowMs() * 1000; }
   // Wall-clock milliseconds since the Unix epoch (for record timestamps).
   virtual int64_t WallMs() const = 0;
 };
@@ -21,6 +24,11 @@ class SystemClock final : public Clock {
  public:
   int64_t NowMs() const override {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  int64_t NowUs() const override {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
                std::chrono::steady_clock::now().time_since_epoch())
         .count();
   }

@@ -12,7 +12,7 @@ namespace sluice::multiraft {
 
 struct MultiRaft::Group {
   GroupId id;
-  raftstore::GroupLog* log = nullptr;
+  raftstore::GroupStorage* log = nullptr;
   std::unique_ptr<SeededRng> rng;
   std::unique_ptr<raft::RawNode> raw;
   raft::ConfState conf_state;

@@ -1,5 +1,6 @@
 #include "cluster/multiraft/multiraft.h"
 
+#include <algorithm>
 #include <random>
 #include <utility>
 
@@ -13,57 +14,71 @@
 
 namespace sluice::multiraft {
 
-using SteadyClock = std::chrono::steady_clock;
-
 namespace {
 
-uint64_t RandomIncarnation() {
+// Without a seed: random per process start, so that proposals of an earlier run replayed from
+// the log never complete this run's. With one: a pure function of it (simulation).
+uint64_t Incarnation(uint64_t seed, const Clock* clock) {
+  if (seed != 0) return SeededRng(seed).Next();
   std::random_device rd;
-  return (uint64_t{rd()} << 32) ^ rd() ^
-         static_cast<uint64_t>(SteadyClock::now().time_since_epoch().count());
+  return (uint64_t{rd()} << 32) ^ rd() ^ static_cast<uint64_t>(clock->NowUs());
 }
 
 }  // namespace
 
-MultiRaft::MultiRaft(MultiRaftOptions options, raftstore::RocksDbLogStore* store,
+MultiRaft::MultiRaft(MultiRaftOptions options, raftstore::LogStore* store,
                      transport::Transport* transport, StateMachine* state_machine)
     : options_(std::move(options)),
       store_(store),
       transport_(transport),
       sm_(state_machine),
-      incarnation_(RandomIncarnation()) {}
+      clock_(options_.clock != nullptr ? options_.clock : SystemClock::Get()),
+      incarnation_(Incarnation(options_.seed, clock_)) {}
 
 MultiRaft::~MultiRaft() { Stop(); }
 
 absl::Status MultiRaft::Start() {
-  ASSIGN_OR_RETURN(std::vector<GroupId> ids, store_->ListGroups());
-  for (GroupId id : ids) RETURN_IF_ERROR(OpenGroupLocked(id, raft::ConfState{}));
   {
     std::lock_guard<std::mutex> l(mu_);
     if (started_) return absl::FailedPreconditionError("multiraft: already started");
+  }
+  ASSIGN_OR_RETURN(std::vector<GroupId> ids, store_->ListGroups());
+  for (GroupId id : ids) {
+    if (groups_.count(id) == 0) RETURN_IF_ERROR(OpenGroupLocked(id, raft::ConfState{}));
+  }
+  next_tick_ms_ = clock_->NowMs() + options_.tick_ms;
+  {
+    std::lock_guard<std::mutex> l(mu_);
     started_ = true;
   }
-  thread_ = std::thread([this] { Run(); });
+  if (options_.own_thread) thread_ = std::thread([this] { Run(); });
   return absl::OkStatus();
 }
 
 void MultiRaft::Stop() {
+  bool was_started = false;
   {
     std::lock_guard<std::mutex> l(mu_);
     if (stop_) return;
     stop_ = true;
+    was_started = started_;
   }
   cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) {
+    thread_.join();  // the thread ran Shutdown
+  } else if (was_started && !options_.own_thread) {
+    Shutdown();
+  }
 }
 
 // Called before the thread starts (Start) or on the driver thread (CreateGroup).
 absl::Status MultiRaft::OpenGroupLocked(GroupId id, const raft::ConfState& bootstrap) {
   if (groups_.count(id)) return absl::AlreadyExistsError("multiraft: group already open");
-  ASSIGN_OR_RETURN(raftstore::GroupLog * log, store_->OpenGroup(id, bootstrap));
+  ASSIGN_OR_RETURN(raftstore::GroupStorage * log, store_->OpenGroupStorage(id, bootstrap));
   auto g = std::make_unique<Group>();
   g->id = id;
   g->log = log;
+  // Derived from the incarnation: random per process start, or from MultiRaftOptions::seed.
   g->rng = std::make_unique<SeededRng>(options_.self.value() * 1'000'003 + id.value() * 7919 +
                                        incarnation_);
   // The state machine restarts from the group's snapshot; later entries are applied again.
@@ -94,31 +109,49 @@ absl::Status MultiRaft::OpenGroupLocked(GroupId id, const raft::ConfState& boots
   return absl::OkStatus();
 }
 
-void MultiRaft::Post(std::function<void()> fn) {
+bool MultiRaft::Post(std::function<void()> fn) {
   {
     std::lock_guard<std::mutex> l(mu_);
+    if (in_tasks_.size() >= options_.inbox_requests_max) {
+      ++stats_.requests_dropped_inbox_full;
+      return false;
+    }
     in_tasks_.push_back(std::move(fn));
   }
   cv_.notify_one();
+  return true;
+}
+
+void MultiRaft::PostRequest(ProposeCallback done, std::function<void(ProposeCallback)> fn) {
+  const bool queued = Post([fn = std::move(fn), done]() mutable { fn(std::move(done)); });
+  if (!queued) {
+    done(absl::ResourceExhaustedError("multiraft: too many requests waiting for the driver"));
+  }
 }
 
 absl::Status MultiRaft::CreateGroup(GroupId group, const raft::ConfState& bootstrap) {
   {
     std::lock_guard<std::mutex> l(mu_);
-    // Before Start no driver thread runs: the caller's thread may touch the groups itself.
-    if (!started_) return OpenGroupLocked(group, bootstrap);
     if (stop_) return absl::CancelledError("multiraft: stopped");
+    // Before Start no driver thread runs, and without one the caller is the driver: the
+    // caller's thread may touch the groups itself.
+    if (!started_ || !options_.own_thread) return OpenGroupLocked(group, bootstrap);
   }
   auto done = std::make_shared<std::promise<absl::Status>>();
   std::future<absl::Status> f = done->get_future();
-  Post([this, group, bootstrap, done] { done->set_value(OpenGroupLocked(group, bootstrap)); });
+  if (!Post([this, group, bootstrap, done] {
+        done->set_value(OpenGroupLocked(group, bootstrap));
+      })) {
+    return absl::ResourceExhaustedError("multiraft: too many requests waiting for the driver");
+  }
   return f.get();
 }
 
 void MultiRaft::Propose(GroupId group, std::string data, ProposeCallback done) {
-  Post([this, group, data = std::move(data), done = std::move(done)]() mutable {
-    ProposeOnDriver(group, std::move(data), false, {}, std::move(done));
-  });
+  PostRequest(std::move(done),
+              [this, group, data = std::move(data)](ProposeCallback d) mutable {
+                ProposeOnDriver(group, std::move(data), false, {}, std::move(d));
+              });
 }
 
 std::future<absl::StatusOr<LogIndex>> MultiRaft::Propose(GroupId group, std::string data) {
@@ -132,15 +165,19 @@ std::future<absl::StatusOr<LogIndex>> MultiRaft::ProposeConfChange(GroupId group
                                                                    raft::ConfChange cc) {
   auto p = std::make_shared<std::promise<absl::StatusOr<LogIndex>>>();
   auto f = p->get_future();
-  Post([this, group, cc = std::move(cc), p]() mutable {
-    ProposeOnDriver(group, {}, true, std::move(cc),
-                    [p](absl::StatusOr<LogIndex> r) { p->set_value(std::move(r)); });
-  });
+  PostRequest([p](absl::StatusOr<LogIndex> r) { p->set_value(std::move(r)); },
+              [this, group, cc = std::move(cc)](ProposeCallback d) mutable {
+                ProposeOnDriver(group, {}, true, std::move(cc), std::move(d));
+              });
   return f;
 }
 
 void MultiRaft::ProposeOnDriver(GroupId group, std::string data, bool conf_change,
                                 raft::ConfChange cc, ProposeCallback done) {
+  if (shutting_down_) {
+    ++driver_stats_.proposals_failed;
+    return done(absl::CancelledError("multiraft: stopped before proposing"));
+  }
   auto it = groups_.find(group);
   if (it == groups_.end()) {
     ++driver_stats_.proposals_failed;
@@ -162,9 +199,8 @@ void MultiRaft::ProposeOnDriver(GroupId group, std::string data, bool conf_chang
     ++driver_stats_.proposals_failed;
     return done(st);
   }
-  pending_.emplace(id.sequence,
-                   Pending{group, std::move(done),
-                           SteadyClock::now() + std::chrono::milliseconds(options_.proposal_timeout_ms)});
+  pending_.emplace(id.sequence, Pending{group, std::move(done),
+                                        clock_->NowMs() + options_.proposal_timeout_ms});
 }
 
 std::future<absl::StatusOr<LogIndex>> MultiRaft::PromoteLearner(GroupId group, NodeId learner) {
@@ -172,14 +208,14 @@ std::future<absl::StatusOr<LogIndex>> MultiRaft::PromoteLearner(GroupId group, N
 }
 
 void MultiRaft::Campaign(GroupId group) {
-  Post([this, group] {
+  (void)Post([this, group] {
     auto it = groups_.find(group);
     if (it != groups_.end()) (void)it->second->raw->Campaign();
   });
 }
 
 void MultiRaft::TransferLeader(GroupId group, NodeId to) {
-  Post([this, group, to] {
+  (void)Post([this, group, to] {
     auto it = groups_.find(group);
     if (it != groups_.end()) it->second->raw->TransferLeader(to);
   });
@@ -223,6 +259,10 @@ void MultiRaft::HandleMessages(NodeId from, std::vector<transport::GroupMessage>
 void MultiRaft::HandleUnreachable(NodeId peer) {
   {
     std::lock_guard<std::mutex> l(mu_);
+    // Once per peer and turn: the queue is bounded by the number of peers.
+    if (std::find(in_unreachable_.begin(), in_unreachable_.end(), peer) != in_unreachable_.end()) {
+      return;
+    }
     in_unreachable_.push_back(peer);
   }
   cv_.notify_one();
@@ -237,75 +277,108 @@ void MultiRaft::HandleSnapshotStatus(GroupId group, NodeId to, bool delivered) {
 }
 
 void MultiRaft::Run() {
-  const auto tick = std::chrono::milliseconds(options_.tick_ms);
-  auto next_tick = SteadyClock::now() + tick;
-  std::vector<transport::GroupMessage> msgs;
-  std::vector<NodeId> unreachable;
-  std::vector<std::tuple<GroupId, NodeId, bool>> snap_status;
-  std::vector<std::function<void()>> tasks;
   while (true) {
     {
       std::unique_lock<std::mutex> l(mu_);
-      cv_.wait_until(l, next_tick, [&] {
+      // Until the next tick by the injected clock, re-checked at least every tick_ms of real
+      // time (a manual clock moved by a test is noticed within one tick).
+      const int64_t wait_ms =
+          std::clamp<int64_t>(next_tick_ms_ - clock_->NowMs(), 0, options_.tick_ms);
+      cv_.wait_for(l, std::chrono::milliseconds(wait_ms), [&] {
         return stop_ || !in_msgs_.empty() || !in_unreachable_.empty() ||
                !in_snap_status_.empty() || !in_tasks_.empty();
       });
       if (stop_) break;
-      msgs.swap(in_msgs_);
-      unreachable.swap(in_unreachable_);
-      snap_status.swap(in_snap_status_);
-      tasks.swap(in_tasks_);
-      // Publish the driver's counters (the inbox-full counter is kept under mu_ directly).
-      const uint64_t inbox_full = stats_.messages_dropped_inbox_full;
-      stats_ = driver_stats_;
-      stats_.messages_dropped_inbox_full = inbox_full;
     }
-    ++driver_stats_.loop_turns;
-    for (transport::GroupMessage& gm : msgs) {
-      auto it = groups_.find(gm.group);
-      if (it == groups_.end()) {
-        ++driver_stats_.messages_unknown_group;
-        continue;
-      }
-      (void)it->second->raw->Step(std::move(gm.message));
-    }
-    msgs.clear();
-    for (NodeId peer : unreachable) {
-      for (auto& [id, g] : groups_) {
-        if (g->soft.raft_state == raft::StateType::kLeader) g->raw->ReportUnreachable(peer);
-      }
-    }
-    unreachable.clear();
-    for (auto& [group, to, ok] : snap_status) {
-      auto it = groups_.find(group);
-      if (it == groups_.end()) continue;
-      it->second->raw->ReportSnapshot(
-          to, ok ? raft::SnapshotStatus::kFinish : raft::SnapshotStatus::kFailure);
-    }
-    snap_status.clear();
-    for (auto& task : tasks) task();
-    tasks.clear();
-    const auto now = SteadyClock::now();
-    if (now >= next_tick) {
-      Tick();
-      next_tick += tick;
-      if (next_tick < now) next_tick = now + tick;  // fell far behind: do not tick in a burst
-    }
-    HandleReadies();
+    Turn();
   }
-  // Stopped: nobody will complete what is pending.
+  Shutdown();
+}
+
+bool MultiRaft::RunOnce() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    SLUICE_CHECK_MSG(!options_.own_thread, "MultiRaft::RunOnce with a driver thread");
+    SLUICE_CHECK_MSG(started_ && !stop_, "MultiRaft::RunOnce before Start or after Stop");
+  }
+  return Turn();
+}
+
+bool MultiRaft::Turn() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    turn_msgs_.swap(in_msgs_);
+    turn_unreachable_.swap(in_unreachable_);
+    turn_snap_status_.swap(in_snap_status_);
+    turn_tasks_.swap(in_tasks_);
+    // Publish the driver's counters (the inbox-full counters are kept under mu_ directly).
+    const uint64_t inbox_full = stats_.messages_dropped_inbox_full;
+    const uint64_t requests_full = stats_.requests_dropped_inbox_full;
+    stats_ = driver_stats_;
+    stats_.messages_dropped_inbox_full = inbox_full;
+    stats_.requests_dropped_inbox_full = requests_full;
+  }
+  const bool had_input = !turn_msgs_.empty() || !turn_unreachable_.empty() ||
+                         !turn_snap_status_.empty() || !turn_tasks_.empty();
+  ++driver_stats_.loop_turns;
+  for (transport::GroupMessage& gm : turn_msgs_) {
+    auto it = groups_.find(gm.group);
+    if (it == groups_.end()) {
+      ++driver_stats_.messages_unknown_group;
+      continue;
+    }
+    // Errors are the core's refusals of forwarded requests and of responses from non-members
+    // (rawnode.h): nothing to do about them here.
+    (void)it->second->raw->Step(std::move(gm.message));
+  }
+  turn_msgs_.clear();
+  for (NodeId peer : turn_unreachable_) {
+    for (auto& [id, g] : groups_) {
+      if (g->soft.raft_state == raft::StateType::kLeader) g->raw->ReportUnreachable(peer);
+    }
+  }
+  turn_unreachable_.clear();
+  for (auto& [group, to, ok] : turn_snap_status_) {
+    auto it = groups_.find(group);
+    if (it == groups_.end()) continue;
+    it->second->raw->ReportSnapshot(
+        to, ok ? raft::SnapshotStatus::kFinish : raft::SnapshotStatus::kFailure);
+  }
+  turn_snap_status_.clear();
+  for (auto& task : turn_tasks_) task();
+  turn_tasks_.clear();
+  const int64_t now_ms = clock_->NowMs();
+  if (now_ms >= next_tick_ms_) {
+    Tick(now_ms);
+    next_tick_ms_ += options_.tick_ms;
+    // Fell far behind: do not tick in a burst.
+    if (next_tick_ms_ < now_ms) next_tick_ms_ = now_ms + options_.tick_ms;
+  }
+  return HandleReadies() > 0 || had_input;
+}
+
+void MultiRaft::Shutdown() {
+  // Requests that were still in the inbox: run them now, so that each completes (Cancelled;
+  // group creations and campaign requests just run).
+  shutting_down_ = true;
+  std::vector<std::function<void()>> tasks;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    tasks.swap(in_tasks_);
+  }
+  for (auto& task : tasks) task();
+  // Nobody will complete what is pending.
   std::map<uint64_t, Pending> pending;
   pending.swap(pending_);
   for (auto& [seq, p] : pending) p.done(absl::CancelledError("multiraft: stopped"));
   CancelReads();
 }
 
-void MultiRaft::Tick() {
+void MultiRaft::Tick(int64_t now_ms) {
   for (auto& [id, g] : groups_) g->raw->Tick();
-  const auto now = SteadyClock::now();
-  ExpireReads(now);
+  ExpireReads(now_ms);
   for (auto it = pending_.begin(); it != pending_.end();) {
-    if (it->second.deadline <= now) {
+    if (it->second.deadline_ms <= now_ms) {
       ProposeCallback done = std::move(it->second.done);
       it = pending_.erase(it);
       ++driver_stats_.proposals_failed;

@@ -1,26 +1,39 @@
 // MultiRaft: the driver of all the Raft groups of one node.
 //
-// One thread (the driver) owns every RawNode, the RocksDbLogStore and the StateMachine calls.
-// Each turn of its loop:
+// One driver (a thread of its own, or the owner's thread: see "Driving" below) owns every
+// RawNode, the LogStore and the StateMachine calls. Each turn of its loop:
 //   1. takes what other threads posted: received messages, transport feedback (unreachable
 //      peers, snapshot outcomes) and client requests (proposals, group creation, ...);
-//   2. turns the real clock into Tick()s (every `tick_ms`) and expires overdue proposals;
+//   2. turns the injected Clock (MultiRaftOptions::clock) into Tick()s (every `tick_ms`) and
+//      expires overdue proposals and reads;
 //   3. collects the Ready of every group that has one, persists all of them in ONE synced
-//      RocksDB write, then sends their messages (one transport batch per destination node,
-//      all groups mixed), applies committed entries to the StateMachine, completes the
-//      proposals this node made, and Advance()s;
+//      LogStore write (LogBatch), then sends their messages (one transport batch per
+//      destination node, all groups mixed), applies committed entries to the StateMachine,
+//      completes the proposals this node made, and Advance()s;
 //   4. takes a snapshot and compacts a group's log every `snapshot_interval_entries`.
+//
+// Driving: with `own_thread` (default) Start() runs that loop on a driver thread, which waits
+// for work or the next tick. With `own_thread = false` there is no thread: the owner calls
+// RunOnce(), which does exactly one turn (steps 1-4) and returns; a deterministic simulator
+// does that with a ManualClock, a simulated Transport and a LogStore on an in-memory disk.
+// Both run the same turn. The driver reads time only from `clock` (ticks, proposal and read
+// deadlines, the storage-write histogram), and with `seed` != 0 its only randomness (the
+// proposal incarnation and every group's election timeouts) derives from that seed.
 //
 // Proposals complete with the log index they were applied at, or with an error:
 //   FailedPrecondition  this node is not the leader (or a conf change is pending, or the
 //                       uncommitted-size limit is hit): retry elsewhere/later. Not applied.
-//   ResourceExhausted   `pending_proposals_max` proposals are already waiting. Not applied.
+//   ResourceExhausted   `pending_proposals_max` proposals are already waiting, or
+//                       `inbox_requests_max` requests wait for the driver's next turn (this
+//                       one completes at once, on the caller's thread). Not applied.
 //   NotFound            no such group on this node. Not applied.
 //   Unavailable         leadership was lost while waiting: outcome unknown (the entry may
 //                       still commit under the new leader).
 //   DeadlineExceeded    not applied within `proposal_timeout_ms`: outcome unknown.
-//   Cancelled           the driver stopped: outcome unknown.
-// Callbacks run on the driver thread and must not block.
+//   Cancelled           the driver stopped: outcome unknown. Requests still in the inbox when
+//                       it stops complete with Cancelled too (they were not proposed).
+// Callbacks run on the driver (thread, or inside RunOnce/Stop) and must not block; the one
+// exception is the inbox-full refusal above.
 //
 // Linearizable reads: ReadIndex(group) asks the leader (directly, or forwarded from a follower)
 // for the commit index confirmed by a quorum heartbeat round after the call, and completes with
@@ -41,9 +54,13 @@
 // joins (the group's voters, itself as learner) before the leader adds it. Where peers are
 // reached is the transport's business (Transport::AddPeer), not the driver's.
 //
-// Thread-safety: every public method is thread-safe. Stop the transport before destroying the
-// MultiRaft (it is the transport's handler). Storage write failures crash the process: a Raft
-// node that cannot persist must not keep voting.
+// Ownership: the store, transport, state machine and clock are borrowed (must outlive the
+// MultiRaft). Thread-safety: with `own_thread`, every public method is thread-safe. Without
+// it, every method except the TransportHandler ones (which may come from any thread) must be
+// called from the owner's thread, the one calling RunOnce; AwaitStatus and the futures then
+// only make progress through RunOnce (never block on them there). Stop the transport before
+// destroying the MultiRaft (it is the transport's handler). Storage write failures crash the
+// process: a Raft node that cannot persist must not keep voting.
 #ifndef SLUICE_CLUSTER_MULTIRAFT_MULTIRAFT_H_
 #define SLUICE_CLUSTER_MULTIRAFT_MULTIRAFT_H_
 
@@ -64,10 +81,11 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/clock.h"
 #include "base/ids.h"
 #include "cluster/multiraft/state_machine.h"
 #include "cluster/raft/types.h"
-#include "cluster/storage/rocksdb_log_store.h"
+#include "cluster/storage/log_store.h"
 #include "cluster/transport/transport.h"
 
 namespace sluice::multiraft {
@@ -88,10 +106,25 @@ struct MultiRaftOptions {
   uint64_t pending_proposals_max = 100'000;  // per node, all groups
   int64_t proposal_timeout_ms = 10'000;
   uint64_t inbox_msgs_max = 200'000;  // received messages waiting for the driver; beyond: dropped
+  // Client requests (proposals, reads, group creation, campaign/transfer) waiting for the
+  // driver's next turn; beyond: ResourceExhausted (campaign/transfer requests are dropped).
+  // Transport feedback needs no limit: one unreachable note per peer, one snapshot outcome
+  // per snapshot sent.
+  uint64_t inbox_requests_max = 200'000;
   // Snapshot + compaction once this many entries were applied since the last snapshot (0 =
   // never); keep this many entries behind the snapshot for followers that lag a little.
   uint64_t snapshot_interval_entries = 10'000;
   uint64_t compaction_lag_entries = 1'000;
+  // Driving (see the header comment). Monotonic time of the driver: ticks, proposal and read
+  // deadlines, write latencies. Not owned; must outlive the MultiRaft.
+  const Clock* clock = SystemClock::Get();
+  // 0: the proposal incarnation is random per Start (std::random_device and the clock), so
+  // proposals of an earlier process run replayed from the log never complete this run's.
+  // Non-zero: the incarnation and every group's election rng derive from this seed alone (a
+  // simulator passes a fresh seed from its own rng at every restart of a node).
+  uint64_t seed = 0;
+  // true: Start() runs the loop on a driver thread. false: no thread; the owner calls RunOnce.
+  bool own_thread = true;
 };
 
 struct GroupStatus {
@@ -134,6 +167,7 @@ struct MultiRaftStats {
   uint64_t storage_writes = 0;      // synced RocksDB batches
   uint64_t readies = 0;             // group Readies handled (>= storage_writes: batching)
   uint64_t messages_dropped_inbox_full = 0;
+  uint64_t requests_dropped_inbox_full = 0;  // inbox_requests_max was hit
   uint64_t messages_unknown_group = 0;
   uint64_t proposals_completed = 0;
   uint64_t proposals_failed = 0;
@@ -148,19 +182,29 @@ class MultiRaft final : public transport::TransportHandler {
  public:
   using ProposeCallback = std::function<void(absl::StatusOr<LogIndex>)>;
 
-  // None owned; all must outlive the MultiRaft.
-  MultiRaft(MultiRaftOptions options, raftstore::RocksDbLogStore* store,
+  // None owned; all must outlive the MultiRaft (so must options.clock).
+  MultiRaft(MultiRaftOptions options, raftstore::LogStore* store,
             transport::Transport* transport, StateMachine* state_machine);
   ~MultiRaft() override;
 
   // Reopens every group in the store (restoring the state machine from each group's snapshot)
-  // and starts the driver thread. Errors from storage or a bad Raft config.
+  // and starts the driver thread (`own_thread`), or readies the driver for RunOnce. Errors
+  // from storage or a bad Raft config; FailedPrecondition if already started.
   absl::Status Start();
-  // Stops the driver thread; pending proposals complete with Cancelled. Idempotent.
+  // One turn of the driver loop (header comment, steps 1-4) on the caller's thread; only
+  // without `own_thread`, after Start and before Stop (else a crash: a programming error).
+  // Returns true if the turn had anything to do (a message, feedback or request from the
+  // inbox, or at least one Ready), false if it only looked (and perhaps ticked).
+  bool RunOnce();
+  // Stops the driver (joins its thread, or, without one, runs the shutdown on the caller's
+  // thread); pending proposals and reads, and requests still in the inbox, complete with
+  // Cancelled. Idempotent.
   void Stop();
 
   // Creates `group` with membership `bootstrap`, or reopens it if the store has it (bootstrap
-  // ignored). Waits for the driver. Errors from storage; AlreadyExists if already running.
+  // ignored). Waits for the driver thread (without one, or before Start: runs on the caller's
+  // thread). Errors from storage; AlreadyExists if already running; Cancelled after Stop;
+  // ResourceExhausted when the inbox is full.
   absl::Status CreateGroup(GroupId group, const raft::ConfState& bootstrap);
 
   void Propose(GroupId group, std::string data, ProposeCallback done);
@@ -177,7 +221,9 @@ class MultiRaft final : public transport::TransportHandler {
 
   // The last published status of `group` (updated by the driver after every Ready).
   std::optional<GroupStatus> Status(GroupId group) const;
-  // Waits until `pred(status)` holds for `group`; false after `timeout`.
+  // Waits until `pred(status)` holds for `group`; false after `timeout` (real time). Without
+  // `own_thread` the status changes only in RunOnce: call it only where pred already holds
+  // or from another thread than the owner's.
   bool AwaitStatus(GroupId group, const std::function<bool(const GroupStatus&)>& pred,
                    std::chrono::milliseconds timeout) const;
   MultiRaftStats stats() const;
@@ -193,22 +239,33 @@ class MultiRaft final : public transport::TransportHandler {
   struct Pending {
     GroupId group;
     ProposeCallback done;
-    std::chrono::steady_clock::time_point deadline;
+    int64_t deadline_ms = 0;  // options_.clock
   };
   struct PendingRead {
     GroupId group;
     ProposeCallback done;
-    std::chrono::steady_clock::time_point deadline;
+    int64_t deadline_ms = 0;  // options_.clock
     std::optional<LogIndex> index;  // set once the leader confirmed it
   };
 
-  // Runs `fn` on the driver thread (after Start) and returns at once.
-  void Post(std::function<void()> fn);
+  // Runs `fn` on the driver (after Start: in its next turn) and returns at once; false (and
+  // `fn` dropped) when `inbox_requests_max` requests are already waiting.
+  bool Post(std::function<void()> fn);
+  // Post for a request with a callback: fn(done) on the driver, or done(ResourceExhausted)
+  // here when the inbox is full.
+  void PostRequest(ProposeCallback done, std::function<void(ProposeCallback)> fn);
+  // The driver thread's loop: waits for work or the next tick, then Turn().
   void Run();
+  // One turn (RunOnce's contract); driver only.
+  bool Turn();
+  // After the last turn: completes requests still in the inbox and everything pending with
+  // Cancelled. Driver only (its thread, or the owner's without one).
+  void Shutdown();
   // Driver-thread helpers (multiraft.cc / multiraft_apply.cc).
   absl::Status OpenGroupLocked(GroupId group, const raft::ConfState& bootstrap);
-  void Tick();
-  void HandleReadies();
+  void Tick(int64_t now_ms);
+  // Returns the number of Readies handled.
+  size_t HandleReadies();
   void ApplyCommitted(Group& g, const std::vector<raft::Entry>& entries);
   void Complete(uint64_t sequence, absl::StatusOr<LogIndex> result);
   void FailGroupProposals(Group& g, const absl::Status& why);
@@ -219,16 +276,17 @@ class MultiRaft final : public transport::TransportHandler {
   void ReadOnDriver(GroupId group, ProposeCallback done);
   void HandleReadStates(Group& g, const std::vector<raft::ReadState>& states);
   void CompleteReads(const Group& g);
-  void ExpireReads(std::chrono::steady_clock::time_point now);
+  void ExpireReads(int64_t now_ms);
   void FailUnconfirmedReads(const Group& g, const absl::Status& why);
   void CancelReads();
   void ProposeOnDriver(GroupId group, std::string data, bool conf_change, raft::ConfChange cc,
                        ProposeCallback done);
 
   const MultiRaftOptions options_;
-  raftstore::RocksDbLogStore* store_;
+  raftstore::LogStore* store_;
   transport::Transport* transport_;
   StateMachine* sm_;
+  const Clock* clock_;
   const uint64_t incarnation_;
 
   // Driver-thread state.
@@ -238,8 +296,16 @@ class MultiRaft final : public transport::TransportHandler {
   std::vector<std::pair<uint64_t, LogIndex>> applied_own_;
   std::map<uint64_t, PendingRead> pending_reads_;  // by sequence (shared with proposals)
   uint64_t next_sequence_ = 1;
+  int64_t next_tick_ms_ = 0;
+  // Set by Shutdown: requests run from then on complete with Cancelled at once.
+  bool shutting_down_ = false;
   MultiRaftStats driver_stats_;  // published into stats_ once per turn
   std::thread thread_;
+  // A turn's share of the inbox (kept to reuse their capacity).
+  std::vector<transport::GroupMessage> turn_msgs_;
+  std::vector<NodeId> turn_unreachable_;
+  std::vector<std::tuple<GroupId, NodeId, bool>> turn_snap_status_;
+  std::vector<std::function<void()>> turn_tasks_;
 
   // Inbox, guarded by mu_.
   mutable std::mutex mu_;

@@ -1,6 +1,6 @@
 // The driver's Ready cycle: persist every group's Ready in one write, send, apply, advance.
 #include <algorithm>
-#include <chrono>
+#include <memory>
 #include <map>
 #include <utility>
 
@@ -13,28 +13,27 @@
 
 namespace sluice::multiraft {
 
-void MultiRaft::HandleReadies() {
+size_t MultiRaft::HandleReadies() {
   std::vector<std::pair<Group*, raft::Ready>> readies;
   for (auto& [id, g] : groups_) {
     if (g->raw->HasReady()) readies.emplace_back(g.get(), g->raw->GetReady());
   }
-  if (readies.empty()) return;
+  if (readies.empty()) return 0;
   driver_stats_.readies += readies.size();
 
   // 1. One durable write for every group's hard state, entries and snapshot.
-  raftstore::LogWriteBatch batch = store_->NewBatch();
+  std::unique_ptr<raftstore::LogBatch> batch = store_->NewLogBatch();
   for (auto& [g, rd] : readies) {
     if (rd.hard_state || !rd.entries.empty() || rd.snapshot) {
-      batch.Append(g->log, rd.hard_state, rd.entries, rd.snapshot);
+      batch->Append(g->log, rd.hard_state, rd.entries, rd.snapshot);
     }
   }
-  if (!batch.empty()) {
-    const auto started = std::chrono::steady_clock::now();
-    SLUICE_CHECK_OK(batch.Commit());
-    const auto took = std::chrono::steady_clock::now() - started;
+  if (!batch->empty()) {
+    const int64_t started_us = clock_->NowUs();
+    SLUICE_CHECK_OK(batch->Commit());
+    const int64_t took_us = std::max<int64_t>(0, clock_->NowUs() - started_us);
     ++driver_stats_.storage_writes;
-    driver_stats_.storage_write_latency.Observe(static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(took).count()));
+    driver_stats_.storage_write_latency.Observe(static_cast<uint64_t>(took_us));
   }
 
   // 2. Messages, grouped by destination node: one transport batch per peer.
@@ -73,6 +72,7 @@ void MultiRaft::HandleReadies() {
     MaybeSnapshot(*g);
     Publish(*g);
   }
+  return readies.size();
 }
 
 void MultiRaft::ApplyCommitted(Group& g, const std::vector<raft::Entry>& entries) {

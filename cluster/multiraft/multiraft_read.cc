@@ -10,10 +10,9 @@
 
 namespace sluice::multiraft {
 
-using SteadyClock = std::chrono::steady_clock;
-
 void MultiRaft::ReadIndex(GroupId group, ProposeCallback done) {
-  Post([this, group, done = std::move(done)]() mutable { ReadOnDriver(group, std::move(done)); });
+  PostRequest(std::move(done),
+              [this, group](ProposeCallback d) mutable { ReadOnDriver(group, std::move(d)); });
 }
 
 std::future<absl::StatusOr<LogIndex>> MultiRaft::ReadIndex(GroupId group) {
@@ -24,6 +23,10 @@ std::future<absl::StatusOr<LogIndex>> MultiRaft::ReadIndex(GroupId group) {
 }
 
 void MultiRaft::ReadOnDriver(GroupId group, ProposeCallback done) {
+  if (shutting_down_) {
+    ++driver_stats_.reads_failed;
+    return done(absl::CancelledError("multiraft: stopped before reading"));
+  }
   auto it = groups_.find(group);
   if (it == groups_.end()) {
     ++driver_stats_.reads_failed;
@@ -39,11 +42,9 @@ void MultiRaft::ReadOnDriver(GroupId group, ProposeCallback done) {
     ++driver_stats_.reads_failed;
     return done(st);
   }
-  pending_reads_.emplace(
-      id.sequence,
-      PendingRead{group, std::move(done),
-                  SteadyClock::now() + std::chrono::milliseconds(options_.proposal_timeout_ms),
-                  std::nullopt});
+  pending_reads_.emplace(id.sequence,
+                         PendingRead{group, std::move(done),
+                                     clock_->NowMs() + options_.proposal_timeout_ms, std::nullopt});
 }
 
 void MultiRaft::HandleReadStates(Group& g, const std::vector<raft::ReadState>& states) {
@@ -71,9 +72,9 @@ void MultiRaft::CompleteReads(const Group& g) {
   }
 }
 
-void MultiRaft::ExpireReads(SteadyClock::time_point now) {
+void MultiRaft::ExpireReads(int64_t now_ms) {
   for (auto it = pending_reads_.begin(); it != pending_reads_.end();) {
-    if (it->second.deadline > now) {
+    if (it->second.deadline_ms > now_ms) {
       ++it;
       continue;
     }

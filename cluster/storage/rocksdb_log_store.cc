@@ -8,6 +8,7 @@
 #include "base/check.h"
 #include "base/status.h"
 #include "rocksdb/db.h"
+#include "rocksdb/env.h"
 #include "rocksdb/iterator.h"
 #include "rocksdb/options.h"
 #include "rocksdb/slice.h"
@@ -58,6 +59,24 @@ void DeleteEntries(rocksdb::WriteBatch& b, GroupId group, LogIndex lo, LogIndex 
 
 std::string MetadataOnly(const raft::SnapshotMetadata& m) {
   return EncodeSnapshot(Snapshot{m, {}});
+}
+
+// `path` and its parents, on the local file system or through `env` (e.g. an in-memory one).
+absl::Status CreateDirectories(rocksdb::Env* env, const std::string& path) {
+  if (env == nullptr) {
+    std::error_code ec;
+    std::filesystem::create_directories(path, ec);
+    if (ec) {
+      return absl::UnavailableError("raft log store: cannot create " + path + ": " + ec.message());
+    }
+    return absl::OkStatus();
+  }
+  for (size_t end = path.find('/', 1);; end = path.find('/', end + 1)) {
+    const std::string dir = path.substr(0, end);
+    if (!dir.empty()) RETURN_IF_ERROR(FromRocksDb(env->CreateDirIfMissing(dir)));
+    if (end == std::string::npos) break;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -135,11 +154,11 @@ LogWriteBatch::LogWriteBatch(LogWriteBatch&&) noexcept = default;
 
 uint64_t LogWriteBatch::bytes() const { return batch_->GetDataSize(); }
 
-void LogWriteBatch::Append(GroupLog* log, const std::optional<HardState>& hard_state,
+void LogWriteBatch::Append(GroupStorage* storage, const std::optional<HardState>& hard_state,
                            const std::vector<Entry>& entries,
                            const std::optional<Snapshot>& snapshot) {
   SLUICE_CHECK_MSG(!committed_, "LogWriteBatch used after Commit");
-  SLUICE_CHECK(log != nullptr && log->store_ == store_);
+  GroupLog* log = store_->Own(storage);
   GroupLog::State& st = pending_.try_emplace(log, log->state_).first->second;
   const GroupId g = log->group_;
   rocksdb::WriteBatch& b = *batch_;
@@ -197,9 +216,7 @@ RocksDbLogStore::~RocksDbLogStore() {
 
 absl::StatusOr<std::unique_ptr<RocksDbLogStore>> RocksDbLogStore::Open(
     const std::string& path, RocksDbLogStoreOptions options) {
-  std::error_code ec;
-  std::filesystem::create_directories(path, ec);
-  if (ec) return absl::UnavailableError("raft log store: cannot create " + path + ": " + ec.message());
+  RETURN_IF_ERROR(CreateDirectories(options.env, path));
   rocksdb::Options o;
   o.create_if_missing = true;
   o.max_background_jobs = 2;
@@ -325,8 +342,26 @@ absl::StatusOr<GroupLog*> RocksDbLogStore::OpenGroup(GroupId group,
   return out;
 }
 
-absl::Status RocksDbLogStore::CreateSnapshot(GroupLog* log, LogIndex index,
+GroupLog* RocksDbLogStore::Own(GroupStorage* storage) const {
+  SLUICE_CHECK(storage != nullptr);
+  GroupLog* log = Find(storage->group());
+  SLUICE_CHECK_MSG(log == storage, "a group log of another store");
+  return log;
+}
+
+absl::StatusOr<GroupStorage*> RocksDbLogStore::OpenGroupStorage(GroupId group,
+                                                                const raft::ConfState& bootstrap) {
+  ASSIGN_OR_RETURN(GroupLog * log, OpenGroup(group, bootstrap));
+  return log;
+}
+
+std::unique_ptr<LogBatch> RocksDbLogStore::NewLogBatch() {
+  return std::unique_ptr<LogBatch>(new LogWriteBatch(this));
+}
+
+absl::Status RocksDbLogStore::CreateSnapshot(GroupStorage* storage, LogIndex index,
                                              const raft::ConfState& conf_state, std::string data) {
+  GroupLog* log = Own(storage);
   GroupLog::State& st = log->state_;
   if (index <= st.snapshot.index) return raft::SnapshotOutOfDateError();
   SLUICE_CHECK_MSG(index <= st.last, "snapshot past the last index");
@@ -340,7 +375,8 @@ absl::Status RocksDbLogStore::CreateSnapshot(GroupLog* log, LogIndex index,
   return absl::OkStatus();
 }
 
-absl::Status RocksDbLogStore::Compact(GroupLog* log, LogIndex index) {
+absl::Status RocksDbLogStore::Compact(GroupStorage* storage, LogIndex index) {
+  GroupLog* log = Own(storage);
   GroupLog::State& st = log->state_;
   if (index <= st.truncated.index) return raft::LogCompactedError();
   SLUICE_CHECK_MSG(index <= st.snapshot.index, "compaction past the latest snapshot");

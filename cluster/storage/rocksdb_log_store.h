@@ -1,4 +1,5 @@
-// RocksDB-backed Raft logs for many groups in one database.
+// RocksDB-backed Raft logs for many groups in one database: the production LogStore
+// (log_store.h, the interface the MultiRaft driver uses).
 //
 //   RocksDbLogStore   owns the rocksdb::DB and one GroupLog per open group.
 //   GroupLog          the raft::LogStorage of one group (read-only to the Raft core); it caches
@@ -31,6 +32,7 @@
 #include "cluster/raft/storage.h"
 #include "cluster/raft/types.h"
 #include "cluster/storage/keys.h"
+#include "cluster/storage/log_store.h"
 
 namespace rocksdb {
 class DB;
@@ -53,7 +55,9 @@ struct RocksDbLogStoreOptions {
   uint64_t memory_budget_bytes = 0;
   uint64_t block_cache_bytes = 64 << 20;
   uint64_t write_buffer_bytes = 32 << 20;
-  // Tests: a fault-injecting Env (e.g. dropping unsynced writes); not owned.
+  // Tests: a fault-injecting Env (e.g. dropping unsynced writes), or an in-memory one
+  // (rocksdb::NewMemEnv: the simulator); not owned. The database directory and its parents are
+  // created through it.
   rocksdb::Env* env = nullptr;
   // A conflicting suffix longer than this is removed with one range tombstone instead of point
   // deletes (tombstones are cheap to write but slow down later reads over the range).
@@ -62,7 +66,7 @@ struct RocksDbLogStoreOptions {
 
 class RocksDbLogStore;
 
-class GroupLog final : public raft::LogStorage {
+class GroupLog final : public GroupStorage {
  public:
   absl::StatusOr<raft::PersistedState> InitialState() const override;
   absl::StatusOr<std::vector<raft::Entry>> Entries(LogIndex lo, LogIndex hi,
@@ -72,10 +76,10 @@ class GroupLog final : public raft::LogStorage {
   absl::StatusOr<LogIndex> LastIndex() const override;
   absl::StatusOr<raft::Snapshot> GetSnapshot() const override;
 
-  GroupId group() const { return group_; }
+  GroupId group() const override { return group_; }
   const raft::HardState& hard_state() const { return state_.hard_state; }
   // Metadata of the latest snapshot (its image is read only by GetSnapshot).
-  const raft::SnapshotMetadata& snapshot_metadata() const { return state_.snapshot; }
+  const raft::SnapshotMetadata& snapshot_metadata() const override { return state_.snapshot; }
 
  private:
   friend class RocksDbLogStore;
@@ -96,24 +100,25 @@ class GroupLog final : public raft::LogStorage {
 };
 
 // Writes of many groups, made durable together. Not reusable after Commit.
-class LogWriteBatch {
+class LogWriteBatch final : public LogBatch {
  public:
-  ~LogWriteBatch();
+  ~LogWriteBatch() override;
   LogWriteBatch(LogWriteBatch&&) noexcept;
   LogWriteBatch& operator=(LogWriteBatch&&) = delete;
 
   // Adds one group's Ready: `snapshot` (if any) replaces the group's whole log, then `entries`
   // are appended (a conflicting suffix is truncated), then `hard_state` (if any) is saved.
-  // The group must be open; a gap after the last index is a caller bug and crashes.
-  void Append(GroupLog* log, const std::optional<raft::HardState>& hard_state,
+  // The group must be open in this store (a GroupLog of it); a gap after the last index is a
+  // caller bug and crashes.
+  void Append(GroupStorage* log, const std::optional<raft::HardState>& hard_state,
               const std::vector<raft::Entry>& entries,
-              const std::optional<raft::Snapshot>& snapshot = std::nullopt);
+              const std::optional<raft::Snapshot>& snapshot = std::nullopt) override;
   // One atomic write (synced if the store says so). On error nothing is visible to the
   // GroupLogs (what reached the disk is unknown only if the process dies; RocksDB's write is
   // atomic).
-  absl::Status Commit();
+  absl::Status Commit() override;
 
-  bool empty() const { return pending_.empty(); }
+  bool empty() const override { return pending_.empty(); }
   uint64_t bytes() const;
   size_t groups() const { return pending_.size(); }
 
@@ -127,31 +132,35 @@ class LogWriteBatch {
   bool committed_ = false;
 };
 
-class RocksDbLogStore {
+class RocksDbLogStore final : public LogStore {
  public:
   // Opens (creating it and its parent directories if missing) the database in directory `path`.
   static absl::StatusOr<std::unique_ptr<RocksDbLogStore>> Open(const std::string& path,
                                                                RocksDbLogStoreOptions options = {});
-  ~RocksDbLogStore();
+  ~RocksDbLogStore() override;
 
   // Groups ever opened in this database (ascending).
-  absl::StatusOr<std::vector<GroupId>> ListGroups() const;
+  absl::StatusOr<std::vector<GroupId>> ListGroups() const override;
   // Loads an existing group, or creates it with `bootstrap` as its membership at index 0 (a new
   // group; `bootstrap` is ignored when the group exists). The pointer is owned by the store.
   absl::StatusOr<GroupLog*> OpenGroup(GroupId group, const raft::ConfState& bootstrap);
+  absl::StatusOr<GroupStorage*> OpenGroupStorage(GroupId group,
+                                                 const raft::ConfState& bootstrap) override;
   bool Exists(GroupId group) const;
   // An open group, or nullptr.
   GroupLog* Find(GroupId group) const;
 
   LogWriteBatch NewBatch() { return LogWriteBatch(this); }
+  std::unique_ptr<LogBatch> NewLogBatch() override;
 
   // Saves a snapshot of the applied state at `index` (<= LastIndex; its term is read from the
   // log) with membership `conf_state`. SnapshotOutOfDate if not newer than the current one.
-  absl::Status CreateSnapshot(GroupLog* log, LogIndex index, const raft::ConfState& conf_state,
-                              std::string data);
+  // `log` must be a group of this store (crash otherwise), as for Compact.
+  absl::Status CreateSnapshot(GroupStorage* log, LogIndex index,
+                              const raft::ConfState& conf_state, std::string data) override;
   // Deletes entries up to and including `index`, which must not be past the latest snapshot.
   // Compacted if already compacted.
-  absl::Status Compact(GroupLog* log, LogIndex index);
+  absl::Status Compact(GroupStorage* log, LogIndex index) override;
 
   const RocksDbLogStoreOptions& options() const { return options_; }
   // The database, for a state machine that keeps its applied state beside the log (keys not
@@ -174,6 +183,8 @@ class RocksDbLogStore {
   friend class LogWriteBatch;
   RocksDbLogStore(std::unique_ptr<rocksdb::DB> db, RocksDbLogStoreOptions options);
   absl::StatusOr<GroupLog::State> LoadGroup(GroupId group) const;
+  // `log` as this store's GroupLog; crashes for a group of another store.
+  GroupLog* Own(GroupStorage* log) const;
   absl::Status Write(rocksdb::WriteBatch* batch);
 
   std::unique_ptr<rocksdb::DB> db_;

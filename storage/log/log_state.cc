@@ -6,6 +6,7 @@
 
 #include "base/check.h"
 #include "base/log.h"
+#include "base/planted_bug.h"
 #include "base/status.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
@@ -127,7 +128,9 @@ void LogState::ApplyAppend(Partition& part, LogIndex index, std::string_view rec
     part.batch_epoch = batch_epoch_;
   }
   PartitionMeta m = CurrentMeta(part);
-  const Offset offset = m.next;
+  Offset offset = m.next;
+  // The planted bug kSkipOffset (base/planted_bug.h): every 64th offset is never used.
+  if (SLUICE_BUG_PLANTED(kSkipOffset) && offset.value() % 64 == 63) offset = offset.Next();
   const int64_t log_time = std::max(m.max_log_time_ms, *ts);
   std::optional<IndexEntry> entry;
   const IndexEntry* last_entry = !part.pending_index.empty() ? &part.pending_index.back()

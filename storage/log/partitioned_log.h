@@ -20,28 +20,45 @@
 // replicates it, and read from there; a log created by layout 1 (dir/records beside dir/raft)
 // is migrated at its first open.
 //
+// Standalone and cluster mode (README.md "Cluster mode"). Without a `transport` (the default,
+// the broker today) the log is standalone: node `node_id` (1), an in-process transport of its
+// own, one-member groups; Open campaigns in every group and returns once this node leads every
+// group and has applied its whole log, so every partition is writable. With a `transport` the
+// log is one replica of a cluster: the groups it creates have `members` as voters, and Open
+// does not wait for any leader -- it returns once every group is open and has applied what its
+// own log says is committed (the replay), so reads, ListPendingQos2 and ListRetained see
+// everything this replica had applied before. Leaders are elected by the driver (an election
+// timeout after the peers are reachable); RaftStatus/AwaitRaftStatus tell who leads.
+//
 // Completion contract: Append's callback gets the record's Offset once the record is committed
 // AND durable (its Raft entry was fsynced, when `sync` is on) and readable (Read sees it). It
 // runs on the driver thread and must not block; hand the result to your own thread. Errors are
-// those of MultiRaft::Propose (multiraft.h): FailedPrecondition (not the leader: cannot happen
-// on one node once Open returned), ResourceExhausted (`pending_appends_max`), Unavailable /
-// DeadlineExceeded / Cancelled (outcome unknown: the record may or may not be in the log), plus
-// InvalidArgument (no such partition, record over `record_bytes_max`) before proposing.
+// those of MultiRaft::Propose (multiraft.h): FailedPrecondition (this node does not lead the
+// partition's group -- proposals are not forwarded, append on the leader instead; standalone
+// this cannot happen once Open returned), ResourceExhausted (`pending_appends_max`),
+// Unavailable / DeadlineExceeded / Cancelled (outcome unknown: the record may or may not be in
+// the log), plus InvalidArgument (no such partition, record over `record_bytes_max`) before
+// proposing. Cursor commits, QoS 2 releases and metadata writes fail the same way.
 //
 // Offsets are dense per partition, start at 0 and are never reused, across restarts and
-// retention (see log_state.h for why they are a counter and not the Raft index).
+// retention (see log_state.h for why they are a counter and not the Raft index). Every replica
+// assigns the same offsets (they are applied state); a replica's high watermark is what it
+// has applied, so a follower's lags the leader's.
 //
-// Thread-safety: every method is thread-safe. Destroying the object stops the driver (pending
-// appends complete with Cancelled); it does no extra flush, so destroying it and killing the
-// process leave the same files behind.
+// Thread-safety: every method is thread-safe, except with `external_driver` (see there).
+// Destroying the object stops the transport and the driver (pending appends complete with
+// Cancelled); it does no extra flush, so destroying it and killing the process leave the same
+// files behind.
 #ifndef SLUICE_STORAGE_LOG_PARTITIONED_LOG_H_
 #define SLUICE_STORAGE_LOG_PARTITIONED_LOG_H_
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -72,6 +89,7 @@ class RocksDbLogStore;
 namespace sluice::transport {
 class LocalNetwork;
 class LocalTransport;
+class Transport;
 }  // namespace sluice::transport
 
 namespace sluice::storage {
@@ -109,8 +127,36 @@ struct PartitionedLogOptions {
   // RocksDB: all its memory (cache, index and filter blocks, memtables) within this budget
   // (RocksDbLogStoreOptions::memory_budget_bytes; README.md "Memory budget").
   uint64_t memory_budget_bytes = 16 << 20;
-  rocksdb::Env* env = nullptr;  // tests: a fault-injecting Env for the database
-  const Clock* clock = SystemClock::Get();  // not owned
+  // Tests: a fault-injecting Env for the database, or an in-memory one (the simulator).
+  rocksdb::Env* env = nullptr;
+  // Wall time of records, cursor commits and retention; not owned.
+  const Clock* clock = SystemClock::Get();
+
+  // ---- Cluster (optional; README.md "Cluster mode"). The defaults are the standalone log.
+  // This node's id in every group.
+  NodeId node_id{1};
+  // Not owned; must outlive the log. nullptr: standalone (an in-process transport of its own).
+  // Set: Open starts it with the log's driver as its handler, and the destructor stops it (a
+  // transport serves one log); the caller adds the peers (Transport::AddPeer).
+  transport::Transport* transport = nullptr;
+  // Voters of every group this open creates (groups already in `dir` keep their membership).
+  // Empty: {node_id}. Must contain node_id; more than one member needs a `transport`.
+  std::vector<NodeId> members;
+  // Monotonic time of the Raft driver (ticks, the deadlines of appends, cursor commits, ...).
+  // nullptr: `clock`. Not owned.
+  const Clock* raft_clock = nullptr;
+  // Seed of the driver's proposal incarnation and election timeouts (MultiRaftOptions::seed):
+  // 0 = random per open; the simulator passes one per open from its own seed.
+  uint64_t raft_seed = 0;
+  // Testing (the simulator): no driver thread; the owner calls RunOnce() for each turn, and
+  // Open does not wait at all (it cannot: nothing would run the driver). Every method must
+  // then be called from the owner's thread, and the blocking variants (the synchronous
+  // CommitCursor/ReleaseQos2/PutState/DeleteState, DeleteCursor, EnforceRetention) must not
+  // be used: they would wait for a turn that never comes.
+  bool external_driver = false;
+  // Testing: adjusts the driver's options after the log set them (election ticks, pre-vote,
+  // check-quorum per simulator seed). Must not change `self`, `clock`, `seed`, `own_thread`.
+  std::function<void(multiraft::MultiRaftOptions*)> raft_options_for_testing;
 };
 
 struct LogStats {
@@ -127,9 +173,13 @@ class PartitionedLog {
   using AppendCallback = std::function<void(absl::StatusOr<Offset>)>;
   using DoneCallback = std::function<void(absl::Status)>;
 
-  // Opens or creates the log in `options.dir`, replays what the records database misses from
-  // the Raft log, and returns when every partition is writable. Errors: InvalidArgument (bad
-  // options, or a different partition layout on disk), storage errors, DeadlineExceeded.
+  // Opens or creates the log in `options.dir` and replays what the applied state misses from
+  // the Raft log. Standalone: returns when every partition is writable (this node leads every
+  // group and has applied its whole log). With a transport: returns when every group is open
+  // and has applied what its local log says is committed, without waiting for a leader.
+  // With external_driver: returns at once after opening the groups. Errors: InvalidArgument
+  // (bad options, or a different partition layout on disk), storage errors, DeadlineExceeded
+  // (`open_timeout_ms`).
   static absl::StatusOr<std::unique_ptr<PartitionedLog>> Open(PartitionedLogOptions options);
   ~PartitionedLog();
 
@@ -228,8 +278,18 @@ class PartitionedLog {
   // The Raft state of `partition`'s group as last published by the driver (term, leader,
   // commit index, leader changes); nullopt for an unknown partition. Any thread.
   std::optional<multiraft::GroupStatus> RaftStatus(PartitionId partition) const;
+  // The same for the metadata group.
+  std::optional<multiraft::GroupStatus> MetadataRaftStatus() const;
+  // Waits until `pred` holds for the status of `partition`'s group (e.g. a leader is known);
+  // false after `timeout` or for an unknown partition. Not with external_driver.
+  bool AwaitRaftStatus(PartitionId partition,
+                       const std::function<bool(const multiraft::GroupStatus&)>& pred,
+                       std::chrono::milliseconds timeout) const;
   // This node's id in the partitions' Raft groups.
   NodeId node_id() const;
+  // external_driver only: one turn of the driver (MultiRaft::RunOnce); true if it had work.
+  // Callbacks of appends and commands run inside it.
+  bool RunOnce();
   const PartitionedLogOptions& options() const { return options_; }
   // For tests: the sparse index of a partition.
   std::vector<IndexEntry> IndexForTesting(PartitionId p) const { return state_->IndexForTesting(p); }
@@ -240,6 +300,7 @@ class PartitionedLog {
   void Propose(PartitionId partition, std::string command,
                std::function<void(absl::StatusOr<LogIndex>)> done);
   void ProposeState(std::string command, DoneCallback done);
+  void AppendAckingEarly(PartitionId partition, std::string command, const AppendCallback& done);
 
   const PartitionedLogOptions options_;
   const Partitioner partitioner_;
@@ -252,8 +313,13 @@ class PartitionedLog {
   std::condition_variable sync_cv_;
   bool sync_stopping_ = false;
   std::atomic<uint64_t> interval_syncs_{0};
+  // Standalone: the in-process network and transport of this log alone.
   std::unique_ptr<transport::LocalNetwork> network_;
-  std::unique_ptr<transport::LocalTransport> transport_;
+  std::unique_ptr<transport::LocalTransport> local_transport_;
+  transport::Transport* transport_ = nullptr;  // local_transport_ or options_.transport
+  // SLUICE_PLANTED_BUGS builds only (kAckBeforeApply): appends proposed and not completed.
+  std::mutex planted_mu_;
+  std::map<uint32_t, uint64_t> planted_in_flight_;
   std::unique_ptr<multiraft::MultiRaft> raft_;
   std::atomic<uint64_t> appends_{0};
   std::atomic<uint64_t> appends_failed_{0};

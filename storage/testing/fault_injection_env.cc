@@ -1,6 +1,7 @@
 #include "storage/testing/fault_injection_env.h"
 
 #include <filesystem>
+#include <optional>
 #include <utility>
 
 namespace sluice::storage::testing {
@@ -101,12 +102,32 @@ IOStatus FaultInjectionFs::NewWritableFile(const std::string& fname,
   return Wrap(fname, 0, target()->NewWritableFile(fname, opts, result, dbg), result);
 }
 
+std::optional<uint64_t> FaultInjectionFs::BaseFileSize(const std::string& fname) {
+  uint64_t size = 0;
+  IOStatus s = target()->GetFileSize(fname, IOOptions(), &size, nullptr);
+  if (s.ok()) return size;
+  if (!s.IsNotSupported()) return std::nullopt;  // e.g. the file does not exist
+  std::error_code ec;
+  if (!std::filesystem::exists(fname, ec)) return std::nullopt;
+  size = std::filesystem::file_size(fname, ec);
+  if (ec) return std::nullopt;
+  return size;
+}
+
+bool FaultInjectionFs::BaseTruncate(const std::string& fname, uint64_t size) {
+  IOStatus s = target()->Truncate(fname, static_cast<size_t>(size), IOOptions(), nullptr);
+  if (s.ok()) return true;
+  if (!s.IsNotSupported()) return false;
+  std::error_code ec;
+  std::filesystem::resize_file(fname, size, ec);
+  return !ec;
+}
+
 IOStatus FaultInjectionFs::ReopenWritableFile(const std::string& fname,
                                               const rocksdb::FileOptions& opts,
                                               std::unique_ptr<rocksdb::FSWritableFile>* result,
                                               IODebugContext* dbg) {
-  std::error_code ec;
-  const uint64_t size = std::filesystem::exists(fname, ec) ? std::filesystem::file_size(fname, ec) : 0;
+  const uint64_t size = BaseFileSize(fname).value_or(0);
   {
     std::lock_guard<std::mutex> l(mu_);
     // What is already there survived a previous crash/reopen: treat it as synced.
@@ -188,12 +209,9 @@ uint64_t FaultInjectionFs::DropUnsyncedData() {
   std::lock_guard<std::mutex> l(mu_);
   uint64_t dropped = 0;
   for (auto& [name, st] : files_) {
-    std::error_code ec;
-    if (!std::filesystem::exists(name, ec)) continue;
-    const uint64_t on_disk = std::filesystem::file_size(name, ec);
-    if (ec || on_disk <= st.synced) continue;
-    std::filesystem::resize_file(name, st.synced, ec);
-    if (!ec) dropped += on_disk - st.synced;
+    const std::optional<uint64_t> on_disk = BaseFileSize(name);
+    if (!on_disk || *on_disk <= st.synced) continue;
+    if (BaseTruncate(name, st.synced)) dropped += *on_disk - st.synced;
     st.size = st.synced;
   }
   crashed_ = false;

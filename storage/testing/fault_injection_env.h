@@ -4,10 +4,14 @@
 // but the DB object can still be destroyed); DropUnsyncedData() then truncates every tracked
 // file to its last synced size, like the disk after a reboot.
 //
+// The base file system is the local one or an in-memory one (rocksdb::NewMemEnv's, for the
+// simulator): sizes and truncation go through the base (FileSystem::GetFileSize/Truncate),
+// falling back to the real path when the base does not support them.
+//
 // Simplifications (tests only): directory entries are not modelled (a created-but-never-synced
-// file stays, empty, instead of vanishing); RangeSync does not count as a sync; the base file
-// system must be the local one (truncation uses the real path). Debian ships no RocksDB
-// FaultInjectionTestFS headers, hence this small version. Thread-safe.
+// file stays, empty, instead of vanishing; a rename is durable at once); RangeSync does not
+// count as a sync. Debian ships no RocksDB FaultInjectionTestFS headers, hence this small
+// version. Thread-safe.
 #ifndef SLUICE_STORAGE_TESTING_FAULT_INJECTION_ENV_H_
 #define SLUICE_STORAGE_TESTING_FAULT_INJECTION_ENV_H_
 
@@ -15,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "rocksdb/env.h"
@@ -62,6 +67,9 @@ class FaultInjectionFs final : public rocksdb::FileSystemWrapper {
  private:
   rocksdb::IOStatus Wrap(const std::string& fname, uint64_t size, rocksdb::IOStatus s,
                          std::unique_ptr<rocksdb::FSWritableFile>* result);
+  // Through the base file system (or the real path when it does not support the call).
+  std::optional<uint64_t> BaseFileSize(const std::string& fname);
+  bool BaseTruncate(const std::string& fname, uint64_t size);
   mutable std::mutex mu_;
   bool crashed_ = false;
   std::map<std::string, FileState> files_;

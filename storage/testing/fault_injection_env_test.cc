@@ -4,18 +4,18 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
+#include <string>
 
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
+#include "rocksdb/env.h"
 
 namespace sluice::storage::testing {
 namespace {
 
-TEST(FaultInjectionFsTest, DropsUnsyncedWritesOnly) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  const std::string dir = std::string(tmp ? tmp : "/tmp") + "/fault_fs_db";
-  std::filesystem::remove_all(dir);
-  auto fs = std::make_shared<FaultInjectionFs>(rocksdb::FileSystem::Default());
+void DropsUnsyncedWritesOnly(std::shared_ptr<rocksdb::FileSystem> base, const std::string& dir) {
+  auto fs = std::make_shared<FaultInjectionFs>(std::move(base));
   std::unique_ptr<rocksdb::Env> env = NewFaultInjectionEnv(fs);
   rocksdb::Options o;
   o.create_if_missing = true;
@@ -42,6 +42,20 @@ TEST(FaultInjectionFsTest, DropsUnsyncedWritesOnly) {
   EXPECT_TRUE(db->Get({}, "b", &v).ok());
   EXPECT_TRUE(db->Get({}, "c", &v).IsNotFound());
   EXPECT_TRUE(db->Get({}, "d", &v).IsNotFound());
+}
+
+TEST(FaultInjectionFsTest, DropsUnsyncedWritesOnly) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string dir = std::string(tmp ? tmp : "/tmp") + "/fault_fs_db";
+  std::filesystem::remove_all(dir);
+  DropsUnsyncedWritesOnly(rocksdb::FileSystem::Default(), dir);
+}
+
+// The simulator's disk: the same on RocksDB's in-memory file system.
+TEST(FaultInjectionFsTest, DropsUnsyncedWritesOnlyInMemory) {
+  std::unique_ptr<rocksdb::Env> mem(rocksdb::NewMemEnv(rocksdb::Env::Default()));
+  DropsUnsyncedWritesOnly(mem->GetFileSystem(), "/mem/fault_fs_db");
+  EXPECT_FALSE(std::filesystem::exists("/mem"));  // nothing reached the real file system
 }
 
 }  // namespace

@@ -228,23 +228,54 @@ void Simulation::Send(SimNode& from, std::vector<Message> msgs) {
   }
 }
 
-void Simulation::Deliver(Envelope& e) {
+// The errors RawNode::Step may return for a message that arrived over the network, and why
+// they are part of normal operation (everything else fails the seed):
+//  - FailedPrecondition (IsProposalDropped) for the requests a follower forwards to its leader
+//    (kProp: proposals made on a follower; kReadIndex; kTransferLeader): by the time one
+//    arrives the receiver may no longer (or not yet) lead, be transferring leadership, have a
+//    conf change pending, hit its uncommitted-size limit, or not yet have committed in its
+//    term. The core drops the request; the client's retry is the remedy, as for a local one.
+//  - NotFound for a response (kAppResp, kVoteResp, ...) from a node that is not in the
+//    receiver's membership: a removed node still answering, or a joining learner whose
+//    addition the receiver has not applied yet.
+absl::Status Simulation::CheckStepError(const Message& m, const absl::Status& st) {
+  if (st.ok()) return st;
+  const bool forwarded_request = m.type == MessageType::kProp ||
+                                 m.type == MessageType::kReadIndex ||
+                                 m.type == MessageType::kTransferLeader;
+  if ((forwarded_request && raft::IsProposalDropped(st)) ||
+      (raft::IsResponseMessage(m.type) && absl::IsNotFound(st))) {
+    ++stats_->step_errors_expected;
+    return absl::OkStatus();
+  }
+  std::ostringstream os;
+  os << "unexpected Step error on node " << m.to << " for " << raft::MessageTypeName(m.type)
+     << " from " << m.from << ": " << st;
+  return Fail(os.str());
+}
+
+absl::Status Simulation::Deliver(Envelope& e) {
   SimNode& to = node(e.msg.to);
   SimNode& from = node(e.msg.from);
   const bool is_snap = e.msg.type == MessageType::kSnap;
   // Partitions that began while the message was in flight also cut it.
   const bool cut = e.dropped || blocked_.count({e.msg.from.value(), e.msg.to.value()}) > 0;
-  bool ok = false;
+  bool delivered = false;
+  absl::Status result;
   if (!cut && to.up()) {
     ++stats_->messages_delivered;
-    ok = to.raw->Step(e.msg).ok() || true;
+    delivered = true;
+    result = CheckStepError(e.msg, to.raw->Step(e.msg));
   } else {
     ++stats_->messages_dropped;
   }
+  // A snapshot that reached the node counts as delivered, whatever the core made of it (a
+  // stale one is ignored and answered with an append response).
   if (is_snap && from.up() && from.incarnation == e.sender_incarnation) {
-    from.raw->ReportSnapshot(to.id, ok ? raft::SnapshotStatus::kFinish
-                                       : raft::SnapshotStatus::kFailure);
+    from.raw->ReportSnapshot(to.id, delivered ? raft::SnapshotStatus::kFinish
+                                              : raft::SnapshotStatus::kFailure);
   }
+  return result;
 }
 
 absl::Status Simulation::ApplyEntry(SimNode& n, const Entry& e) {
@@ -318,7 +349,7 @@ absl::Status Simulation::Step() {
   while (!inflight_.empty() && inflight_.top().deliver_at_ms <= now_) {
     Envelope e = inflight_.top();
     inflight_.pop();
-    Deliver(e);
+    RETURN_IF_ERROR(Deliver(e));
   }
   for (SimNode& n : nodes_) {
     if (!n.up()) continue;

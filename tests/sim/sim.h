@@ -46,6 +46,8 @@ struct SimStats {
   int64_t promotions_refused = 0;  // learner not caught up
   int64_t transfers_requested = 0;
   int64_t reads_served = 0;        // ReadIndex reads checked and served
+  // Step errors of the expected kinds (sim.cc CheckStepError); any other fails the seed.
+  int64_t step_errors_expected = 0;
 };
 
 // Runs one seed. OK if every invariant held and liveness was met.

@@ -88,7 +88,8 @@ class Simulation {
   void Heal();
   absl::Status CheckLiveness();
   void Send(SimNode& from, std::vector<raft::Message> msgs);
-  void Deliver(Envelope& e);
+  absl::Status Deliver(Envelope& e);
+  absl::Status CheckStepError(const raft::Message& m, const absl::Status& st);
   absl::Status Sync(SimNode& n);
   absl::Status ApplyEntry(SimNode& n, const raft::Entry& e);
   absl::Status Step();

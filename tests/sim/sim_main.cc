@@ -75,6 +75,7 @@ int main(int argc, char** argv) {
     total.promotions_refused += st.promotions_refused;
     total.transfers_requested += st.transfers_requested;
     total.reads_served += st.reads_served;
+    total.step_errors_expected += st.step_errors_expected;
     if (!result.ok()) {
       ++failures;
       fprintf(stderr, "FAIL nodes=%d %s\n  replay: sim --seed=%lld --nodes=%d\n", o.nodes,
@@ -89,9 +90,10 @@ int main(int argc, char** argv) {
          (long long)total.messages_delivered, (long long)total.snapshots_installed,
          (long long)total.max_recovery_ms);
   printf("sim: conf_changes=%lld removed=%lld leaders_removed=%lld promotions_refused=%lld "
-         "transfers=%lld reads_served=%lld\n",
+         "transfers=%lld reads_served=%lld step_errors_expected=%lld\n",
          (long long)total.conf_changes, (long long)total.nodes_removed,
          (long long)total.leaders_removed, (long long)total.promotions_refused,
-         (long long)total.transfers_requested, (long long)total.reads_served);
+         (long long)total.transfers_requested, (long long)total.reads_served,
+         (long long)total.step_errors_expected);
   return failures ? 1 : 0;
 }
