@@ -48,11 +48,15 @@ inline size_t VarintSize(uint32_t v) {
   return v < 128 ? 1 : v < 16384 ? 2 : v < 2097152 ? 3 : 4;
 }
 
+// What a Reader made without limits uses: a static, since the reader keeps a pointer to its
+// limits (a `= {}` default argument would be a temporary gone at the end of the statement).
+inline constexpr DecodeLimits kNoDecodeLimits{};
+
 // Bounds-checked reads over a view of one frame's body. Every failing read reports
 // Malformed Packet (0x81): a length that runs past the frame.
 class Reader {
  public:
-  explicit Reader(std::string_view data, const DecodeLimits& limits = {})
+  explicit Reader(std::string_view data, const DecodeLimits& limits = kNoDecodeLimits)
       : p_(data.data()), end_(data.data() + data.size()), limits_(&limits) {}
 
   const DecodeLimits& limits() const { return *limits_; }

@@ -62,6 +62,7 @@ void WriteFile(const std::string& path, const std::string& text) {
 std::unique_ptr<Broker> Broker::Start(const std::vector<std::string>& flags, std::string* error,
                                       const std::string& stderr_file) {
   std::unique_ptr<Broker> b(new Broker);
+  b->log_file_ = stderr_file;
   conformance::ChildProcess::Options options;
   if (!stderr_file.empty()) {
     // The shell redirects stderr and execs sluiced in its place (same pid, ready fd kept).
@@ -113,7 +114,44 @@ uint16_t Broker::port(const std::string& listener) const {
   return it == ports_.end() ? 0 : it->second;
 }
 
-void Broker::Signal(int sig) { ::kill(child_->pid(), sig); }
+void Broker::Signal(int sig) {
+  if (sig == SIGHUP) ++sighups_;
+  ::kill(child_->pid(), sig);
+}
+
+// ---- Waiting for events -------------------------------------------------------------------
+
+bool Eventually(const std::function<bool()>& probe, Millis timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (probe()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(20ms);  // poll interval of a bounded wait
+  }
+}
+
+::testing::AssertionResult ReloadAndAwait(Broker* broker, const std::string& outcome,
+                                          Millis timeout) {
+  const std::string& log = broker->log_file();
+  if (log.empty()) {
+    return ::testing::AssertionFailure() << "ReloadAndAwait needs a broker started with a log file";
+  }
+  const size_t before = LinesWith(log, {outcome}).size();
+  broker->Signal(SIGHUP);
+  if (!AwaitLogLines(log, {outcome}, before + 1, timeout)) {
+    return ::testing::AssertionFailure()
+           << "no new \"" << outcome << "\" in the broker's log within " << timeout.count()
+           << " ms of SIGHUP " << broker->sighups() << "; the log ends:\n" << LogTail(log, 15);
+  }
+  if (const uint16_t metrics = broker->port("metrics"); metrics != 0) {
+    const double reloads = MetricValue(ScrapeMetrics(metrics), "sluice_security_reloads_total");
+    if (reloads != broker->sighups()) {
+      return ::testing::AssertionFailure() << "sluice_security_reloads_total is " << reloads
+                                           << " after " << broker->sighups() << " SIGHUPs";
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
 
 namespace {
 
@@ -172,6 +210,25 @@ std::vector<std::string> LinesWith(const std::string& path, const std::vector<st
     bool all = true;
     for (const auto& p : parts) all = all && line.find(p) != std::string::npos;
     if (all) out.push_back(line);
+  }
+  return out;
+}
+
+bool AwaitLogLines(const std::string& path, const std::vector<std::string>& parts, size_t count,
+                   Millis timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (LinesWith(path, parts).size() >= count) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(20ms);  // poll interval of a bounded wait
+  }
+}
+
+std::string LogTail(const std::string& path, size_t n) {
+  std::vector<std::string> lines = LinesWith(path, {});
+  std::string out;
+  for (size_t i = lines.size() > n ? lines.size() - n : 0; i < lines.size(); ++i) {
+    out += lines[i] + "\n";
   }
   return out;
 }

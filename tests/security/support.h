@@ -6,12 +6,14 @@
 
 #include <csignal>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "gtest/gtest.h"
 #include "tests/conformance/packets.h"
 #include "tests/conformance/process.h"
 
@@ -35,8 +37,8 @@ class Broker {
  public:
   // Starts sluiced with --listen 127.0.0.1:0, no admin/metrics listeners, and `flags`
   // (`--metrics-listen=127.0.0.1:0` among them turns the metrics endpoint on: port("metrics")).
-  // With `stderr_file`, the broker's log (stderr) goes to that file instead of the test's.
-  // nullptr and *error on failure.
+  // With `stderr_file`, the broker's log (stderr) goes to that file instead of the test's
+  // (log_file(); what ReloadAndAwait watches). nullptr and *error on failure.
   static std::unique_ptr<Broker> Start(const std::vector<std::string>& flags, std::string* error,
                                        const std::string& stderr_file = "");
   ~Broker();
@@ -44,6 +46,9 @@ class Broker {
   pid_t pid() const { return child_->pid(); }
   std::optional<int> Exited() { return child_->Poll(); }
   void Signal(int sig);
+  // SIGHUPs sent through Signal so far.
+  int sighups() const { return sighups_; }
+  const std::string& log_file() const { return log_file_; }
   int Stop() { return child_->Stop(SIGTERM, kTimeout); }
   // VmRSS of the broker process in KiB (0 if unknown).
   long RssKib() const;
@@ -53,7 +58,31 @@ class Broker {
  private:
   std::unique_ptr<conformance::ChildProcess> child_;
   std::map<std::string, uint16_t> ports_;
+  std::string log_file_;
+  int sighups_ = 0;
 };
+
+// ---- Waiting for events -------------------------------------------------------------------
+// Polls `probe` (every 20 ms) until it holds or `timeout` passes; whether it held. For
+// conditions that have no event to wait for (a slot freed when the broker sees a close).
+bool Eventually(const std::function<bool()>& probe, Millis timeout = kTimeout);
+
+// The lines sluiced logs when a reload has finished (broker/server/security.cc, Reload and
+// WatchCertificates). Each is written after the new settings are in place or refused, so
+// they are the events to wait for; sluice_security_reloads_total counts a SIGHUP reload
+// when it starts, before anything is reloaded.
+inline constexpr char kTlsReloaded[] = "TLS certificates reloaded";
+inline constexpr char kTlsReloadFailed[] = "TLS certificate reload failed; keeping the old ones";
+inline constexpr char kTlsFilesChangedReloaded[] = "TLS certificate files changed: reloaded";
+inline constexpr char kAuthReloaded[] = "password file, JWT key and ACL reloaded";
+inline constexpr char kAuthReloadFailed[] = "password/ACL reload failed; keeping the old ones";
+
+// Sends SIGHUP to `broker` (started with a log file) and waits, bounded by `timeout`, until
+// its log has one more line containing `outcome` than before: that reload has finished. If
+// the metrics endpoint is on, also checks that sluice_security_reloads_total equals the
+// SIGHUPs sent. A failure says which and shows the end of the log.
+::testing::AssertionResult ReloadAndAwait(Broker* broker, const std::string& outcome,
+                                          Millis timeout = kTimeout);
 
 // ---- Metrics and logs ---------------------------------------------------------------------
 // GET /metrics from the broker's Prometheus endpoint (plain HTTP/1.0); the whole response.
@@ -69,6 +98,11 @@ std::vector<std::string> LinesWith(const std::string& path, const std::vector<st
 // Waits (bounded) until `path` has a line containing every one of `parts`; that line or "".
 std::string AwaitLogLine(const std::string& path, const std::vector<std::string>& parts,
                          Millis timeout = kTimeout);
+// Waits (bounded) until `path` has at least `count` lines containing every one of `parts`.
+bool AwaitLogLines(const std::string& path, const std::vector<std::string>& parts, size_t count,
+                   Millis timeout = kTimeout);
+// The last `n` lines of `path`.
+std::string LogTail(const std::string& path, size_t n);
 
 // ---- PKI ----------------------------------------------------------------------------------
 struct CertOptions {

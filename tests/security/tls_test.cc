@@ -1,13 +1,11 @@
 // TLS and mutual TLS listeners with real sockets: certificates made by the test (support.h),
 // a TLS 1.2/1.3 client on OpenSSL, and mosquitto_pub/mosquitto_sub as a user would run them.
 #include <openssl/ssl.h>
-#include <signal.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -31,11 +29,12 @@ class TlsTest : public ::testing::Test {
     return {"--tls-listen=127.0.0.1:0", "--tls-cert-file=" + server_.cert_file,
             "--tls-key-file=" + server_.key_file};
   }
-  void StartBroker(std::vector<std::string> extra) {
+  // With `log_file`, the broker logs there (for tests that wait for its reload lines).
+  void StartBroker(std::vector<std::string> extra, const std::string& log_file = "") {
     std::vector<std::string> flags = TlsFlags();
     flags.insert(flags.end(), extra.begin(), extra.end());
     std::string error;
-    broker_ = Broker::Start(flags, &error);
+    broker_ = Broker::Start(flags, &error, log_file);
     ASSERT_TRUE(broker_) << error;
     ASSERT_NE(broker_->port("tls"), 0) << "no 'tls' line on the ready fd";
   }
@@ -205,7 +204,7 @@ TEST_F(TlsTest, CertificateIdentityIsTheUserNameForAcl) {
 }
 
 TEST_F(TlsTest, CertificateReloadOnSighupKeepsExistingConnections) {
-  StartBroker({});
+  StartBroker({"--metrics-listen=127.0.0.1:0"}, dir_ + "/sluiced.log");
   std::string cn;
   std::string error;
   auto wire = TlsWire(broker_->port("tls"), Opts(), &error, &cn);
@@ -219,43 +218,55 @@ TEST_F(TlsTest, CertificateReloadOnSighupKeepsExistingConnections) {
                              std::filesystem::copy_options::overwrite_existing);
   std::filesystem::copy_file(b.key_file, server_.key_file,
                              std::filesystem::copy_options::overwrite_existing);
-  broker_->Signal(SIGHUP);
-  bool reloaded = false;
-  for (int i = 0; i < 50 && !reloaded; ++i) {
-    std::this_thread::sleep_for(100ms);
-    auto w = TlsWire(broker_->port("tls"), Opts(), &error, &cn);
-    reloaded = w && cn == "server-b";
-  }
-  EXPECT_TRUE(reloaded) << "new connections still get the old certificate";
+  auto w = TlsWire(broker_->port("tls"), Opts(), &error, &cn);
+  ASSERT_TRUE(w) << error;
+  EXPECT_EQ(cn, "server-a") << "the new files were used before the reload";
+  ASSERT_TRUE(ReloadAndAwait(broker_.get(), kTlsReloaded));
+  w = TlsWire(broker_->port("tls"), Opts(), &error, &cn);
+  ASSERT_TRUE(w) << error;
+  EXPECT_EQ(cn, "server-b") << "new connections still get the old certificate";
   ASSERT_TRUE(old.Send(c::Pingreq()));
   EXPECT_EQ(old.ReadDecoded().type, c::kPingresp) << "the existing connection was disturbed";
 
   // A broken certificate file: the reload fails and the current certificate stays.
   WriteFile(server_.cert_file, "not a certificate");
-  broker_->Signal(SIGHUP);
-  std::this_thread::sleep_for(300ms);
-  auto w = TlsWire(broker_->port("tls"), Opts(), &error, &cn);
+  ASSERT_TRUE(ReloadAndAwait(broker_.get(), kTlsReloadFailed));
+  w = TlsWire(broker_->port("tls"), Opts(), &error, &cn);
   ASSERT_TRUE(w) << error;
   EXPECT_EQ(cn, "server-b");
   EXPECT_FALSE(broker_->Exited());
 }
 
+// Waits (bounded) until a file written now gets another modification time than `path` has:
+// at once where file times have sub-second resolution, within a second where they do not.
+bool AwaitNewMtime(const std::string& path) {
+  const auto loaded = std::filesystem::last_write_time(path);
+  const std::string probe = path + ".mtime-probe";
+  return Eventually([&] {
+    WriteFile(probe, "x");
+    return std::filesystem::last_write_time(probe) != loaded;
+  });
+}
+
 TEST_F(TlsTest, CertificateReloadWhenFilesChange) {
-  StartBroker({"--tls-reload-interval-s=1"});
+  const std::string log = dir_ + "/sluiced.log";
+  StartBroker({"--tls-reload-interval-s=1"}, log);
   KeyPair b = pki_->Issue("server-c", {.cn = "server-c", .server = true});
-  std::this_thread::sleep_for(1100ms);  // a different mtime than the files loaded at start
+  // The watcher compares modification times with those of the files it loaded.
+  ASSERT_TRUE(AwaitNewMtime(server_.cert_file)) << "file times do not advance";
   std::filesystem::copy_file(b.key_file, server_.key_file,
                              std::filesystem::copy_options::overwrite_existing);
   std::filesystem::copy_file(b.cert_file, server_.cert_file,
                              std::filesystem::copy_options::overwrite_existing);
+  // Checked every second; a check between the two copies fails (key and certificate do not
+  // match) and the next one reloads.
+  ASSERT_NE(AwaitLogLine(log, {kTlsFilesChangedReloaded}), "")
+      << "no reload within " << kTimeout.count() << " ms of the files changing; the log ends:\n"
+      << LogTail(log, 15);
   std::string cn, error;
-  bool reloaded = false;
-  for (int i = 0; i < 60 && !reloaded; ++i) {
-    std::this_thread::sleep_for(100ms);
-    auto w = TlsWire(broker_->port("tls"), Opts(), &error, &cn);
-    reloaded = w && cn == "server-c";
-  }
-  EXPECT_TRUE(reloaded);
+  auto w = TlsWire(broker_->port("tls"), Opts(), &error, &cn);
+  ASSERT_TRUE(w) << error;
+  EXPECT_EQ(cn, "server-c");
 }
 
 std::string Shell(const std::string& command) {
