@@ -2,9 +2,12 @@
 //   RETURN_IF_ERROR(expr);          returns the status of `expr` if it is not OK.
 //   ASSIGN_OR_RETURN(lhs, expr);    evaluates a StatusOr, returns its status on error,
 //                                   otherwise moves the value into `lhs` (may be a declaration).
+//   ValueOrDie(status_or)           the value, or abort with the status (tests).
 #ifndef SLUICE_BASE_STATUS_H_
 #define SLUICE_BASE_STATUS_H_
 
+#include <cstdio>
+#include <cstdlib>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -26,5 +29,20 @@
   auto var = (expr);                                 \
   if (!var.ok()) return std::move(var).status();     \
   lhs = std::move(var).value()
+
+namespace sluice {
+
+// The value, by value (safe in a range-for over a temporary); crashes with the status when
+// there is none. For tests and for states where an error is a broken invariant.
+template <typename T>
+T ValueOrDie(absl::StatusOr<T> s) {
+  if (!s.ok()) {
+    std::fprintf(stderr, "ValueOrDie: %s\n", s.status().ToString().c_str());
+    std::abort();
+  }
+  return *std::move(s);
+}
+
+}  // namespace sluice
 
 #endif  // SLUICE_BASE_STATUS_H_

@@ -293,7 +293,7 @@ class AdminServer::Service final : public pb::Admin::Service {
       return Invalid("'" + filter + "' is not a valid topic filter");
     size_t offset;
     if (!ParseOffsetToken(req->page_token(), &offset)) return Invalid("bad page_token");
-    std::vector<broker::MessagePtr> all = broker_->MatchRetained(filter);
+    std::vector<broker::MessagePtr> all = broker_->retained().Match(filter);
     std::sort(all.begin(), all.end(),
               [](const broker::MessagePtr& a, const broker::MessagePtr& b) {
                 return a->topic < b->topic;
@@ -310,7 +310,7 @@ class AdminServer::Service final : public pb::Admin::Service {
                            pb::RetainedMessage* out) override {
     if (!topic::IsValidTopicName(req->topic()))
       return Invalid("'" + req->topic() + "' is not a topic name (no wildcards, not empty)");
-    auto found = broker_->MatchRetained(req->topic());
+    auto found = broker_->retained().Match(req->topic());
     if (found.empty())
       return grpc::Status(grpc::StatusCode::NOT_FOUND,
                           "no retained message on topic '" + req->topic() + "'");

@@ -421,6 +421,14 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
              {{"reason", "hard_retention"}});
     out.push_back(std::move(f));
   }
+  out.push_back(Single("sluice_session_save_failures_total",
+                       "Session records the commit log did not take: a SUBSCRIBE/UNSUBSCRIBE "
+                       "waiting for it is refused, a background save is retried by the next.", C,
+                       Sum(b, [](S& s) -> auto& { return s.session_save_failures; })));
+  out.push_back(Single("sluice_log_background_failures_total",
+                       "Commit log writes nobody waits for that failed (a cursor moved on, an "
+                       "ended session's record, cursor or QoS 2 entry cleared); each is logged.",
+                       C, b->durable() ? static_cast<double>(b->durable()->background_failures()) : 0.0));
   out.push_back(Single("sluice_session_read_errors_total",
                        "Reads of a session's backlog from the log that failed (retried).", C,
                        Sum(b, [](S& s) -> auto& { return s.session_read_errors; })));

@@ -11,7 +11,7 @@
 
 #include <boost/asio/post.hpp>
 
-#include "absl/hash/hash.h"
+#include "base/hash.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "broker/net/listener.h"
@@ -40,7 +40,9 @@ Broker::~Broker() { Stop(); }
 
 uint32_t Broker::HomeShard(std::string_view client_id) const {
   if (shards_.size() == 1) return 0;
-  return static_cast<uint32_t>(absl::Hash<absl::string_view>()(Av(client_id)) % shards_.size());
+  // A stable hash: the same client id has the same shard in every process (and, in the
+  // cluster, the same answer on every node).
+  return static_cast<uint32_t>(Fnv1a64(client_id) % shards_.size());
 }
 
 absl::Status Broker::Start() {
@@ -209,35 +211,6 @@ void Broker::Broadcast(uint32_t origin, std::function<void(Shard&)> fn,
   finish(true);
 }
 
-void Broker::SetRetained(const MessagePtr& message) {
-  std::lock_guard<std::mutex> lock(retained_mu_);
-  if (message->retain_seq != 0) {
-    bool newer_exists = false;
-    retained_.Match(message->topic, [&](std::string_view, const MessagePtr& current) {
-      newer_exists = current->retain_seq > message->retain_seq;
-    });
-    if (newer_exists) return;
-  }
-  if (message->payload.empty()) {
-    retained_.Erase(message->topic);
-  } else {
-    retained_.Set(message->topic, message);
-  }
-}
-
-std::vector<MessagePtr> Broker::MatchRetained(std::string_view filter) const {
-  std::vector<MessagePtr> out;
-  std::lock_guard<std::mutex> lock(retained_mu_);
-  retained_.Match(filter, [&](std::string_view, const MessagePtr& m) { out.push_back(m); });
-  return out;
-}
-
-std::vector<MessagePtr> Broker::AllRetained() const {
-  std::vector<MessagePtr> out;
-  std::lock_guard<std::mutex> lock(retained_mu_);
-  retained_.ForEach([&](std::string_view, const MessagePtr& m) { out.push_back(m); });
-  return out;
-}
 
 StatsSnapshot Broker::Stats() const {
   StatsSnapshot s;
@@ -252,7 +225,6 @@ StatsSnapshot Broker::Stats() const {
                           b.messages_dropped_write_buffer.load();
   }
   {
-    std::lock_guard<std::mutex> lock(retained_mu_);
     s.retained = retained_.size();
   }
   return s;

@@ -3,8 +3,8 @@
 // about one client id lives on one thread; subscriptions are replicated to every shard's
 // trie so publishes match locally without locks.
 //
-// Thread-safety: Start/Stop from one controlling thread; Broadcast, HomeShard, SetRetained,
-// MatchRetained and Stats from any thread. Errors: Start returns a status (bad address,
+// Thread-safety: Start/Stop from one controlling thread; Broadcast, HomeShard, retained()
+// and Stats from any thread. Errors: Start returns a status (bad address,
 // port in use); nothing else fails.
 #ifndef SLUICE_BROKER_SERVER_BROKER_H_
 #define SLUICE_BROKER_SERVER_BROKER_H_
@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "broker/server/broker_config.h"
 #include "broker/server/durable.h"
+#include "broker/server/retained_store.h"
 #include "broker/server/security.h"
 #include "broker/server/shard.h"
 #include "mqtt/topic/retained_trie.h"
@@ -58,13 +59,9 @@ class Broker {
   // done() on the origin shard's thread once all have run.
   void Broadcast(uint32_t origin, std::function<void(Shard&)> fn, std::function<void()> done);
 
-  // Retained store: an empty payload deletes the topic's retained message.
-  // A message with retain_seq older than the topic's current one changes nothing.
-  void SetRetained(const MessagePtr& message);
-  uint64_t NextRetainSeq() { return retain_seq_.fetch_add(1, std::memory_order_relaxed) + 1; }
-  std::vector<MessagePtr> MatchRetained(std::string_view filter) const;
-  // Every retained message, '$' topics included.
-  std::vector<MessagePtr> AllRetained() const;
+  // The retained messages (retained_store.h: set in the log's apply order). Any thread.
+  RetainedStore& retained() { return retained_; }
+  const RetainedStore& retained() const { return retained_; }
 
   StatsSnapshot Stats() const;
 
@@ -211,9 +208,7 @@ class Broker {
   std::unique_ptr<boost::asio::steady_timer> accept_backoff_;
   uint64_t accept_errors_since_log_ = 0;
   int64_t last_accept_error_log_ms_ = 0;
-  mutable std::mutex retained_mu_;
-  topic::RetainedTrie<MessagePtr> retained_;
-  std::atomic<uint64_t> retain_seq_{0};
+  RetainedStore retained_;
   std::function<void(uint32_t, int64_t)> stored_listener_;
   bool store_qos12_ = true;  // durability == "log"
   bool started_ = false;

@@ -243,11 +243,8 @@ absl::Status Broker::DeleteRetained(const std::string& topic_name) {
   if (!topic::IsValidTopicName(topic_name))
     return absl::InvalidArgumentError("'" + topic_name +
                                       "' is not a topic name (no wildcards, not empty)");
-  {
-    std::lock_guard<std::mutex> lock(retained_mu_);
-    if (!retained_.Erase(topic_name))
-      return absl::NotFoundError("no retained message on topic '" + topic_name + "'");
-  }
+  if (!retained_.Erase(topic_name))
+    return absl::NotFoundError("no retained message on topic '" + topic_name + "'");
   if (durable_) {
     // An empty retained record clears the log's copy too (what a client's empty retained
     // PUBLISH does); it is durable when this returns.
@@ -305,7 +302,7 @@ void Broker::PublishRetainedFromBroker(std::string topic_name, std::string paylo
     message->payload = std::move(payload);
     message->retain = true;
     message->received_ms = shard->NowMs();
-    SetRetained(message);
+    retained_.Applied(message);  // $SYS: never in the log
     shard->Route(message);
     // Route counts every message as received from a client; the broker's own are not.
     shard->stats().messages_received.fetch_sub(1, std::memory_order_relaxed);

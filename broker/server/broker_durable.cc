@@ -57,11 +57,12 @@ absl::Status Broker::RecoverDurable(RecoveryCounts* counts) {
   const std::vector<int64_t> hwm = durable.HighWatermarks();
   for (auto& shard : shards_) shard->InitWatermarks(hwm);
 
-  for (const storage::StoredRecord& r : log.ListRetained()) {
+  ASSIGN_OR_RETURN(std::vector<storage::StoredRecord> retained, log.ListRetained());
+  for (const storage::StoredRecord& r : retained) {
     ASSIGN_OR_RETURN(auto m, Durable::ToMessage(r.record, durable.PartitionFor(r.record.topic),
                                                 static_cast<int64_t>(r.offset.value()), now,
                                                 wall_now));
-    SetRetained(m);
+    retained_.Applied(m);
     counts->retained++;
   }
 
@@ -78,7 +79,7 @@ absl::Status Broker::RecoverDurable(RecoveryCounts* counts) {
     if (expiry != kSessionNeverExpires && r->disconnected_wall_ms > 0) {
       int64_t gone_s = std::max<int64_t>(0, (wall_now - r->disconnected_wall_ms) / 1000);
       if (gone_s >= expiry) {  // expired while the broker was down
-        log.DeleteState(key, [](absl::Status) {});
+        log.DeleteState(key, durable.Background("delete expired session", client_id));
         counts->sessions_expired++;
         continue;
       }
@@ -112,7 +113,11 @@ absl::Status Broker::RecoverDurable(RecoveryCounts* counts) {
       if (name.substr(0, 8) != "session:") continue;
       auto it = restored.find(Av(name.substr(8)));
       if (it == restored.end()) {
-        if (c.expiry_ms != 1) log.CommitCursor(PartitionId(p), c.name, c.offset, 1, [](absl::Status) {});
+        if (c.expiry_ms != 1) {
+          log.CommitCursor(PartitionId(p), c.name, c.offset, 1,
+                           durable.Background("expire the cursor of an ended session",
+                                              std::string(name.substr(8))));
+        }
         continue;
       }
       int64_t offset = static_cast<int64_t>(c.offset.value());
@@ -122,10 +127,12 @@ absl::Status Broker::RecoverDurable(RecoveryCounts* counts) {
   }
 
   // Incoming QoS 2 messages stored but not yet released by PUBREL.
-  for (const storage::PendingQos2& q : log.ListPendingQos2()) {
+  ASSIGN_OR_RETURN(std::vector<storage::PendingQos2> pending_qos2, log.ListPendingQos2());
+  for (const storage::PendingQos2& q : pending_qos2) {
     SessionHost* host = shards_[HomeShard(q.publisher)]->Find(q.publisher);
     if (!host) {  // a session that ended (clean, or expired): its packet ids are free again
-      log.ReleaseQos2(q.partition, q.publisher, q.packet_id, [](absl::Status) {});
+      log.ReleaseQos2(q.partition, q.publisher, q.packet_id,
+                      durable.Background("release the QoS 2 entry of an ended session", q.publisher));
       continue;
     }
     host->session.BeginIncomingQos2(q.packet_id);

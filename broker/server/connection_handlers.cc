@@ -296,6 +296,7 @@ void Connection::HandleSubscribe(mqtt::Subscribe& s) {
     std::string filter, group, full;
     topic::SubscriptionOptions options;
     bool is_new;
+    size_t code_index;  // its reason code in the SUBACK
   };
   auto adds = std::make_shared<std::vector<Add>>();
   std::vector<uint8_t> codes;
@@ -337,7 +338,8 @@ void Connection::HandleSubscribe(mqtt::Subscribe& s) {
       // this subscription.
       host_->subscribed_at.GetOrCreate()[req.filter] = broker.durable()->HighWatermarks();
     }
-    adds->push_back({std::string(parsed.filter), std::string(parsed.group), req.filter, options, is_new});
+    adds->push_back({std::string(parsed.filter), std::string(parsed.group), req.filter, options,
+                     is_new, codes.size()});
     codes.push_back(req.qos);
   }
   mqtt::Suback suback;
@@ -366,10 +368,26 @@ void Connection::HandleSubscribe(mqtt::Subscribe& s) {
         }
         if (!self->host_->durable)
           return self->FinishSubscribe(suback, std::move(wanted), replay, replayed);
-        // A persistent session's subscriptions are durable before SUBACK.
-        self->shard_->SaveSession(self->host_, [self, suback, wanted, replay, replayed](
-                                                   absl::Status) mutable {
-          if (!self->terminated_) self->FinishSubscribe(suback, std::move(wanted), replay, replayed);
+        // A persistent session's subscriptions are durable before SUBACK; if saving them
+        // fails, the new ones are taken back and refused (a SUBACK must not promise what a
+        // restart would lose).
+        self->shard_->SaveSession(self->host_, [self, adds, suback, wanted, replay, replayed](
+                                                   absl::Status st) mutable {
+          if (self->terminated_) return;
+          if (!st.ok()) {
+            self->shard_->OnSessionSaveFailed(self->host_, "SUBSCRIBE", st);
+            std::vector<std::pair<std::string, std::string>> undo;
+            for (const Add& a : *adds) {
+              suback.reason_codes[a.code_index] = reason::kUnspecifiedError;  // 0x80, both versions
+              if (!a.is_new) continue;  // an update of an existing one stays, not durable
+              self->host_->session.subscriptions().erase(a.full);
+              undo.emplace_back(a.filter, a.group);
+            }
+            self->shard_->RemoveFromTries(self->client_id(), std::move(undo));
+            self->Send(suback);
+            return;
+          }
+          self->FinishSubscribe(suback, std::move(wanted), replay, replayed);
         });
       });
 }
@@ -389,7 +407,7 @@ void Connection::SendRetained(
   std::vector<Outbound> out;
   int64_t now = shard_->NowMs();
   for (const auto& [filter, options] : subs) {
-    for (const MessagePtr& m : shard_->broker().MatchRetained(filter)) {
+    for (const MessagePtr& m : shard_->broker().retained().Match(filter)) {
       Delivery d;
       d.message = m;
       d.qos = std::min(m->qos, options.qos);
@@ -404,14 +422,19 @@ void Connection::SendRetained(
 
 void Connection::HandleUnsubscribe(const mqtt::Unsubscribe& u) {
   auto removes = std::make_shared<std::vector<std::pair<std::string, std::string>>>();
+  // What was removed, to put back if saving the session fails.
+  auto removed = std::make_shared<std::vector<std::pair<std::string, topic::SubscriptionOptions>>>();
   mqtt::Unsuback ack;
   ack.packet_id = u.packet_id;
   auto& subs = host_->session.subscriptions();
   for (const auto& f : u.filters) {
-    if (subs.erase(f) == 0) {
+    auto it = subs.find(f);
+    if (it == subs.end()) {
       ack.reason_codes.push_back(reason::kNoSubscriptionExisted);
       continue;
     }
+    removed->emplace_back(it->first, it->second);
+    subs.erase(it);
     ack.reason_codes.push_back(reason::kSuccess);
     topic::ParsedFilter parsed;
     if (topic::ParseFilter(f, &parsed))
@@ -427,11 +450,24 @@ void Connection::HandleUnsubscribe(const mqtt::Unsubscribe& u) {
       [removes, client_id](Shard& shard) {
         for (const auto& [filter, group] : *removes) shard.trie().Remove(filter, group, client_id);
       },
-      [self = shared_from_this(), ack = std::move(ack)]() {
+      [self = shared_from_this(), ack = std::move(ack), removed]() {
         if (self->terminated_) return;
         if (!self->host_->durable) return self->Send(ack);
-        self->shard_->SaveSession(self->host_, [self, ack](absl::Status) {
-          if (!self->terminated_) self->Send(ack);
+        self->shard_->SaveSession(self->host_, [self, ack, removed](absl::Status st) mutable {
+          if (self->terminated_) return;
+          if (st.ok()) return self->Send(ack);
+          // The removal is not durable: the subscriptions come back, and the client is told
+          // (5.0: UNSUBACK 0x80 for each; 3.1.1 has no negative UNSUBACK, so the connection
+          // closes and the client unsubscribes again after reconnecting).
+          self->shard_->OnSessionSaveFailed(self->host_, "UNSUBSCRIBE", st);
+          self->shard_->Resubscribe(self->host_, *removed);
+          if (self->version_ != Version::k5) {
+            self->Terminate(std::nullopt, WillAction::kPublish, "session not saved");
+            return;
+          }
+          for (uint8_t& code : ack.reason_codes)
+            if (code == reason::kSuccess) code = reason::kUnspecifiedError;
+          self->Send(ack);
         });
       });
 }

@@ -222,4 +222,13 @@ std::vector<int64_t> Durable::HighWatermarks() const {
   return out;
 }
 
+storage::PartitionedLog::DoneCallback Durable::Background(const char* what, std::string client_id) {
+  return [this, what, client_id = std::move(client_id)](absl::Status st) {
+    if (st.ok() || st.code() == absl::StatusCode::kCancelled) return;
+    background_failures_.fetch_add(1, std::memory_order_relaxed);
+    SLOG(kWarn).Kv("client_id", client_id).Kv("what", what).Kv("error", st.message())
+        << "commit log write failed";
+  };
+}
+
 }  // namespace sluice::broker

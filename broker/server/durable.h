@@ -19,6 +19,7 @@
 #ifndef SLUICE_BROKER_SERVER_DURABLE_H_
 #define SLUICE_BROKER_SERVER_DURABLE_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -97,12 +98,22 @@ class Durable {
     return "session:" + std::string(client_id);
   }
 
+  // The completion of a log write nobody waits for (a cursor moved on, an expired session's
+  // record deleted, a QoS 2 entry released): a failure is counted
+  // (sluice_log_background_failures_total) and logged with `what` and the client id, never
+  // dropped. Shutting down (Cancelled) is not a failure. Any thread.
+  storage::PartitionedLog::DoneCallback Background(const char* what, std::string client_id);
+  uint64_t background_failures() const {
+    return background_failures_.load(std::memory_order_relaxed);
+  }
+
  private:
   Durable(std::unique_ptr<storage::PartitionedLog> log, int64_t check_s);
   void RetentionLoop();
 
   std::unique_ptr<storage::PartitionedLog> log_;
   const int64_t retention_check_s_;
+  std::atomic<uint64_t> background_failures_{0};
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;

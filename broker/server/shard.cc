@@ -212,20 +212,14 @@ void Shard::DestroySession(const std::string& client_id_ref) {
   auto it = sessions_.find(Av(client_id));
   if (it == sessions_.end()) return;
   ForgetDurableSession(it->second.get());
-  auto removes = std::make_shared<std::vector<std::pair<std::string, std::string>>>();
+  std::vector<std::pair<std::string, std::string>> removes;
   for (const auto& [full, options] : it->second->session.subscriptions()) {
     topic::ParsedFilter parsed;
     if (topic::ParseFilter(full, &parsed))
-      removes->emplace_back(std::string(parsed.filter), std::string(parsed.group));
+      removes.emplace_back(std::string(parsed.filter), std::string(parsed.group));
   }
   sessions_.erase(it);
-  if (removes->empty()) return;
-  broker_->Broadcast(
-      index_,
-      [removes, client_id](Shard& shard) {
-        for (const auto& [filter, group] : *removes) shard.trie().Remove(filter, group, client_id);
-      },
-      [] {});
+  RemoveFromTries(client_id, std::move(removes));
 }
 
 void Shard::PublishWill(const mqtt::Will& will, const std::string& client_id) {

@@ -171,6 +171,7 @@ class Shard {
     Shard* origin = nullptr;
     std::function<void(absl::StatusOr<size_t>)> done;
     size_t matched = 0;
+    bool retain_only = false;  // set `message` in the retained store (apply order), no routing
   };
   void EnqueueStored(StoredResult result);
   uint32_t OwnerOf(uint32_t partition) const;
@@ -199,6 +200,16 @@ class Shard {
   // the cursors to commit now, and ending one (record, cursors, QoS 2 entries).
   SessionRecord MakeSessionRecord(const SessionHost& host, bool disconnected) const;
   void SaveSession(SessionHost* host, std::function<void(absl::Status)> done);
+  // A session record could not be saved: counted (sluice_session_save_failures_total) and
+  // logged with the client id and what the save was for.
+  void OnSessionSaveFailed(SessionHost* host, const char* what, const absl::Status& status);
+  // Takes `client_id`'s subscriptions (plain filter, group) out of every shard's trie /
+  // puts removed ones back (session and tries): undoing a SUBSCRIBE / UNSUBSCRIBE whose
+  // session record could not be saved.
+  void RemoveFromTries(const std::string& client_id,
+                       std::vector<std::pair<std::string, std::string>> filters);
+  void Resubscribe(SessionHost* host,
+                   const std::vector<std::pair<std::string, topic::SubscriptionOptions>>& subs);
   void CommitCursors(SessionHost* host);
   std::vector<std::pair<uint32_t, int64_t>> CursorsOf(const SessionHost& host) const;
   void ForgetDurableSession(SessionHost* host);

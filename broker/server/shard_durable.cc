@@ -20,7 +20,6 @@ void Shard::PublishStored(std::shared_ptr<Message> message, uint32_t partition,
                           uint16_t qos2_packet_id,
                           std::function<void(absl::StatusOr<size_t>)> done) {
   message->partition = partition;
-  if (message->retain) message->retain_seq = broker_->NextRetainSeq();
   Shard* owner = &broker_->shard(OwnerOf(partition));
   Shard* origin = this;
   broker_->durable()->log().Append(
@@ -52,6 +51,10 @@ void Shard::DrainStored() {
     stored_draining_.swap(stored_inbox_);
   }
   for (StoredResult& r : stored_draining_) {
+    if (r.retain_only) {  // a retained QoS 0 message routed at once: its apply order
+      broker_->retained().Applied(r.message);
+      continue;
+    }
     if (!r.message) {
       r.done(r.status.ok() ? absl::StatusOr<size_t>(r.matched) : r.status);
       continue;
@@ -67,7 +70,8 @@ void Shard::DrainStored() {
 }
 
 size_t Shard::RouteStored(const MessagePtr& message) {
-  if (message->retain) broker_->SetRetained(message);
+  // In the partition's apply order: the log decides which retained message a topic keeps.
+  if (message->retain) broker_->retained().Applied(message);
   size_t matched = Route(message);
   int64_t& routed = routed_[message->partition];
   routed = std::max(routed, message->offset + 1);
@@ -78,22 +82,35 @@ size_t Shard::RouteStored(const MessagePtr& message) {
 
 size_t Shard::PublishNow(std::shared_ptr<Message> message) {
   // Only a retained QoS 0 message is stored here: it is retained and routed at once (a QoS 0
-  // publisher waits for nothing, and a later SUBSCRIBE must see it), and stored behind. Its
-  // retain_seq keeps an older update still on its way through the log from replacing it.
+  // publisher waits for nothing, and a later SUBSCRIBE must see it), and stored behind; once
+  // its partition applied it, the owner shard sets it again in apply order, so the log has
+  // the last word on the topic (retained_store.h).
   const bool store = broker_->IsStored(*message);
   if (message->retain) {
-    if (store) message->retain_seq = broker_->NextRetainSeq();
-    broker_->SetRetained(message);
+    if (store) {
+      broker_->retained().SetNow(message);
+    } else {
+      broker_->retained().Applied(message);  // not in the log: its arrival is its order
+    }
   }
   size_t matched = Route(message);
   if (!store) return matched;
   Durable& durable = *broker_->durable();
+  const uint32_t partition = durable.PartitionFor(message->topic);
+  Shard* owner = &broker_->shard(OwnerOf(partition));
   durable.log().Append(
-      PartitionId(durable.PartitionFor(message->topic)), Durable::ToRecord(*message), 0,
-      [topic = message->topic](absl::StatusOr<Offset> r) {
-        if (!r.ok())
-          SLOG(kWarn).Kv("topic", topic).Kv("error", r.status().message())
+      PartitionId(partition), Durable::ToRecord(*message), 0,
+      [owner, partition, message](absl::StatusOr<Offset> r) {
+        if (!r.ok()) {
+          SLOG(kWarn).Kv("topic", message->topic).Kv("error", r.status().message())
               << "retained message not stored; it is lost at the next restart";
+          return;
+        }
+        // A copy with its place in the log: the routed message is shared and immutable.
+        auto applied = std::make_shared<Message>(*message);
+        applied->partition = partition;
+        applied->offset = static_cast<int64_t>(r->value());
+        owner->EnqueueStored({std::move(applied), absl::OkStatus(), nullptr, nullptr, 0, true});
       });
   return matched;
 }
@@ -130,15 +147,60 @@ void Shard::SaveSession(SessionHost* host, std::function<void(absl::Status)> don
   Durable* durable = broker_->durable();
   std::string value = EncodeSessionRecord(MakeSessionRecord(*host, host->connection == nullptr));
   Shard* self = this;
-  durable->log().PutState(Durable::SessionKey(host->session.client_id()), std::move(value),
-                          [self, done = std::move(done)](absl::Status st) mutable {
-                            if (!done) {
-                              if (!st.ok())
-                                SLOG(kWarn).Kv("error", st.message()) << "saving a session failed";
-                              return;
-                            }
-                            asio::post(self->io(), [done = std::move(done), st] { done(st); });
-                          });
+  durable->log().PutState(
+      Durable::SessionKey(host->session.client_id()), std::move(value),
+      [self, done = std::move(done), id = host->session.client_id()](absl::Status st) mutable {
+        if (!done) {
+          // A background save (disconnect, persistence change): nobody waits for it, but a
+          // failure is never silent. The next save of the session carries the same state.
+          if (!st.ok() && st.code() != absl::StatusCode::kCancelled) {
+            BrokerStats::Inc(self->stats().session_save_failures);
+            SLOG(kWarn).Kv("client_id", id).Kv("error", st.message())
+                << "saving a session failed (background)";
+          }
+          return;
+        }
+        asio::post(self->io(), [done = std::move(done), st] { done(st); });
+      });
+}
+
+void Shard::OnSessionSaveFailed(SessionHost* host, const char* what, const absl::Status& status) {
+  BrokerStats::Inc(stats_.session_save_failures);
+  SLOG(kWarn).Kv("client_id", host->session.client_id()).Kv("for", what)
+          .Kv("error", status.message())
+      << "saving a session failed: refused";
+}
+
+void Shard::RemoveFromTries(const std::string& client_id,
+                            std::vector<std::pair<std::string, std::string>> filters) {
+  if (filters.empty()) return;
+  auto removes = std::make_shared<std::vector<std::pair<std::string, std::string>>>(std::move(filters));
+  broker_->Broadcast(
+      index_,
+      [removes, client_id](Shard& shard) {
+        for (const auto& [filter, group] : *removes) shard.trie().Remove(filter, group, client_id);
+      },
+      [] {});
+}
+
+void Shard::Resubscribe(SessionHost* host,
+                        const std::vector<std::pair<std::string, topic::SubscriptionOptions>>& subs) {
+  auto adds = std::make_shared<std::vector<std::tuple<std::string, std::string, topic::SubscriptionOptions>>>();
+  for (const auto& [full, options] : subs) {
+    host->session.subscriptions()[full] = options;
+    topic::ParsedFilter parsed;
+    if (topic::ParseFilter(full, &parsed))
+      adds->emplace_back(std::string(parsed.filter), std::string(parsed.group), options);
+  }
+  const std::string id = host->session.client_id();
+  const uint32_t home = index_;
+  broker_->Broadcast(
+      index_,
+      [adds, id, home](Shard& shard) {
+        for (const auto& [filter, group, options] : *adds)
+          shard.trie().Add(filter, group, id, home, options);
+      },
+      [] {});
 }
 
 std::vector<std::pair<uint32_t, int64_t>> Shard::CursorsOf(const SessionHost& host) const {
@@ -175,12 +237,11 @@ void Shard::CommitCursors(SessionHost* host) {
   std::string name = Durable::CursorName(host->session.client_id());
   for (const auto& [p, offset] : CursorsOf(*host)) {
     host->durable->committed[p] = offset;
-    broker_->durable()->log().CommitCursor(
-        PartitionId(p), name, Offset(static_cast<uint64_t>(offset)), 0, [](absl::Status st) {
-          // A lost commit only means more is delivered again after a crash.
-          if (!st.ok() && st.code() != absl::StatusCode::kCancelled)
-            SLOG(kDebug).Kv("error", st.message()) << "cursor commit failed";
-        });
+    // A lost commit only means more is delivered again after a crash: counted, not fatal.
+    broker_->durable()->log().CommitCursor(PartitionId(p), name,
+                                           Offset(static_cast<uint64_t>(offset)), 0,
+                                           broker_->durable()->Background("commit a cursor",
+                                                                          host->session.client_id()));
   }
 }
 
@@ -204,14 +265,15 @@ void Shard::ForgetDurableSession(SessionHost* host) {
   Durable* durable = broker_->durable();
   const std::string& id = host->session.client_id();
   if (host->durable) {
-    durable->log().DeleteState(Durable::SessionKey(id), [](absl::Status) {});
+    durable->log().DeleteState(Durable::SessionKey(id), durable->Background("delete a session", id));
     // A cursor cannot be deleted asynchronously: one that expires at once stops holding
     // retention back, and the next retention pass removes it.
     std::vector<int64_t> hwm = durable->HighWatermarks();
     for (uint32_t p = 0; p < hwm.size(); ++p) {
       if (host->durable->committed[p] < 0) continue;
       durable->log().CommitCursor(PartitionId(p), Durable::CursorName(id),
-                                  Offset(static_cast<uint64_t>(hwm[p])), 1, [](absl::Status) {});
+                                  Offset(static_cast<uint64_t>(hwm[p])), 1,
+                                  durable->Background("expire a session's cursor", id));
     }
     host->durable.reset();
   }
@@ -219,7 +281,8 @@ void Shard::ForgetDurableSession(SessionHost* host) {
     // Entries still being stored are released by OnQos2Stored, which will not find them.
     for (const auto& [packet_id, e] : *host->incoming_stored)
       if (e.stored)
-        durable->log().ReleaseQos2(PartitionId(e.partition), id, packet_id, [](absl::Status) {});
+        durable->log().ReleaseQos2(PartitionId(e.partition), id, packet_id,
+                                   durable->Background("release a QoS 2 entry", id));
     host->incoming_stored.reset();
   }
 }
@@ -245,8 +308,9 @@ void Shard::OnQos2Stored(const std::string& client_id, uint16_t packet_id, uint3
     // The session ended, started clean or released the id while the append was under way:
     // nobody will send PUBREL for this entry.
     if (status.ok())
-      broker_->durable()->log().ReleaseQos2(PartitionId(partition), client_id, packet_id,
-                                            [](absl::Status) {});
+      broker_->durable()->log().ReleaseQos2(
+          PartitionId(partition), client_id, packet_id,
+          broker_->durable()->Background("release an unwanted QoS 2 entry", client_id));
     return;
   }
   auto waiters = std::move(e->waiters);

@@ -55,7 +55,8 @@ struct BrokerStats {
   Counter messages_deferred_to_log{0};
   Counter messages_read_from_log{0};
   Counter session_records_lost{0};
-  Counter session_read_errors{0};  // delivered from the log on SUBSCRIBE with sluice-replay  // QoS 1/2 the commit log could not take: not acked
+  Counter session_read_errors{0};
+  Counter session_save_failures{0};  // session records the log did not take  // delivered from the log on SUBSCRIBE with sluice-replay  // QoS 1/2 the commit log could not take: not acked
   Counter publishes_denied{0};
   Counter subscribes_denied{0};
   Counter protocol_errors{0};

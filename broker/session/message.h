@@ -27,9 +27,6 @@ struct Message {
   // (QoS 0, $SYS). Set once, before the message is shared.
   uint32_t partition = 0;
   int64_t offset = -1;
-  // Retained messages: the order in which the broker received them, so that a retained
-  // update overtaken on its way through the log does not replace a newer one.
-  uint64_t retain_seq = 0;
 
   // Remaining expiry in seconds at now_ms; nullopt = never expires. 0 = expired.
   std::optional<uint32_t> RemainingExpiryS(int64_t now_ms) const {

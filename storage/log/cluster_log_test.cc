@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cluster/transport/local_transport.h"
+#include "base/status.h"
 #include "gtest/gtest.h"
 #include "storage/log/partitioned_log.h"
 #include "storage/testing/log_fixture.h"
@@ -127,11 +128,11 @@ TEST_F(ClusterLogTest, OpenWithoutLeaderAppendOnLeaderOnlyReplicasAgree) {
     ASSERT_EQ(records->size(), 2u) << "node " << id;
     EXPECT_EQ((*records)[0].record.payload, "one");
     EXPECT_EQ((*records)[1].record.payload, "two");
-    std::vector<PendingQos2> qos2 = logs_[id]->ListPendingQos2();
+    std::vector<PendingQos2> qos2 = ValueOrDie(logs_[id]->ListPendingQos2());
     ASSERT_EQ(qos2.size(), 1u) << "node " << id;
     EXPECT_EQ(qos2[0].offset, Offset(1));
     EXPECT_EQ(qos2[0].packet_id, 9);
-    std::vector<StoredRecord> kept = logs_[id]->ListRetained();
+    std::vector<StoredRecord> kept = ValueOrDie(logs_[id]->ListRetained());
     ASSERT_EQ(kept.size(), 1u) << "node " << id;
     EXPECT_EQ(kept[0].offset, retained_at);
     EXPECT_EQ(kept[0].record.payload, "kept");

@@ -25,6 +25,7 @@
 #include <set>
 #include <sstream>
 
+#include "base/status.h"
 #include "gtest/gtest.h"
 #include "rocksdb/file_system.h"
 #include "storage/log/partitioned_log.h"
@@ -288,7 +289,7 @@ TEST(CrashTest, SigkillKeepsAcknowledgedQos2EntriesAndReleases) {
       PartitionedLog::Open(ChildOptions("qos2", dir));
   ASSERT_TRUE(log.ok()) << log.status();
   std::map<std::pair<std::string, uint16_t>, std::pair<uint32_t, uint64_t>> pending;
-  for (const PendingQos2& q : (*log)->ListPendingQos2()) {
+  for (const PendingQos2& q : ValueOrDie((*log)->ListPendingQos2())) {
     pending[{q.publisher, q.packet_id}] = {q.partition.value(), q.offset.value()};
     // Every entry, acknowledged or not, points at its own record.
     absl::StatusOr<std::vector<StoredRecord>> rec = (*log)->Read(q.partition, q.offset, 1);

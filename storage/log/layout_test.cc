@@ -11,6 +11,7 @@
 
 #include "base/clock.h"
 #include "cluster/storage/keys.h"
+#include "base/status.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
 #include "rocksdb/iterator.h"
@@ -213,12 +214,12 @@ TEST(LayoutTest, MigratesALayout1Log) {
     // QoS 2 entries (i % 5 == 0, id 100p + i + 1; p0's id 6 released), retained (ret/b
     // cleared), cursors and the metadata state.
     std::set<std::pair<uint32_t, uint16_t>> pending;
-    for (const PendingQos2& q : (*log)->ListPendingQos2()) pending.emplace(q.partition.value(), q.packet_id);
+    for (const PendingQos2& q : ValueOrDie((*log)->ListPendingQos2())) pending.emplace(q.partition.value(), q.packet_id);
     EXPECT_EQ(pending, (std::set<std::pair<uint32_t, uint16_t>>{
                            {0, 1}, {0, 11}, {0, 16}, {0, 21}, {0, 26},
                            {1, 101}, {1, 106}, {1, 111}, {1, 116}, {1, 121}}));
     std::map<std::string, std::string> retained;
-    for (const StoredRecord& r : (*log)->ListRetained()) retained[r.record.topic] = r.record.payload;
+    for (const StoredRecord& r : ValueOrDie((*log)->ListRetained())) retained[r.record.topic] = r.record.payload;
     EXPECT_EQ(retained, (std::map<std::string, std::string>{{"ret/a", "R-ret/a"},
                                                             {"ret/c", "R-ret/c"}}));
     EXPECT_EQ((*log)->GetCursor(PartitionId(0), "session:c1")->offset, Offset(7));

@@ -163,18 +163,12 @@ absl::Status PartitionedLog::ReleaseQos2(PartitionId partition, std::string publ
   });
 }
 
-std::vector<PendingQos2> PartitionedLog::ListPendingQos2() const {
-  absl::StatusOr<std::vector<PendingQos2>> r = state_->ListPendingQos2();
-  SLUICE_CHECK_MSG(r.ok(), ("commit log: cannot read the qos 2 state: " +
-                            r.status().ToString()).c_str());
-  return *std::move(r);
+absl::StatusOr<std::vector<PendingQos2>> PartitionedLog::ListPendingQos2() const {
+  return state_->ListPendingQos2();
 }
 
-std::vector<StoredRecord> PartitionedLog::ListRetained() const {
-  absl::StatusOr<std::vector<StoredRecord>> r = state_->ListRetained();
-  SLUICE_CHECK_MSG(r.ok(), ("commit log: cannot read the retained messages: " +
-                            r.status().ToString()).c_str());
-  return *std::move(r);
+absl::StatusOr<std::vector<StoredRecord>> PartitionedLog::ListRetained() const {
+  return state_->ListRetained();
 }
 
 void PartitionedLog::ProposeState(std::string command, DoneCallback done) {

@@ -208,16 +208,15 @@ class PartitionedLog {
   // Every stored, unreleased QoS 2 entry of every partition (by partition, packet id,
   // publisher). Retention never deletes entries, so an entry's offset may be below the log
   // start (its record gone: Read says OutOfRange). Any thread; complete once Open returned
-  // (every partition has replayed its log). Crashes on a read error of the records database
-  // (the API has no error channel, and the broker must not start without this state).
-  std::vector<PendingQos2> ListPendingQos2() const;
+  // (every partition has replayed its log). Errors: DataLoss/Unavailable from RocksDB (the
+  // broker then refuses to start rather than run without this state).
+  absl::StatusOr<std::vector<PendingQos2>> ListPendingQos2() const;
   // Every retained message with the offset its record got, by topic. An append with
   // `retain` set and a non-empty payload sets (replaces) its topic's retained message; with an
   // empty payload it clears it (MQTT), in the record's write. Retention never deletes them: a
   // retained message outlives its record. The order of set/clear is the partition's, so a
-  // topic's records must all go to PartitionFor(topic). Any thread; crashes on a read error
-  // like above.
-  std::vector<StoredRecord> ListRetained() const;
+  // topic's records must all go to PartitionFor(topic). Any thread; errors as above.
+  absl::StatusOr<std::vector<StoredRecord>> ListRetained() const;
 
   // The metadata key-value store, a Raft group of its own (the cluster's metadata later).
   // `done` fires once the change is durable (group-committed with the partitions' writes of

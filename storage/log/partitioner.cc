@@ -2,15 +2,6 @@
 
 namespace sluice::storage {
 
-uint64_t Fnv1a64(std::string_view data) {
-  uint64_t h = 14695981039346656037ull;
-  for (char c : data) {
-    h ^= static_cast<uint8_t>(c);
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 std::string_view Partitioner::Key(std::string_view topic) const {
   if (key_levels_ == 0) return topic;
   size_t pos = 0;

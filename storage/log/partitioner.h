@@ -9,11 +9,12 @@
 #include <cstdint>
 #include <string_view>
 
+#include "base/hash.h"
 #include "base/ids.h"
 
 namespace sluice::storage {
 
-uint64_t Fnv1a64(std::string_view data);
+using ::sluice::Fnv1a64;  // base/hash.h
 
 class Partitioner {
  public:

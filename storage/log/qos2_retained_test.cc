@@ -9,6 +9,7 @@
 #include <set>
 #include <tuple>
 
+#include "base/status.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
 #include "rocksdb/file_system.h"
@@ -63,7 +64,7 @@ using Pending = std::map<std::tuple<uint32_t, std::string, uint16_t>, uint64_t>;
 
 Pending PendingOf(const PartitionedLog& log) {
   Pending out;
-  for (const PendingQos2& q : log.ListPendingQos2()) {
+  for (const PendingQos2& q : ValueOrDie(log.ListPendingQos2())) {
     EXPECT_TRUE(out.emplace(std::make_tuple(q.partition.value(), q.publisher, q.packet_id),
                             q.offset.value())
                     .second);
@@ -75,7 +76,7 @@ Pending PendingOf(const PartitionedLog& log) {
 std::map<std::string, std::pair<uint64_t, std::string>> RetainedOf(const PartitionedLog& log) {
   std::map<std::string, std::pair<uint64_t, std::string>> out;
   std::string last;
-  for (const StoredRecord& r : log.ListRetained()) {
+  for (const StoredRecord& r : ValueOrDie(log.ListRetained())) {
     EXPECT_LT(last, r.record.topic);
     last = r.record.topic;
     EXPECT_TRUE(r.record.retain);
@@ -92,7 +93,7 @@ TEST(Qos2Test, EntryStoredWithRecordReleasedAndSurvivesReopen) {
   {
     auto log = OpenOrDie(o);
     ASSERT_TRUE(log);
-    EXPECT_TRUE(log->ListPendingQos2().empty());
+    EXPECT_TRUE(ValueOrDie(log->ListPendingQos2()).empty());
     for (uint16_t id = 1; id <= 20; ++id) {
       const PartitionId p(id % 2);
       const std::string publisher = id % 3 == 0 ? "dev-b" : "dev-a";
@@ -131,7 +132,7 @@ TEST(Qos2Test, EntryStoredWithRecordReleasedAndSurvivesReopen) {
     std::promise<absl::Status> released;
     log->ReleaseQos2(PartitionId(1), "dev-b", 3, [&](absl::Status s) {
       // Done means applied: the entry is gone already.
-      for (const PendingQos2& q : log->ListPendingQos2()) {
+      for (const PendingQos2& q : ValueOrDie(log->ListPendingQos2())) {
         EXPECT_FALSE(q.publisher == "dev-b" && q.packet_id == 3);
       }
       released.set_value(s);
@@ -241,7 +242,7 @@ TEST(RetainedTest, SetReplaceClearSurviveReopenAndRetention) {
   {
     auto log = OpenOrDie(o);
     ASSERT_TRUE(log);
-    EXPECT_TRUE(log->ListRetained().empty());
+    EXPECT_TRUE(ValueOrDie(log->ListRetained()).empty());
     expect["a/1"] = {append(*log, Retained("a/1", "v1")), "v1"};
     expect["b/2"] = {append(*log, Retained("b/2", "x")), "x"};
     append(*log, Retained("c/3", "y"));
@@ -253,7 +254,7 @@ TEST(RetainedTest, SetReplaceClearSurviveReopenAndRetention) {
     append(*log, MakeRecord("a/1", "live, not retained"));   // keeps v2
     EXPECT_EQ(RetainedOf(*log), expect);
     // The stored record is complete: every field, as appended (timestamp = the clock).
-    for (const StoredRecord& r : log->ListRetained()) {
+    for (const StoredRecord& r : ValueOrDie(log->ListRetained())) {
       if (r.record.topic != "a/1") continue;
       Record want = Retained("a/1", "v2");
       want.timestamp_ms = 1'000'000;

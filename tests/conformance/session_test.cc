@@ -255,5 +255,31 @@ TEST_F(SessionTest, OfflineQueueFullDropIsLoggedWithClientIdAndCounted) {
   EXPECT_EQ(dropped, 4.0) << metric;
 }
 
+// Issue 12: a persistent session's subscriptions are durable before SUBACK. When the session
+// record cannot be saved — here it outgrows what the log takes (max_packet_size + 64 KiB) —
+// the new subscription is refused (0x80), taken back (nothing is delivered for it), counted
+// and logged with the client id; the session's other subscriptions go on.
+TEST_F(SessionTest, SubscriptionWhoseSessionRecordCannotBeSavedIsRefused) {
+  if (UnderMosquitto()) GTEST_SKIP() << "Sluice's commit log";
+  START_BROKER({"--max-packet-size=70000"}, /*capture_log=*/true);
+  for (Version v : {kV5, kV311}) {
+    const std::string id = v == kV5 ? "big-record-5" : "big-record-3";
+    auto sub = v == kV5 ? Persistent5(id) : Client311(id, false);
+    const std::string f1(60000, 'a'), f2(60000, 'b'), f3(60000, 'c');
+    EXPECT_EQ(SubscribeReasons(*sub, {{f1, 1}}), std::vector<uint8_t>{0x01});
+    EXPECT_EQ(SubscribeReasons(*sub, {{f2, 1}}), std::vector<uint8_t>{0x01});
+    EXPECT_EQ(SubscribeReasons(*sub, {{f3, 1}}), std::vector<uint8_t>{0x80})
+        << "the record with three 60 KB filters is over the log's 134 KB record limit";
+    EXPECT_NE(AwaitLogLine({"saving a session failed", "client_id=" + id, "SUBSCRIBE"}), "");
+    auto pub = Client5(id + "-pub");
+    PublishOk(*pub, {.topic = f3, .payload = "refused", .qos = 1});
+    PublishOk(*pub, {.topic = f1, .payload = "kept", .qos = 1});
+    Packet p = Receive(*sub);
+    EXPECT_EQ(p.payload, "kept") << "nothing for the refused filter, and it came first";
+    EXPECT_TRUE(sub->ExpectSilent());
+  }
+  EXPECT_EQ(ScrapeMetric(broker_->metrics_port(), "sluice_session_save_failures_total"), 2.0);
+}
+
 }  // namespace
 }  // namespace sluice::conformance

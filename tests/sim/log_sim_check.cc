@@ -193,7 +193,7 @@ absl::Status LogSimulation::CheckAck(uint64_t id) {
 }
 
 absl::Status LogSimulation::CheckQos2Entries(SimLogNode& n) {
-  for (const storage::PendingQos2& q : n.log->ListPendingQos2()) {
+  for (const storage::PendingQos2& q : ValueOrDie(n.log->ListPendingQos2())) {
     const uint32_t pi = q.partition.value();
     if (pi >= o_.partitions || q.offset >= n.last_hwm[pi]) {
       return Fail(Where(n.id, q.partition, q.offset.value()) + ": QoS 2 entry of " + q.publisher +
@@ -239,7 +239,7 @@ absl::Status LogSimulation::CheckConverged() {
   // replicas must nevertheless all be in the same one.
   auto state_of = [&](SimLogNode& n) {
     std::ostringstream os;
-    for (const storage::PendingQos2& q : n.log->ListPendingQos2()) {
+    for (const storage::PendingQos2& q : ValueOrDie(n.log->ListPendingQos2())) {
       os << "q" << q.partition << "/" << q.publisher << "/" << q.packet_id << "=" << q.offset
          << ";";
     }
@@ -282,7 +282,7 @@ absl::Status LogSimulation::CheckRetained(SimLogNode& n) {
       }
     }
   }
-  std::vector<storage::StoredRecord> have = n.log->ListRetained();
+  std::vector<storage::StoredRecord> have = ValueOrDie(n.log->ListRetained());
   if (have.size() != want.size()) {
     return Fail("node " + std::to_string(n.id.value()) + " has " + std::to_string(have.size()) +
                 " retained messages, the history implies " + std::to_string(want.size()));
@@ -300,7 +300,7 @@ absl::Status LogSimulation::CheckRetained(SimLogNode& n) {
 
 absl::Status LogSimulation::CheckQos2Model(SimLogNode& n) {
   std::map<Qos2Key, Offset> have;
-  for (const storage::PendingQos2& q : n.log->ListPendingQos2()) {
+  for (const storage::PendingQos2& q : ValueOrDie(n.log->ListPendingQos2())) {
     have[Qos2Key{q.partition.value(), q.publisher, q.packet_id}] = q.offset;
   }
   for (const auto& [key, offset] : have) {
