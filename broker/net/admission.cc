@@ -6,12 +6,6 @@
 
 namespace sluice::net {
 
-namespace {
-int64_t NowS() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-}  // namespace
 
 std::shared_ptr<void> Admission::TryAdmit(const std::string& address) {
   if (limits_.max_connections <= 0 && limits_.max_connections_per_address <= 0 &&
@@ -22,15 +16,15 @@ std::shared_ptr<void> Admission::TryAdmit(const std::string& address) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (limits_.max_connection_rate > 0) {
-      auto now = std::chrono::steady_clock::now();
+      const int64_t now_ms = clock_->NowMs();
       const double rate = static_cast<double>(limits_.max_connection_rate);
       if (tokens_ < 0) {
         tokens_ = rate;  // burst: one second's worth
       } else {
-        double elapsed = std::chrono::duration<double>(now - refill_at_).count();
-        tokens_ = std::min(rate, tokens_ + elapsed * rate);
+        const double elapsed_s = static_cast<double>(now_ms - refill_at_ms_) / 1000.0;
+        tokens_ = std::min(rate, tokens_ + elapsed_s * rate);
       }
-      refill_at_ = now;
+      refill_at_ms_ = now_ms;
       if (tokens_ < 1) refusal = Refusal::kRate;
     }
     if (refusal == Refusal::kNone && limits_.max_connections > 0 &&
@@ -86,7 +80,7 @@ void Admission::Release(const std::string& address) {
 
 void Admission::LogRefusal(const char* what, const std::string& address,
                            std::atomic<int64_t>* last_log_s) {
-  int64_t now = NowS();
+  int64_t now = clock_->NowMs() / 1000;
   int64_t last = last_log_s->load(std::memory_order_relaxed);
   if (now == last || !last_log_s->compare_exchange_strong(last, now)) return;
   SLOG(kWarn).Kv("peer", address).Kv("refused_total", refused_total_.load())

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
+#include "base/clock.h"
 
 namespace sluice::net {
 
@@ -27,7 +28,9 @@ struct AdmissionLimits {
 
 class Admission {
  public:
-  explicit Admission(AdmissionLimits limits) : limits_(limits) {}
+  // `clock` (not owned, outlives the admission) times the rate limit and the refusal logs.
+  explicit Admission(AdmissionLimits limits, const Clock* clock = SystemClock::Get())
+      : limits_(limits), clock_(clock) {}
 
   // A ticket held for the connection's lifetime (its destruction frees the slot), or null
   // when a limit refuses `address` (an IP address without port). Without a total or
@@ -49,7 +52,8 @@ class Admission {
   int64_t open_ = 0;
   absl::flat_hash_map<std::string, int64_t> per_address_;
   double tokens_ = -1;  // < 0: bucket not initialised
-  std::chrono::steady_clock::time_point refill_at_;
+  int64_t refill_at_ms_ = 0;
+  const Clock* clock_;
   std::atomic<uint64_t> refused_total_{0}, refused_per_address_{0}, refused_rate_{0};
   std::atomic<int64_t> log_total_s_{0}, log_address_s_{0}, log_rate_s_{0};
 };

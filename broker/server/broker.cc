@@ -23,7 +23,8 @@ namespace sluice::broker {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
-Broker::Broker(BrokerConfig config) : config_(std::move(config)) {
+Broker::Broker(BrokerConfig config, const Clock* clock)
+    : config_(std::move(config)), clock_(clock) {
   store_qos12_ = config_.durability == "log";
   {
     std::lock_guard<std::mutex> lock(runtime_mu_);
@@ -33,7 +34,7 @@ Broker::Broker(BrokerConfig config) : config_(std::move(config)) {
   uint32_t n = config_.threads > 0 ? static_cast<uint32_t>(config_.threads)
                                    : std::max(1u, std::thread::hardware_concurrency());
   for (uint32_t i = 0; i < n; ++i)
-    shards_.push_back(std::make_unique<Shard>(this, i, 0x5eed0000ULL + i));
+    shards_.push_back(std::make_unique<Shard>(this, i, 0x5eed0000ULL + i, clock_));
 }
 
 Broker::~Broker() { Stop(); }

@@ -40,7 +40,8 @@ struct StatsSnapshot {
 
 class Broker {
  public:
-  explicit Broker(BrokerConfig config);
+  // `clock` (not owned, outlives the broker) is every shard's time.
+  explicit Broker(BrokerConfig config, const Clock* clock = SystemClock::Get());
   ~Broker();
 
   // Binds the listener and starts the shard threads.
@@ -198,6 +199,7 @@ class Broker {
   bool OnAcceptError(const boost::system::error_code& ec);
 
   BrokerConfig config_;
+  const Clock* clock_;
   // Declared before the shards: connections (destroyed with the shards) hold its admission
   // tickets.
   std::unique_ptr<Security> security_;

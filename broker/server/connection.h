@@ -32,6 +32,8 @@
 #include "base/boxed.h"
 #include "mqtt/codec/codec.h"
 #include "broker/server/deadline_wheel.h"
+#include "broker/protocol/ack_queue.h"
+#include "broker/protocol/inbound_publish.h"
 #include "broker/session/session.h"
 
 namespace sluice::broker {
@@ -232,7 +234,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public Deadl
     double publish_tokens = -1, publish_byte_tokens = -1;  // < 0: not started
     int64_t publish_refill_ms = 0;
     int64_t last_limit_log_ms = -1000000;
-    std::vector<std::string> in_aliases;  // index = alias; sized on first use
+    protocol::TopicAliases in_aliases;  // the client's aliases towards the broker
     absl::flat_hash_map<std::string, uint16_t> out_aliases;
     std::string stream_out;  // TLS/WebSocket: the bytes of the write under way
   };
@@ -245,19 +247,8 @@ class Connection : public std::enable_shared_from_this<Connection>, public Deadl
   uint16_t in_alias_max_ = 0;   // topic aliases the client may set (MQTT 5 CONNACK)
   uint16_t out_alias_max_ = 0;  // topic aliases the client accepts
 
-  struct PendingAck {
-    uint16_t packet_id;
-    mqtt::PacketType type;
-    uint8_t reason;
-    bool ready;
-  };
-  struct AckQueue {
-    std::vector<PendingAck> slots;  // slots[i] has sequence number acks_base_ + i
-    uint32_t head = 0;              // first unsent slot
-    uint32_t waiting = 0;           // slots not ready
-  };
-  Boxed<AckQueue> acks_;          // while any ack waits; freed when all are sent
-  uint64_t acks_base_ = 0;
+  Boxed<protocol::AckQueue> acks_;  // while any ack waits; freed when all are sent
+  uint64_t acks_base_ = 0;          // next sequence number while no queue exists
   bool input_paused_ = false;     // DoRead declined because too many acks wait
 };
 

@@ -13,37 +13,29 @@ namespace reason = mqtt::reason;
 
 bool Connection::InputPaused() const {
   return auth_pending_ ||
-         (acks_ && acks_->waiting >= static_cast<uint32_t>(shard_->broker().config().receive_maximum));
+         (acks_ && acks_->waiting() >= static_cast<uint32_t>(shard_->broker().config().receive_maximum));
 }
 
 uint64_t Connection::QueueAck(mqtt::PacketType type, uint16_t packet_id, uint8_t code,
                               bool ready) {
-  if (ready && !acks_) {  // nothing waits before it: send at once
+  if (ready && !acks_) {  // nothing waits before it: send at once, no queue allocated
     Send(mqtt::Ack{type, packet_id, code, {}});
     return acks_base_++;
   }
-  AckQueue& q = acks_.GetOrCreate();
-  const uint64_t seq = acks_base_ + q.slots.size();
-  q.slots.push_back({packet_id, type, code, ready});
-  if (!ready) ++q.waiting;
+  if (!acks_) acks_ = protocol::AckQueue(acks_base_);
+  bool send_now = false;
+  const uint64_t seq = acks_->Add(type, packet_id, code, ready, &send_now);
+  if (send_now) Send(mqtt::Ack{type, packet_id, code, {}});
   return seq;
 }
 
 void Connection::CompleteAck(uint64_t seq, uint8_t code) {
   if (terminated_ || !acks_) return;
-  AckQueue& q = *acks_;
-  if (seq < acks_base_ + q.head || seq >= acks_base_ + q.slots.size()) return;
-  PendingAck& slot = q.slots[seq - acks_base_];
-  if (slot.ready) return;
-  slot.ready = true;
-  slot.reason = code;
-  --q.waiting;
-  while (q.head < q.slots.size() && q.slots[q.head].ready) {
-    const PendingAck& a = q.slots[q.head++];
-    Send(mqtt::Ack{a.type, a.packet_id, a.reason, {}});
-  }
-  if (q.head == q.slots.size()) {
-    acks_base_ += q.slots.size();
+  std::vector<mqtt::Ack> out;
+  acks_->Complete(seq, code, &out);
+  for (mqtt::Ack& ack : out) Send(std::move(ack));
+  if (acks_->empty()) {
+    acks_base_ = acks_->next_seq();
     acks_.reset();
   }
   if (input_paused_ && !InputPaused()) {

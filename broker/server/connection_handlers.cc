@@ -5,6 +5,8 @@
 #include "base/log.h"
 #include "broker/server/broker.h"
 #include "broker/server/connection.h"
+#include "broker/protocol/connect_rules.h"
+#include "broker/protocol/inbound_publish.h"
 #include "broker/server/shard.h"
 #include "mqtt/topic/topic.h"
 
@@ -111,51 +113,35 @@ void Connection::CompleteConnect(mqtt::Connect connect) {
   if (connect.username) cold().username = *connect.username;
   const bool v5 = version_ == Version::k5;
 
-  uint32_t expiry = v5 ? connect.properties.session_expiry_interval.value_or(0)
-                       : (connect.clean_start ? 0 : kSessionNeverExpires);
+  // What the packet and the settings decide alone (broker/protocol/connect_rules.h).
+  const protocol::Negotiated n = protocol::NegotiateConnect(
+      connect, {config.max_session_expiry, config.max_inflight, config.server_keep_alive,
+                config.max_keep_alive, config.receive_maximum, config.max_packet_size,
+                config.topic_alias_maximum});
+  const uint32_t expiry = n.expiry_s;
   mqtt::Connack ack;
-  if (expiry > config.max_session_expiry) {
-    expiry = static_cast<uint32_t>(config.max_session_expiry);
-    if (v5) ack.properties.session_expiry_interval = expiry;
-  }
+  ack.properties = n.connack;
   bool session_present = false;
   host_ = shard_->TakeSession(connect.client_id, connect.clean_start, shared_from_this(),
                               &session_present);
   own_id_.reset();  // the session's copy serves from now on
   host_->version = version_;
   host_->expiry_s = expiry;
-  uint16_t window = v5 ? connect.properties.receive_maximum.value_or(65535)
-                       : static_cast<uint16_t>(config.max_inflight);
-  host_->session.Attach(window);
+  host_->session.Attach(n.window);
   shard_->UpdatePersistence(host_, session_present);
   will_ = std::move(connect.will);
-
-  keep_alive_s_ = connect.keep_alive_s;
-  if (v5 && config.server_keep_alive > 0) {
-    keep_alive_s_ = static_cast<uint16_t>(config.server_keep_alive);
-    ack.properties.server_keep_alive = keep_alive_s_;
-  } else if (v5 && config.max_keep_alive > 0 &&
-             (keep_alive_s_ == 0 || keep_alive_s_ > config.max_keep_alive)) {
-    keep_alive_s_ = static_cast<uint16_t>(config.max_keep_alive);
-    ack.properties.server_keep_alive = keep_alive_s_;
-  }
+  keep_alive_s_ = n.keep_alive_s;
+  client_max_packet_size_ = n.client_max_packet_size;
+  out_alias_max_ = n.out_alias_max;
+  problem_information_ = n.problem_information;
+  in_alias_max_ = n.in_alias_max;
   if (v5) {
-    client_max_packet_size_ =
-        connect.properties.maximum_packet_size.value_or(mqtt::kMaxRemainingLength + 5);
-    out_alias_max_ = connect.properties.topic_alias_maximum.value_or(0);
-    problem_information_ = connect.properties.request_problem_information.value_or(1) != 0;
-    in_alias_max_ = static_cast<uint16_t>(config.topic_alias_maximum);
     ack.properties.assigned_client_identifier = connect.properties.assigned_client_identifier;
     if (connect.properties.authentication_method) {  // enhanced authentication succeeded
       cold().auth_method = *connect.properties.authentication_method;
       ack.properties.authentication_method = connect.properties.authentication_method;
       ack.properties.authentication_data = connect.properties.authentication_data;
     }
-    if (config.receive_maximum != 65535)
-      ack.properties.receive_maximum = static_cast<uint16_t>(config.receive_maximum);
-    ack.properties.maximum_packet_size = static_cast<uint32_t>(config.max_packet_size);
-    if (config.topic_alias_maximum > 0)
-      ack.properties.topic_alias_maximum = static_cast<uint16_t>(config.topic_alias_maximum);
   }
   ack.session_present = session_present;
   ack.reason_code = reason::kSuccess;
@@ -181,27 +167,16 @@ void Connection::CompleteConnect(mqtt::Connect connect) {
 void Connection::HandlePublish(mqtt::Publish& p) {
   const BrokerConfig& config = shard_->broker().config();
   const bool v5 = version_ == Version::k5;
-  if (auto alias = p.properties.topic_alias) {
-    if (*alias == 0 || *alias > in_alias_max_)
-      return ProtocolError(reason::kTopicAliasInvalid, "topic alias out of range");
-    std::vector<std::string>& in_aliases = cold().in_aliases;
-    if (in_aliases.empty()) in_aliases.resize(static_cast<size_t>(in_alias_max_) + 1);
-    if (p.topic.empty()) {
-      if (in_aliases[*alias].empty())
-        return ProtocolError(reason::kProtocolError, "unknown topic alias");
-      p.topic = in_aliases[*alias];
-    } else {
-      in_aliases[*alias] = p.topic;
-    }
-    p.properties.topic_alias.reset();
+  // Topic alias, topic name, properties a client may not send, flow control
+  // (broker/protocol/inbound_publish.h).
+  if (p.properties.topic_alias) {
+    protocol::TopicAliases& aliases = cold().in_aliases;
+    aliases.set_max(in_alias_max_);
+    if (protocol::Violation v = aliases.Resolve(p)) return ProtocolError(v.reason, v.what);
   }
-  if (!topic::IsValidTopicName(p.topic))
-    return ProtocolError(reason::kTopicNameInvalid, "invalid topic name");
-  if (!p.properties.subscription_identifiers.empty())
-    return ProtocolError(reason::kProtocolError, "subscription identifier in PUBLISH");
-  if (p.qos == 2 && host_->session.incoming_qos2() >= static_cast<size_t>(config.receive_maximum) &&
-      v5)
-    return ProtocolError(reason::kReceiveMaximumExceeded, "receive maximum exceeded");
+  if (protocol::Violation v = protocol::CheckInboundPublish(
+          p, version_, host_->session.incoming_qos2(), config.receive_maximum))
+    return ProtocolError(v.reason, v.what);
 
   // deny_publish, ACL, rate and topic limits (connection_security.cc): counted and logged
   // there; a refused message is not routed (3.1.1: acknowledged and dropped).

@@ -15,9 +15,9 @@ namespace sluice::broker {
 
 namespace asio = boost::asio;
 
-Shard::Shard(Broker* broker, uint32_t index, uint64_t seed)
-    : broker_(broker), index_(index), rng_(seed) {
-  outbox_.resize(broker->shard_count() == 0 ? 1 : broker->shard_count());
+Shard::Shard(Broker* broker, uint32_t index, uint64_t seed, const Clock* clock)
+    : broker_(broker), index_(index), clock_(clock), rng_(seed),
+      router_(index, broker->shard_count(), this, &rng_) {
   poller_ = std::make_unique<Poller>(
       io_, [this](const std::vector<Poller::Ready>& batch) { OnPollBatch(batch); });
 }
@@ -30,14 +30,10 @@ Shard::~Shard() {
   flushing_.clear();
 }
 
-int64_t Shard::NowMs() const {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+int64_t Shard::NowMs() const { return clock_->NowMs(); }
 
 void Shard::StartThread() {
-  outbox_.resize(broker_->shard_count());
+  router_.SetShards(broker_->shard_count());
   work_.emplace(io_.get_executor());
   thread_ = std::thread([this] {
     io_.run();
@@ -63,10 +59,7 @@ void Shard::Shutdown() {
   shutting_down_ = true;  // a cursor tick already queued must not re-arm the timer
   if (cursor_timer_) cursor_timer_->cancel();
   DisconnectAll(mqtt::reason::kServerShuttingDown);
-  for (auto& [id, host] : sessions_) {
-    host->expiry_timer.cancel();
-    host->will_timer.cancel();
-  }
+  for (auto& [id, host] : sessions_) host->lifecycle_timer.cancel();
 }
 
 void Shard::ScheduleDeadline(Connection* c, int64_t deadline_ms) {
@@ -110,9 +103,9 @@ SessionHost* Shard::TakeSession(const std::string& client_id, bool clean_start,
   *session_present = false;
   if (SessionHost* host = Find(client_id)) {
     host->generation++;
-    host->expiry_timer.cancel();
-    host->will_timer.cancel();
-    host->pending_will.reset();  // reconnected within the will delay: not sent
+    host->lifecycle_timer.cancel();
+    host->lifecycle.Connected();  // reconnected within the will delay: not sent
+    host->pending_will.reset();
     if (host->connection) {
       std::shared_ptr<Connection> old = std::move(host->connection);
       host->connection = nullptr;
@@ -141,16 +134,16 @@ void Shard::OnConnectionClosed(SessionHost* host, const Connection* connection,
   // back from the log when the client returns (session.h).
   host->session.Detach(host->expiry_s == 0 ? nullptr : &watermark_);
   host->generation++;
-  if (will) {
-    uint32_t delay = will->properties.will_delay_interval.value_or(0);
-    if (delay == 0 || host->expiry_s == 0) {
-      PublishWill(*will, host->session.client_id());
-    } else {
-      host->pending_will = std::move(will);
-      ArmWill(host, delay);
-    }
+  // Will delay and session expiry: decided by the session's lifecycle (session/lifecycle.h).
+  const uint32_t delay = will ? will->properties.will_delay_interval.value_or(0) : 0;
+  const SessionLifecycle::Actions now =
+      host->lifecycle.Disconnected(NowMs(), will.has_value(), delay, host->expiry_s);
+  if (now.publish_will) {
+    PublishWill(*will, host->session.client_id());
+  } else if (will) {
+    host->pending_will = std::move(will);
   }
-  if (host->expiry_s == 0) {
+  if (now.end_session) {
     DestroySession(host->session.client_id());
     return;
   }
@@ -158,40 +151,39 @@ void Shard::OnConnectionClosed(SessionHost* host, const Connection* connection,
     SaveSession(host, nullptr);  // disconnect time and the unacknowledged packet ids
     CommitCursors(host);
   }
-  if (host->expiry_s != kSessionNeverExpires) ArmExpiry(host);
+  ArmLifecycle(host);
 }
 
-void Shard::ArmWill(SessionHost* host, uint32_t delay_s) {
-  uint64_t generation = host->generation;
+void Shard::ArmLifecycle(SessionHost* host) {
+  std::optional<int64_t> at = host->lifecycle.NextDeadlineMs();
+  if (!at) return;
+  const uint64_t generation = host->generation;
   std::string client_id = host->session.client_id();
-  host->will_timer.Get(io_).expires_after(std::chrono::seconds(delay_s));
-  host->will_timer.Get(io_).async_wait([this, generation, client_id](const boost::system::error_code& ec) {
-    if (ec) return;
-    SessionHost* h = Find(client_id);
-    if (!h || h->generation != generation || !h->pending_will) return;
-    mqtt::Will will = std::move(*h->pending_will);
-    h->pending_will.reset();
-    PublishWill(will, client_id);
-  });
-}
-
-void Shard::ArmExpiry(SessionHost* host) {
-  uint64_t generation = host->generation;
-  std::string client_id = host->session.client_id();
-  host->expiry_timer.Get(io_).expires_after(std::chrono::seconds(host->expiry_s));
-  host->expiry_timer.Get(io_).async_wait([this, generation, client_id](const boost::system::error_code& ec) {
+  boost::asio::steady_timer& timer = host->lifecycle_timer.Get(io_);
+  timer.expires_after(std::chrono::milliseconds(std::max<int64_t>(0, *at - NowMs())));
+  timer.async_wait([this, generation, client_id](const boost::system::error_code& ec) {
     if (ec) return;
     SessionHost* h = Find(client_id);
     if (!h || h->generation != generation || h->connection) return;
+    OnLifecycleTime(h);
+  });
+}
+
+void Shard::OnLifecycleTime(SessionHost* host) {
+  const std::string client_id = host->session.client_id();
+  const SessionLifecycle::Actions due = host->lifecycle.OnTime(NowMs());
+  if (due.publish_will && host->pending_will) {
+    mqtt::Will will = std::move(*host->pending_will);
+    host->pending_will.reset();
+    PublishWill(will, client_id);
+  }
+  if (due.end_session) {
     BrokerStats::Inc(stats_.sessions_expired);
     SLOG(kDebug).Kv("client_id", client_id) << "session expired";
-    if (h->pending_will) {
-      mqtt::Will will = std::move(*h->pending_will);
-      h->pending_will.reset();
-      PublishWill(will, client_id);
-    }
     DestroySession(client_id);
-  });
+    return;
+  }
+  ArmLifecycle(host);  // the expiry after the will, or a timer that fired early
 }
 
 SessionHost* Shard::RestoreSession(const std::string& client_id, mqtt::Version version,
@@ -202,7 +194,8 @@ SessionHost* Shard::RestoreSession(const std::string& client_id, mqtt::Version v
   raw->version = version;
   raw->expiry_s = expiry_s;
   sessions_.emplace(Av(raw->session.client_id()), std::move(host));
-  if (expiry_s != kSessionNeverExpires) ArmExpiry(raw);
+  raw->lifecycle.Restored(NowMs(), expiry_s);
+  ArmLifecycle(raw);
   return raw;
 }
 
@@ -249,62 +242,14 @@ void Shard::PublishWill(const mqtt::Will& will, const std::string& client_id) {
 size_t Shard::Route(const MessagePtr& message) {
   BrokerStats::Inc(stats_.messages_received);
   BrokerStats::Inc(stats_.messages_received_qos[std::min<uint8_t>(message->qos, 2)]);
-  aggregate_.clear();
-  size_t addressed = 0;
-  const bool random = broker_->config().shared_subscription_strategy == "random";
-  trie_.Match(
-      message->topic,
-      [&](const topic::SubscriberEntry& e) {
-        if (e.options.no_local && e.client_id == message->publisher) return;
-        Aggregate& a = aggregate_[Av(e.client_id)];
-        a.shard = e.shard;
-        a.qos = std::max(a.qos, e.options.qos);
-        a.retain_as_published |= e.options.retain_as_published;
-        if (e.options.subscription_id) a.subscription_ids.push_back(e.options.subscription_id);
-      },
-      [&](std::vector<topic::SubscriberEntry>& members, size_t& cursor) {
-        size_t pick = random ? rng_.Uniform(members.size()) : cursor++ % members.size();
-        const topic::SubscriberEntry& e = members[pick];
-        Delivery d;
-        d.message = message;
-        d.shared = true;
-        d.qos = std::min(message->qos, e.options.qos);
-        d.retain = e.options.retain_as_published && message->retain;
-        if (e.options.subscription_id) d.subscription_ids.push_back(e.options.subscription_id);
-        ++addressed;
-        Dispatch(e.client_id, e.shard, std::move(d));
-      });
-  for (auto& [client_id, a] : aggregate_) {
-    Delivery d;
-    d.message = message;
-    d.qos = std::min(message->qos, a.qos);
-    d.retain = a.retain_as_published && message->retain;
-    std::sort(a.subscription_ids.begin(), a.subscription_ids.end());
-    d.subscription_ids = std::move(a.subscription_ids);
-    ++addressed;
-    Dispatch(Sv(client_id), a.shard, std::move(d));
-  }
-  FlushOutbox();
-  return addressed;
+  return router_.Route(message, broker_->config().shared_subscription_strategy == "random");
 }
 
-void Shard::Dispatch(std::string_view client_id, uint32_t shard, Delivery delivery) {
-  if (shard == index_) {
-    Deliver(client_id, std::move(delivery));
-  } else {
-    outbox_[shard].emplace_back(std::string(client_id), std::move(delivery));
-  }
-}
-
-void Shard::FlushOutbox() {
-  for (uint32_t i = 0; i < outbox_.size(); ++i) {
-    if (outbox_[i].empty()) continue;
-    Shard* target = &broker_->shard(i);
-    asio::post(target->io(), [target, batch = std::move(outbox_[i])]() mutable {
-      for (auto& [client_id, delivery] : batch) target->Deliver(client_id, std::move(delivery));
-    });
-    outbox_[i].clear();
-  }
+void Shard::Post(uint32_t shard, Router::Batch batch) {
+  Shard* target = &broker_->shard(shard);
+  asio::post(target->io(), [target, batch = std::move(batch)]() mutable {
+    for (auto& [client_id, delivery] : batch) target->Deliver(client_id, std::move(delivery));
+  });
 }
 
 void Shard::Deliver(std::string_view client_id, Delivery delivery) {

@@ -26,14 +26,17 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "base/boxed.h"
+#include "base/clock.h"
 #include "base/rng.h"
 #include "mqtt/codec/packets.h"
 #include "broker/server/durable.h"
 #include "broker/server/deadline_wheel.h"
 #include "broker/server/poller.h"
 #include "broker/server/record_source.h"
+#include "broker/server/router.h"
 #include "broker/server/session_reader.h"
 #include "broker/server/stats.h"
+#include "broker/session/lifecycle.h"
 #include "broker/session/session.h"
 #include "mqtt/topic/subscription_trie.h"
 
@@ -42,7 +45,6 @@ namespace sluice::broker {
 class Broker;
 class Connection;
 
-inline constexpr uint32_t kSessionNeverExpires = 0xFFFFFFFF;
 
 // A steady_timer created on first use: most sessions never arm one, and an Asio timer is
 // ~110 bytes of every idle session otherwise.
@@ -84,8 +86,10 @@ struct SessionHost {
   mqtt::Version version = mqtt::Version::k311;
   uint32_t expiry_s = 0;
   Boxed<mqtt::Will> pending_will;  // a will waiting for its delay (heap: usually absent)
-  LazyTimer expiry_timer;
-  LazyTimer will_timer;
+  // When the will goes and the session ends while the client is away (session/lifecycle.h),
+  // and the one timer that brings the shard back then.
+  SessionLifecycle lifecycle;
+  LazyTimer lifecycle_timer;
   uint64_t generation = 0;  // bumped on every attach/detach, so stale timers do nothing
   bool fetch_pending = false;  // SessionReader: a read for this session is under way
   Boxed<DurableProgress> durable;  // set while the session is persistent (expiry > 0)
@@ -97,16 +101,18 @@ struct SessionHost {
   Boxed<absl::flat_hash_map<std::string, std::vector<int64_t>>> subscribed_at;
 };
 
-class Shard {
+class Shard final : public Router::Target {
  public:
-  Shard(Broker* broker, uint32_t index, uint64_t seed);
+  // `clock` (not owned, outlives the shard): every time the shard's rules read — keep alive,
+  // will delay, session expiry, message expiry, rate limits.
+  Shard(Broker* broker, uint32_t index, uint64_t seed, const Clock* clock);
   ~Shard();
 
   boost::asio::io_context& io() { return io_; }
   uint32_t index() const { return index_; }
   Broker& broker() { return *broker_; }
   BrokerStats& stats() { return stats_; }
-  topic::SubscriptionTrie& trie() { return trie_; }
+  topic::SubscriptionTrie& trie() { return router_.trie(); }
   int64_t NowMs() const;
   // 64 KiB for synchronous socket reads on this shard's thread; contents valid only until
   // the caller returns.
@@ -143,7 +149,9 @@ class Shard {
   // session, here or on other shards; returns how many sessions it was addressed to.
   size_t Route(const MessagePtr& message);
   void PublishWill(const mqtt::Will& will, const std::string& client_id);
-  void Deliver(std::string_view client_id, Delivery delivery);
+  // Router::Target: a delivery to a session of this shard / a batch for another shard.
+  void Deliver(std::string_view client_id, Delivery delivery) override;
+  void Post(uint32_t shard, Router::Batch batch) override;
 
   // ==== The commit log (shard_durable.cc) ====================================================
   // Publishing a message this shard received (from a client, a will, the broker itself):
@@ -250,16 +258,8 @@ class Shard {
   std::vector<const SessionHost*> Sessions() const;
 
  private:
-  struct Aggregate {
-    uint32_t shard = 0;
-    uint8_t qos = 0;
-    bool retain_as_published = false;
-    std::vector<uint32_t> subscription_ids;
-  };
-  void Dispatch(std::string_view client_id, uint32_t shard, Delivery delivery);
-  void FlushOutbox();
-  void ArmExpiry(SessionHost* host);
-  void ArmWill(SessionHost* host, uint32_t delay_s);
+  void ArmLifecycle(SessionHost* host);
+  void OnLifecycleTime(SessionHost* host);
   void OnCursorTick();
   void ArmWheelTimer();
   void OnPollBatch(const std::vector<Poller::Ready>& batch);
@@ -268,6 +268,7 @@ class Shard {
 
   Broker* broker_;
   uint32_t index_;
+  const Clock* clock_;
   // Set by the destructor: connections destroyed from then on (the registry, handlers still
   // queued in io_) only close their sockets; the wheel and the Poller may be gone. Declared
   // before io_ so that it outlives io_'s queued handlers.
@@ -281,7 +282,7 @@ class Shard {
   BrokerStats stats_;
   SeededRng rng_;
   std::vector<char> read_scratch_ = std::vector<char>(64 * 1024);
-  topic::SubscriptionTrie trie_;
+  Router router_;
   // Keyed by a view of the session's own client id (one copy of the id per session).
   absl::flat_hash_map<absl::string_view, std::unique_ptr<SessionHost>> sessions_;
   absl::flat_hash_set<std::shared_ptr<Connection>> connections_;
@@ -290,9 +291,6 @@ class Shard {
   std::vector<std::shared_ptr<Connection>> dirty_;
   std::vector<std::shared_ptr<Connection>> flushing_;
   bool flush_posted_ = false;
-  // Reused per Route to avoid allocating: aggregation per client, and per-shard outboxes.
-  absl::flat_hash_map<absl::string_view, Aggregate> aggregate_;
-  std::vector<std::vector<std::pair<std::string, Delivery>>> outbox_;
   std::vector<Outbound> deliver_out_;  // reused by Deliver
   // Commit log: routed_[p] (partitions this shard owns) = one past the last offset routed;
   // watermark_[p] = an offset below which every message of p has reached this shard's

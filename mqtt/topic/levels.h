@@ -1,6 +1,7 @@
 // Topic levels (MQTT 5 section 4.7.1): the parts of a topic name or filter between '/'.
 // "a//b" has the levels "a", "", "b"; "" has one empty level; "/" has two. The one splitter
-// of the code base: tries, validation, the ACL index and the bridge walk levels with it.
+// of the code base: tries, validation, matching, the ACL index, the partitioner and the bridge
+// walk levels with it.
 // Pure, allocation-free, thread-safe.
 #ifndef SLUICE_MQTT_TOPIC_LEVELS_H_
 #define SLUICE_MQTT_TOPIC_LEVELS_H_
@@ -13,6 +14,19 @@
 
 namespace sluice::topic {
 
+// The level of `topic` that starts at `pos` (a level boundary, at most topic.size()). Sets
+// *next to where the following level starts, or npos when this was the last level. Walks with
+// explicit positions (the tries keep them on their own stacks) use this; others LevelCursor.
+inline std::string_view LevelFrom(std::string_view topic, size_t pos, size_t* next) {
+  const size_t end = topic.find('/', pos);
+  if (end == std::string_view::npos) {
+    *next = std::string_view::npos;
+    return topic.substr(pos);
+  }
+  *next = end + 1;
+  return topic.substr(pos, end - pos);
+}
+
 // Walks the levels of a topic in order:
 //   LevelCursor c(topic);
 //   for (std::string_view level; c.Next(&level);) ...
@@ -24,15 +38,14 @@ class LevelCursor {
 
   bool Next(std::string_view* level) {
     if (done_) return false;
-    size_t end = s_.find('/', pos_);
-    if (end == std::string_view::npos) {
-      *level = s_.substr(pos_);
+    size_t next = 0;
+    *level = LevelFrom(s_, pos_, &next);
+    if (next == std::string_view::npos) {
       done_ = true;
       last_ = true;
-      return true;
+    } else {
+      pos_ = next;
     }
-    *level = s_.substr(pos_, end - pos_);
-    pos_ = end + 1;
     return true;
   }
   bool last() const { return last_; }
@@ -57,6 +70,19 @@ inline std::optional<std::string_view> LevelAt(std::string_view topic, size_t n)
   for (size_t i = 0; c.Next(&level); ++i)
     if (i == n) return level;
   return std::nullopt;
+}
+
+// The first `n` levels (n >= 1) with the '/' between them: ("a/b/c", 2) is "a/b"; the whole
+// topic when it has at most `n` levels.
+inline std::string_view FirstLevels(std::string_view topic, size_t n) {
+  size_t pos = 0;
+  for (size_t i = 0; i < n; ++i) {
+    size_t next = 0;
+    LevelFrom(topic, pos, &next);
+    if (next == std::string_view::npos) return topic;
+    pos = next;
+  }
+  return topic.substr(0, pos - 1);
 }
 
 // Calls fn(std::string_view level) for each level in order.

@@ -98,16 +98,14 @@ class RetainedTrie {
     std::vector<Frame> stack;
     auto expand = [&](const Node* node, size_t pos) {
       const bool at_root = node == &root_;
-      const size_t end = filter.find('/', pos);
-      const std::string_view level =
-          filter.substr(pos, end == std::string_view::npos ? end : end - pos);
+      size_t next = 0;
+      const std::string_view level = LevelFrom(filter, pos, &next);
       if (level == "#") {
         // "a/#" also matches "a": the node itself, then everything below.
         if (!at_root && node->value) fn(std::string_view(name), *node->value);
         WalkBelow(node, &name, /*skip_dollar=*/at_root, fn);
         return;
       }
-      const size_t next = end == std::string_view::npos ? std::string_view::npos : end + 1;
       if (level == "+") {
         for (const auto& [child_level, child] : node->children) {
           if (at_root && !child_level.empty() && child_level[0] == '$') continue;

@@ -18,6 +18,7 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/string_view.h"
 #include "base/strings.h"
+#include "mqtt/topic/levels.h"
 
 namespace sluice::topic {
 using ::sluice::Av;
@@ -77,10 +78,8 @@ class SubscriptionTrie {
           Visit(it->second.get(), on_entry, on_group);
       }
       if (f.pos == std::string_view::npos) continue;
-      const size_t end = name.find('/', f.pos);
-      const std::string_view level =
-          name.substr(f.pos, end == std::string_view::npos ? end : end - f.pos);
-      const size_t next = end == std::string_view::npos ? std::string_view::npos : end + 1;
+      size_t next = 0;
+      const std::string_view level = LevelFrom(name, f.pos, &next);
       auto descend = [&](Node* child) {
         if (next == std::string_view::npos) Visit(child, on_entry, on_group);
         stack.push_back({child, next});

@@ -1,5 +1,7 @@
 #include "mqtt/topic/topic.h"
 
+#include "mqtt/topic/levels.h"
+
 namespace sluice::topic {
 
 bool IsValidTopicName(std::string_view name) {
@@ -9,18 +11,13 @@ bool IsValidTopicName(std::string_view name) {
 
 bool IsValidTopicFilter(std::string_view filter) {
   if (filter.empty() || filter.size() > kMaxTopicBytes) return false;
-  size_t start = 0;
-  while (true) {
-    size_t end = filter.find('/', start);
-    std::string_view level =
-        filter.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
-    if (level.find_first_of("+#") != std::string_view::npos) {
-      if (level.size() != 1) return false;
-      if (level == "#" && end != std::string_view::npos) return false;
-    }
-    if (end == std::string_view::npos) return true;
-    start = end + 1;
+  LevelCursor c(filter);
+  for (std::string_view level; c.Next(&level);) {
+    if (level.find_first_of("+#") == std::string_view::npos) continue;
+    if (level.size() != 1) return false;
+    if (level == "#" && !c.last()) return false;
   }
+  return true;
 }
 
 bool ParseFilter(std::string_view text, ParsedFilter* out) {
@@ -45,25 +42,19 @@ bool HasWildcard(std::string_view filter) {
 bool Matches(std::string_view filter, std::string_view name) {
   if (!name.empty() && name[0] == '$' && !filter.empty() && (filter[0] == '+' || filter[0] == '#'))
     return false;
-  size_t f = 0, n = 0;
-  while (true) {
-    size_t f_end = filter.find('/', f);
-    std::string_view f_level = filter.substr(f, f_end == std::string_view::npos ? std::string_view::npos : f_end - f);
+  LevelCursor f(filter), n(name);
+  std::string_view f_level, n_level;
+  while (f.Next(&f_level)) {
     if (f_level == "#") return true;  // matches the parent level too ("a/#" matches "a")
-    if (n > name.size()) return false;
-    size_t n_end = name.find('/', n);
-    std::string_view n_level = name.substr(n, n_end == std::string_view::npos ? std::string_view::npos : n_end - n);
+    if (!n.Next(&n_level)) return false;
     if (f_level != "+" && f_level != n_level) return false;
-    bool f_last = f_end == std::string_view::npos;
-    bool n_last = n_end == std::string_view::npos;
-    if (f_last || n_last) {
-      if (f_last && n_last) return true;
+    if (f.last() || n.last()) {
+      if (f.last() && n.last()) return true;
       // "a/#" matches "a": the filter has one more level, and it is "#".
-      return n_last && !f_last && filter.substr(f_end + 1) == "#";
+      return n.last() && f.rest() == "#";
     }
-    f = f_end + 1;
-    n = n_end + 1;
   }
+  return false;
 }
 
 }  // namespace sluice::topic

@@ -3,6 +3,7 @@
 #include <set>
 #include <string>
 
+#include "mqtt/topic/levels.h"
 #include "mqtt/topic/retained_trie.h"
 #include "mqtt/topic/subscription_trie.h"
 #include "mqtt/topic/topic.h"
@@ -241,6 +242,34 @@ TEST(RetainedTrie, SetEraseAndPrune) {
   EXPECT_FALSE(r.Erase("a/b"));
   EXPECT_FALSE(r.Erase("zz"));
   EXPECT_EQ(r.size(), 2u);
+}
+
+}  // namespace
+}  // namespace sluice::topic
+
+namespace sluice::topic {
+namespace {
+
+TEST(LevelsTest, LevelFromWalksByPosition) {
+  size_t next = 0;
+  EXPECT_EQ(LevelFrom("a//b", 0, &next), "a");
+  EXPECT_EQ(next, 2u);
+  EXPECT_EQ(LevelFrom("a//b", next, &next), "");
+  EXPECT_EQ(next, 3u);
+  EXPECT_EQ(LevelFrom("a//b", next, &next), "b");
+  EXPECT_EQ(next, std::string_view::npos);
+  EXPECT_EQ(LevelFrom("a/", 2, &next), "");
+  EXPECT_EQ(next, std::string_view::npos);
+}
+
+TEST(LevelsTest, FirstLevels) {
+  EXPECT_EQ(FirstLevels("a/b/c", 1), "a");
+  EXPECT_EQ(FirstLevels("a/b/c", 2), "a/b");
+  EXPECT_EQ(FirstLevels("a/b/c", 3), "a/b/c");
+  EXPECT_EQ(FirstLevels("a/b/c", 9), "a/b/c");
+  EXPECT_EQ(FirstLevels("a/", 1), "a");
+  EXPECT_EQ(FirstLevels("/x", 1), "");
+  EXPECT_EQ(FirstLevels("", 1), "");
 }
 
 }  // namespace
