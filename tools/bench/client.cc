@@ -3,7 +3,9 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 
@@ -39,6 +41,23 @@ const std::string& AckTemplate(mqtt::Version version, mqtt::PacketType type) {
   return t;
 }
 
+// A throttled reader takes 10 ms worth of bytes per read (at least 256): fine-grained
+// enough to look like a slow consumer, coarse enough not to spin the timer.
+int64_t ReadBurstBytes(int64_t bytes_per_s) { return std::max<int64_t>(256, bytes_per_s / 100); }
+
+// Size of the whole MQTT packet starting at buf[at] (fixed header + remaining length).
+// out() only ever holds whole packets; should it not parse, the rest is one chunk.
+size_t PacketSizeAt(const std::string& buf, size_t at) {
+  uint32_t length = 0;
+  size_t i = at + 1;
+  for (int shift = 0; shift < 28 && i < buf.size(); shift += 7) {
+    const uint8_t b = static_cast<uint8_t>(buf[i++]);
+    length |= static_cast<uint32_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) return std::min(buf.size() - at, (i - at) + length);
+  }
+  return buf.size() - at;
+}
+
 }  // namespace
 
 Client::Client(asio::io_context& io, ClientListener* listener, uint32_t index,
@@ -49,7 +68,9 @@ Client::Client(asio::io_context& io, ClientListener* listener, uint32_t index,
       client_id_(std::move(client_id)),
       options_(options),
       socket_(io),
-      timer_(io) {}
+      timer_(io),
+      read_timer_(io),
+      read_budget_(options.read_bytes_per_s, ReadBurstBytes(options.read_bytes_per_s), NowNs()) {}
 
 Client::~Client() {
   boost::system::error_code ec;
@@ -68,6 +89,11 @@ void Client::Start(const tcp::endpoint& broker, const asio::ip::address& source)
   socket_.bind(tcp::endpoint(source, 0), ec);
   if (ec) return Fail("bind: " + ec.message());
   socket_.set_option(tcp::no_delay(true), ec);
+  if (options_.rcvbuf_bytes > 0) {
+    // Before connect, so the window scale matches; fixes the size (no autotuning).
+    int bytes = static_cast<int>(options_.rcvbuf_bytes);
+    ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+  }
   timer_.expires_after(std::chrono::milliseconds(options_.connect_timeout_ms));
   timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec && !connected_ && !closed_) Fail("no CONNACK in time");
@@ -101,6 +127,7 @@ void Client::Close() {
   if (closed_) return;
   closed_ = true;
   timer_.cancel();
+  read_timer_.cancel();
   boost::system::error_code ec;
   if (connected_ && !writing_) {
     std::string bye;
@@ -111,10 +138,19 @@ void Client::Close() {
 }
 
 void Client::Flush() {
+  if (options_.one_packet_per_send) {
+    FlushPerPacket();
+  } else {
+    FlushBatched();
+  }
+}
+
+void Client::FlushBatched() {
   if (writing_ || out_pending_.empty() || closed_ || !socket_.is_open()) return;
   writing_ = true;
   out_writing_.swap(out_pending_);
   last_tx_ns_ = NowNs();
+  ++send_calls_;  // at least one; more if the kernel takes it in parts
   asio::async_write(socket_, asio::buffer(out_writing_),
                     [this](const boost::system::error_code& ec, size_t) {
                       writing_ = false;
@@ -125,14 +161,76 @@ void Client::Flush() {
                     });
 }
 
+void Client::FlushPerPacket() {
+  if (writing_ || closed_ || !socket_.is_open()) return;
+  const int fd = socket_.native_handle();
+  while (out_sent_ < out_pending_.size()) {
+    if (out_sent_ == packet_end_) packet_end_ = out_sent_ + PacketSizeAt(out_pending_, out_sent_);
+    const ssize_t n = ::send(fd, out_pending_.data() + out_sent_, packet_end_ - out_sent_,
+                             MSG_NOSIGNAL | MSG_DONTWAIT);
+    ++send_calls_;
+    if (n > 0) {
+      out_sent_ += static_cast<size_t>(n);
+      last_tx_ns_ = NowNs();
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+      return Fail(std::string("send: ") + std::strerror(errno));
+    // Socket buffer full: drop what was sent, wait until writable, carry on.
+    out_pending_.erase(0, out_sent_);
+    packet_end_ -= out_sent_;
+    out_sent_ = 0;
+    writing_ = true;
+    socket_.async_wait(tcp::socket::wait_write, [this](const boost::system::error_code& ec) {
+      writing_ = false;
+      if (closed_) return;
+      if (ec) return Fail("write: " + ec.message());
+      FlushPerPacket();
+    });
+    return;
+  }
+  out_pending_.clear();
+  out_sent_ = packet_end_ = 0;
+}
+
+void Client::SetReadThrottle(int64_t bytes_per_s) {
+  options_.read_bytes_per_s = bytes_per_s;
+  read_budget_ = TokenBucket(bytes_per_s, ReadBurstBytes(bytes_per_s), NowNs());
+  // A pending throttle wait ends now (its handler reads at the new pace).
+  if (read_waiting_) read_timer_.cancel();
+}
+
 void Client::DoRead() {
-  if (closed_) return;
+  if (closed_ || read_waiting_) return;
   if (in_used_ == in_.size()) in_.resize(in_.size() * 2);  // a frame larger than the buffer
-  socket_.async_read_some(asio::buffer(in_.data() + in_used_, in_.size() - in_used_),
+  size_t space = in_.size() - in_used_;
+  if (read_budget_.limited()) {
+    const int64_t now = NowNs();
+    const int64_t budget = read_budget_.Available(now);
+    if (budget <= 0) {
+      const int64_t wait_ns = std::max<int64_t>(
+          1'000'000, read_budget_.NsUntil(ReadBurstBytes(options_.read_bytes_per_s), now));
+      read_waiting_ = true;
+      read_timer_.expires_after(std::chrono::nanoseconds(wait_ns));
+      read_timer_.async_wait([this](const boost::system::error_code&) {
+        read_waiting_ = false;
+        DoRead();  // also when cancelled by SetReadThrottle; DoRead checks closed_
+      });
+      return;
+    }
+    space = std::min<size_t>(space, static_cast<size_t>(budget));
+  }
+  ReadSome(space);
+}
+
+void Client::ReadSome(size_t max_bytes) {
+  socket_.async_read_some(asio::buffer(in_.data() + in_used_, max_bytes),
                           [this](const boost::system::error_code& ec, size_t n) {
                             if (closed_) return;
                             if (ec) return Fail(ec == asio::error::eof ? "closed by broker"
                                                                        : "read: " + ec.message());
+                            read_budget_.Take(static_cast<int64_t>(n));
                             in_used_ += n;
                             if (ProcessInput()) DoRead();
                           });
@@ -254,6 +352,7 @@ void Client::Fail(const std::string& why) {
   if (closed_) return;
   closed_ = true;
   timer_.cancel();
+  read_timer_.cancel();
   boost::system::error_code ec;
   socket_.close(ec);
   listener_->OnFailed(this, why);

@@ -5,8 +5,16 @@
 // what matters to the scenario is reported to its Listener.
 //
 // Fast paths: PUBLISH and acknowledgements are parsed by hand (fixed layout, no allocation);
-// everything else goes through mqtt::Decode. Outgoing packets are appended to out() and sent
-// by Flush(), batching everything appended while a write is in progress.
+// everything else goes through mqtt::Decode. Outgoing packets are appended to out() (whole
+// packets only) and sent by Flush():
+//  - batched (default): one async_write of everything appended so far; what is appended
+//    while it is in progress goes in the next one. A publisher's window of PUBLISHes, or a
+//    subscriber's PUBACKs for one read, leave in one send().
+//  - one_packet_per_send: Flush() issues one non-blocking send() per MQTT packet, in order,
+//    like libmosquitto's packet queue; a packet the kernel takes only partly is finished by
+//    later send()s (waiting for writability), never joined with the next packet.
+// TCP_NODELAY is set in both modes. Reads are the same in both: one recv of what is there
+// (up to the buffer), optionally throttled to read_bytes_per_s (a slow reader).
 //
 // Thread-compatible: everything runs on the one io_context thread. Ownership: the scenario
 // owns clients; the io_context must outlive them, and handlers capture `this`, so clients are
@@ -24,6 +32,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "mqtt/codec/packets.h"
+#include "tools/bench/pacing.h"
 
 namespace sluice::bench {
 
@@ -45,6 +54,9 @@ struct ClientOptions {
   uint16_t receive_maximum = 0;  // MQTT 5: 0 = not sent
   int64_t connect_timeout_ms = 10'000;
   size_t read_buffer_bytes = 16 * 1024;
+  bool one_packet_per_send = false;  // see the header comment
+  int64_t read_bytes_per_s = 0;      // > 0: read the socket no faster than this
+  int64_t rcvbuf_bytes = 0;          // > 0: SO_RCVBUF before connect (no autotuning)
 };
 
 class Client {
@@ -63,8 +75,11 @@ class Client {
   void Close();
 
   std::string& out() { return out_pending_; }
-  size_t out_bytes() const { return out_pending_.size() + out_writing_.size(); }
+  size_t out_bytes() const { return out_pending_.size() - out_sent_ + out_writing_.size(); }
   void Flush();
+  // Changes the read throttle (0: read at full speed from now on).
+  void SetReadThrottle(int64_t bytes_per_s);
+  uint64_t send_calls() const { return send_calls_; }
 
   uint32_t index() const { return index_; }
   bool connected() const { return connected_; }
@@ -74,7 +89,10 @@ class Client {
   mqtt::Version version() const { return options_.version; }
 
  private:
+  void FlushBatched();
+  void FlushPerPacket();
   void DoRead();
+  void ReadSome(size_t max_bytes);
   bool ProcessInput();  // false once the connection failed
   bool HandleFrame(uint8_t first_byte, std::string_view body, std::string_view frame);
   void SendAck(mqtt::PacketType type, uint16_t packet_id);
@@ -88,11 +106,17 @@ class Client {
   ClientOptions options_;
   boost::asio::ip::tcp::socket socket_;
   boost::asio::steady_timer timer_;
+  boost::asio::steady_timer read_timer_;  // read throttle
+  TokenBucket read_budget_;
   std::string in_;
   size_t in_used_ = 0;
   std::string out_pending_;
+  size_t out_sent_ = 0;       // one_packet_per_send: bytes of out_pending_ already sent
+  size_t packet_end_ = 0;     // one_packet_per_send: end of the packet being sent
   std::string out_writing_;
-  bool writing_ = false;
+  bool writing_ = false;      // an async write (or wait for writability) is in progress
+  bool read_waiting_ = false; // the read throttle's timer is pending
+  uint64_t send_calls_ = 0;
   bool connected_ = false;
   bool closed_ = false;
   int64_t start_ns_ = 0;

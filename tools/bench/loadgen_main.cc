@@ -11,7 +11,8 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   sluice::bench::ScenarioOptions options;
   sluice::ConfigSchema schema(
-      "loadgen", "MQTT load generator: p2p, fan-in, shared, fan-out and connection storms.");
+      "loadgen", "MQTT load generator: p2p, fan-in, shared, fan-out, devices, slow-subscriber and "
+      "connection storms.");
   options.Register(&schema);
   auto parsed = schema.ParseArgs(argc, argv);
   if (!parsed.ok()) {

@@ -3,18 +3,17 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
-#include <unordered_map>
+#include <utility>
 #include <vector>
 
-#include <utility>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
-
+#include "absl/status/status.h"
 #include "mqtt/codec/codec.h"
+#include "tools/bench/bench.h"
 #include "tools/bench/client.h"
-#include "tools/bench/stats.h"
 
 namespace sluice::bench {
 
@@ -22,14 +21,18 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 void ScenarioOptions::Register(ConfigSchema* s) {
-  s->AddEnum("scenario", &scenario, {"p2p", "fan-in", "shared", "fan-out", "conn"},
-             "p2p | fan-in | shared | fan-out | conn (connection storm, then idle).");
+  s->AddEnum("scenario", &scenario,
+             {"p2p", "fan-in", "shared", "fan-out", "conn", "devices", "slow-subscriber"},
+             "p2p | fan-in | shared | fan-out | conn (connection storm, then idle) | devices "
+             "(--clients each at --rate-per-client to its own topic) | slow-subscriber "
+             "(subscribers read at --subscriber-read-bytes-per-s).");
   s->AddString("broker", &broker, "Broker address HOST:PORT (IPv4).");
-  s->AddInt("clients", &clients, 1, 1'000'000, "p2p: pairs; conn: connections.");
-  s->AddInt("publishers", &publishers, 1, 1'000'000, "fan-in, shared, fan-out: publishers.");
+  s->AddInt("clients", &clients, 1, 1'000'000, "p2p: pairs; conn: connections; devices: publishers.");
+  s->AddInt("publishers", &publishers, 1, 1'000'000,
+            "fan-in, shared, fan-out, slow-subscriber: publishers.");
   s->AddInt("subscribers", &subscribers, 0, 1'000'000,
-            "fan-in, fan-out: subscribers (0: publishers only, QoS >= 1, bounded by "
-            "--inflight); shared: members of the group (>= 1).");
+            "fan-in, fan-out, devices, slow-subscriber: subscribers (0: publishers only, QoS "
+            ">= 1, bounded by --inflight); shared: members of the group (>= 1).");
   s->AddInt("topics", &topics, 1, 1'000'000, "Topics publishers spread over (index % topics).");
   s->AddInt("qos", &qos, 0, 2, "QoS of publishes and subscriptions.");
   s->AddInt("payload_bytes", &payload_bytes, 16, 1 << 20, "Payload size (>= 16).");
@@ -52,113 +55,30 @@ void ScenarioOptions::Register(ConfigSchema* s) {
   s->AddInt("source_addresses", &source_addresses, 1, 250, "Source IPs 127.0.0.1..N.");
   s->AddString("shared_group", &shared_group, "Group name of the shared scenario.");
   s->AddString("topic_prefix", &topic_prefix, "First topic level.");
+  s->AddBool("unbatched", &unbatched,
+             "Every client writes exactly one MQTT packet per send() (no write batching; "
+             "TCP_NODELAY as always). With --window 1 --inflight 1: a libmosquitto-like device.");
+  s->AddString("rate_per_client", &rate_per_client,
+               "devices: publishes/s of each client, a decimal > 0 (e.g. 0.1 = one per 10 s).");
+  s->AddInt("subscriber_read_bytes_per_s", &subscriber_read_bytes_per_s, 0, 1'000'000'000'000,
+            "> 0: subscribers read their sockets at most this fast while publishing runs "
+            "(the drain reads at full speed).");
+  s->AddInt("subscriber_rcvbuf_bytes", &subscriber_rcvbuf_bytes, 0, 1 << 30,
+            "> 0: SO_RCVBUF of subscribers (fixed, no autotuning), so a slow reader's backlog "
+            "stays in the broker rather than in the kernel.");
+  s->AddValidator([this]() -> absl::Status {
+    char* end = nullptr;
+    const double v = std::strtod(rate_per_client.c_str(), &end);
+    if (rate_per_client.empty() || end == nullptr || *end != '\0' || !std::isfinite(v) ||
+        v <= 0 || v > 1e6)
+      return absl::InvalidArgumentError("rate_per_client: expected a number in (0, 1e6], got '" +
+                                        rate_per_client + "'");
+    rate_per_client_per_s = v;
+    return absl::OkStatus();
+  });
 }
 
 namespace {
-
-enum class Role { kSubscriber, kPublisher, kIdle };
-
-struct Publisher {
-  Client* client = nullptr;
-  uint32_t id = 0;
-  std::string frame;       // encoded PUBLISH template
-  size_t packet_id_at = 0; // offset of the packet id in `frame` (QoS > 0)
-  size_t payload_at = 0;   // offset of the payload in `frame`
-  uint32_t fanout = 0;     // sinks expecting each message
-  uint64_t sent = 0;
-  uint64_t acked = 0;
-  uint64_t delivered = 0;    // unique deliveries over all sinks
-  uint64_t written_off = 0;  // deliveries given up on by the stall check
-  uint64_t progress_mark = 0;
-  int64_t progress_ns = 0;
-  std::vector<int64_t> slot_sent_ns;  // by packet id - 1; 0 = free
-  uint32_t next_slot = 0;
-  uint32_t inflight = 0;
-};
-
-// Who must receive every message of a publisher exactly once: one subscriber, or one
-// shared-subscription group.
-struct Sink {
-  std::unordered_map<uint32_t, SequenceTracker> by_publisher;
-  bool alive = true;
-};
-
-struct Subscriber {
-  Client* client = nullptr;
-  uint32_t sink = 0;
-  std::string filter;
-  bool subscribed = false;
-  std::unordered_map<uint32_t, SequenceTracker> order;  // shared only: order per member
-};
-
-class Bench : public ClientListener {
- public:
-  explicit Bench(const ScenarioOptions& o) : o_(o), timer_(io_), deadline_(io_) {}
-  int Run();
-
-  void OnConnected(Client* c) override;
-  void OnFailed(Client* c, const std::string& why) override;
-  void OnSubscribed(Client* c, bool ok) override;
-  void OnMessage(Client* c, std::string_view payload) override;
-  void OnAcked(Client* c, uint16_t packet_id) override;
-
- private:
-  enum class Phase { kConnectSubs, kConnectPubs, kConnectIdle, kRun, kDrain, kIdle, kDone };
-
-  bool Build();
-  std::string PublisherTopic(uint32_t i) const;
-  bool SinkExpects(uint32_t sink, uint32_t publisher) const;
-  void StartConnecting(std::vector<uint32_t> indexes);
-  void ConnectTick();
-  void ConnectDone(Client* c);
-  void StartRun();
-  void RunTick();
-  bool CanSend(Publisher& p) const;
-  void SendOne(Publisher& p);
-  void Pump(Publisher& p);
-  void Stop();
-  void Finish(bool completed, const std::string& error = "");
-  void Announce(const char* name);
-  void PrintResult(bool completed, const std::string& error);
-
-  ScenarioOptions o_;
-  asio::io_context io_;
-  asio::steady_timer timer_;
-  asio::steady_timer deadline_;
-  tcp::endpoint broker_;
-  mqtt::Version version_ = mqtt::Version::k311;
-  std::vector<std::unique_ptr<Client>> clients_;
-  std::vector<Role> roles_;
-  std::vector<uint32_t> role_index_;  // client index -> index in pubs_/subs_
-  std::vector<Publisher> pubs_;
-  std::vector<Subscriber> subs_;
-  std::vector<Sink> sinks_;
-  bool shared_ = false;
-  enum Phase phase_ = Phase::kConnectSubs;
-  int exit_code_ = 0;
-
-  // Connection setup.
-  std::vector<uint32_t> to_connect_;
-  size_t connect_next_ = 0;
-  size_t connect_pending_ = 0;  // started, awaiting CONNACK (and SUBACK)
-  size_t connect_done_ = 0;
-  int64_t connect_phase_ns_ = 0;
-  uint64_t connect_ok_ = 0, connect_failed_ = 0, disconnects_ = 0;
-  int64_t first_connect_start_ns_ = 0, last_connack_ns_ = 0;
-  LatencyHistogram connect_latency_;
-  std::string first_error_;
-
-  // Run.
-  int64_t run_start_ns_ = 0, measure_start_ns_ = 0, stop_ns_ = 0, drain_end_ns_ = 0;
-  bool publishing_ = false;
-  bool measure_announced_ = false;
-  int64_t last_stall_check_ns_ = 0;
-  uint64_t total_sent_ = 0, paced_sent_ = 0, pace_skipped_ = 0;
-  size_t pace_cursor_ = 0;
-  uint64_t window_deliveries_ = 0, window_publishes_ = 0, window_acks_ = 0, deliveries_ = 0;
-  uint64_t duplicates_ = 0, out_of_order_ = 0, stray_ = 0;
-  LatencyHistogram e2e_, ack_;
-};
 
 bool ParseBroker(const std::string& text, tcp::endpoint* out) {
   auto colon = text.rfind(':');
@@ -172,17 +92,85 @@ bool ParseBroker(const std::string& text, tcp::endpoint* out) {
   return true;
 }
 
+bool Usage(const char* message) {
+  std::fprintf(stderr, "loadgen: %s\n", message);
+  return false;
+}
+
+}  // namespace
+
 std::string Bench::PublisherTopic(uint32_t i) const {
   const std::string& p = o_.topic_prefix;
   if (o_.scenario == "p2p") return p + "/p2p/" + std::to_string(i);
   if (o_.scenario == "fan-out") return p + "/out/" + std::to_string(i % o_.topics);
+  if (devices_) return p + "/dev/" + std::to_string(i) + "/telemetry";
   return p + "/in/" + std::to_string(i % o_.topics);
+}
+
+std::string Bench::SubscriberFilter(uint32_t i) const {
+  const std::string& p = o_.topic_prefix;
+  if (o_.scenario == "p2p") return PublisherTopic(i);
+  if (o_.scenario == "fan-out") return p + "/out/" + std::to_string(i % o_.topics);
+  if (devices_) return p + "/dev/+/telemetry";
+  if (shared_) return "$share/" + o_.shared_group + "/" + p + "/in/+";
+  return p + "/in/+";  // fan-in, slow-subscriber
 }
 
 bool Bench::SinkExpects(uint32_t sink, uint32_t publisher) const {
   if (o_.scenario == "p2p") return sink == publisher;
   if (o_.scenario == "fan-out") return sink % o_.topics == publisher % o_.topics;
-  return true;  // fan-in and shared: a wildcard over every topic
+  return true;  // fan-in, shared, devices, slow-subscriber: a wildcard over every topic
+}
+
+bool Bench::EverySinkExpectsAll() const {
+  return o_.scenario != "p2p" && o_.scenario != "fan-out";
+}
+
+// Combinations of options that cannot run; false after a message (exit code 2).
+bool Bench::CheckOptions() const {
+  const bool subscribers_optional = o_.scenario == "fan-in" || o_.scenario == "fan-out" ||
+                                    devices_ || slow_;
+  if (o_.scenario != "conn" && o_.scenario != "p2p" && o_.subscribers == 0 &&
+      (!subscribers_optional || o_.qos == 0))
+    return Usage("--subscribers 0 needs fan-in, fan-out or devices with --qos 1 or 2 "
+                 "(publishers are then bounded by --inflight)");
+  if (devices_ && o_.rate > 0)
+    return Usage("devices is paced per client: use --rate-per-client, not --rate");
+  if (slow_ && o_.qos == 0 && o_.rate == 0)
+    return Usage("slow-subscriber at maximum rate needs --qos 1 or 2 (publishers bounded by "
+                 "--inflight) or a fixed --rate");
+  return true;
+}
+
+void Bench::AddClient(Role role, uint32_t i, const char* tag, ClientOptions co) {
+  std::string id = std::string("bench-") + tag + std::to_string(i) + "-" + run_id_;
+  clients_.push_back(std::make_unique<Client>(io_, this, static_cast<uint32_t>(clients_.size()),
+                                              std::move(id), co));
+  roles_.push_back(role);
+  role_index_.push_back(i);
+}
+
+void Bench::AddPublisher(uint32_t i, const ClientOptions& base, uint32_t n_sinks) {
+  ClientOptions co = base;
+  co.read_buffer_bytes = 4 * 1024;
+  AddClient(Role::kPublisher, i, "p", co);
+  Publisher p;
+  p.client = clients_.back().get();
+  p.id = i;
+  for (uint32_t k = 0; k < n_sinks; ++k) p.fanout += SinkExpects(k, i) ? 1 : 0;
+  mqtt::Publish publish;
+  publish.topic = PublisherTopic(i);
+  publish.qos = static_cast<uint8_t>(o_.qos);
+  publish.packet_id = o_.qos > 0 ? 1 : 0;
+  publish.payload.assign(static_cast<size_t>(o_.payload_bytes), 'x');
+  mqtt::Encode(publish, version_, &p.frame);
+  p.payload_at = p.frame.size() - publish.payload.size();
+  // Fixed header, topic length and topic precede the packet id.
+  p.packet_id_at = p.frame.size() - publish.payload.size() - 2 -
+                   (version_ == mqtt::Version::k5 ? 1 : 0);
+  // Slots: packet ids 1..2*inflight, so an id is never reused while unacknowledged.
+  if (o_.qos > 0) p.slot_sent_ns.assign(static_cast<size_t>(o_.inflight) * 2, 0);
+  pubs_.push_back(std::move(p));
 }
 
 bool Bench::Build() {
@@ -193,74 +181,49 @@ bool Bench::Build() {
   }
   version_ = o_.mqtt_version == "5" ? mqtt::Version::k5 : mqtt::Version::k311;
   shared_ = o_.scenario == "shared";
-  const std::string run_id = std::to_string(NowNs() % 1'000'000'000);
+  devices_ = o_.scenario == "devices";
+  slow_ = o_.scenario == "slow-subscriber";
+  if (!CheckOptions()) return false;
+  run_id_ = std::to_string(NowNs() % 1'000'000'000);
   uint32_t n_pubs = 0, n_subs = 0, n_idle = 0;
   if (o_.scenario == "p2p") {
     n_pubs = n_subs = static_cast<uint32_t>(o_.clients);
   } else if (o_.scenario == "conn") {
     n_idle = static_cast<uint32_t>(o_.clients);
   } else {
-    n_pubs = static_cast<uint32_t>(o_.publishers);
+    n_pubs = static_cast<uint32_t>(devices_ ? o_.clients : o_.publishers);
     n_subs = static_cast<uint32_t>(o_.subscribers);
   }
   ClientOptions base;
   base.version = version_;
   base.keep_alive_s = static_cast<uint16_t>(o_.keep_alive_s);
   base.connect_timeout_ms = o_.connect_timeout_ms;
-  auto add = [&](Role role, uint32_t i, const char* tag, size_t buffer) {
-    ClientOptions co = base;
-    co.read_buffer_bytes = buffer;
-    if (role == Role::kSubscriber) co.receive_maximum = static_cast<uint16_t>(o_.inflight);
-    std::string id = std::string("bench-") + tag + std::to_string(i) + "-" + run_id;
-    clients_.push_back(std::make_unique<Client>(io_, this, static_cast<uint32_t>(clients_.size()),
-                                                std::move(id), co));
-    roles_.push_back(role);
-    role_index_.push_back(i);
-  };
-  if (n_subs == 0 && o_.scenario != "conn" && (shared_ || o_.qos == 0)) {
-    std::fprintf(stderr, "loadgen: --subscribers 0 needs fan-in or fan-out with --qos 1 or 2 "
-                         "(publishers are then bounded by --inflight)\n");
-    return false;
-  }
+  base.one_packet_per_send = o_.unbatched;
   const uint32_t n_sinks = shared_ ? 1 : n_subs;
   sinks_.resize(n_sinks);
   for (uint32_t i = 0; i < n_subs; ++i) {
-    add(Role::kSubscriber, i, "s", 64 * 1024);
+    ClientOptions co = base;
+    co.read_buffer_bytes = 64 * 1024;
+    co.receive_maximum = static_cast<uint16_t>(o_.inflight);
+    co.read_bytes_per_s = o_.subscriber_read_bytes_per_s;
+    co.rcvbuf_bytes = o_.subscriber_rcvbuf_bytes;
+    AddClient(Role::kSubscriber, i, "s", co);
     Subscriber s;
     s.client = clients_.back().get();
     s.sink = shared_ ? 0 : i;
-    if (o_.scenario == "p2p") {
-      s.filter = PublisherTopic(i);
-    } else if (o_.scenario == "fan-out") {
-      s.filter = o_.topic_prefix + "/out/" + std::to_string(i % o_.topics);
-    } else if (shared_) {
-      s.filter = "$share/" + o_.shared_group + "/" + o_.topic_prefix + "/in/+";
-    } else {
-      s.filter = o_.topic_prefix + "/in/+";
-    }
+    s.filter = SubscriberFilter(i);
     subs_.push_back(std::move(s));
   }
-  for (uint32_t i = 0; i < n_pubs; ++i) {
-    add(Role::kPublisher, i, "p", 4 * 1024);
-    Publisher p;
-    p.client = clients_.back().get();
-    p.id = i;
-    for (uint32_t k = 0; k < n_sinks; ++k) p.fanout += SinkExpects(k, i) ? 1 : 0;
-    mqtt::Publish publish;
-    publish.topic = PublisherTopic(i);
-    publish.qos = static_cast<uint8_t>(o_.qos);
-    publish.packet_id = o_.qos > 0 ? 1 : 0;
-    publish.payload.assign(static_cast<size_t>(o_.payload_bytes), 'x');
-    mqtt::Encode(publish, version_, &p.frame);
-    p.payload_at = p.frame.size() - publish.payload.size();
-    // Fixed header, topic length and topic precede the packet id.
-    p.packet_id_at = p.frame.size() - publish.payload.size() - 2 -
-                     (version_ == mqtt::Version::k5 ? 1 : 0);
-    // Slots: packet ids 1..2*inflight, so an id is never reused while unacknowledged.
-    if (o_.qos > 0) p.slot_sent_ns.assign(static_cast<size_t>(o_.inflight) * 2, 0);
-    pubs_.push_back(std::move(p));
+  for (uint32_t i = 0; i < n_pubs; ++i) AddPublisher(i, base, n_sinks);
+  for (uint32_t i = 0; i < n_idle; ++i) {
+    ClientOptions co = base;
+    co.read_buffer_bytes = 512;
+    AddClient(Role::kIdle, i, "c", co);
   }
-  for (uint32_t i = 0; i < n_idle; ++i) add(Role::kIdle, i, "c", 512);
+  if (devices_) {
+    // Late sends (the generator fell >100 ms behind) are skipped and counted, as in --rate.
+    device_pacer_.emplace(n_pubs, o_.rate_per_client_per_s, 100'000'000);
+  }
   return true;
 }
 
@@ -396,298 +359,6 @@ void Bench::ConnectDone(Client* c) {
     });
   }
 }
-
-void Bench::StartRun() {
-  phase_ = Phase::kRun;
-  deadline_.cancel();
-  Announce("connected");
-  run_start_ns_ = NowNs();
-  measure_start_ns_ = run_start_ns_ + o_.warmup_ms * 1'000'000;
-  stop_ns_ = run_start_ns_ + o_.duration_s * 1'000'000'000;
-  publishing_ = true;
-  for (auto& p : pubs_) p.progress_ns = run_start_ns_;
-  if (o_.rate == 0) {
-    for (auto& p : pubs_) Pump(p);
-  }
-  RunTick();
-}
-
-// Every millisecond: measurement phase changes, pacing, and (maximum rate) the stall check.
-void Bench::RunTick() {
-  const int64_t now = NowNs();
-  if (phase_ == Phase::kRun) {
-    if (!measure_announced_ && now >= measure_start_ns_) {
-      measure_announced_ = true;
-      Announce("measure");
-    }
-    bool all_done = o_.messages > 0;
-    for (auto& p : pubs_) all_done = all_done && p.sent >= static_cast<uint64_t>(o_.messages);
-    if (now >= stop_ns_ || all_done) {
-      Stop();
-    } else if (o_.rate > 0) {
-      int64_t due = static_cast<int64_t>((now - run_start_ns_) / 1e9 * o_.rate) -
-                    static_cast<int64_t>(paced_sent_);
-      if (due > o_.rate / 10 + 1) {  // more than 100 ms behind: give up on the backlog
-        pace_skipped_ += static_cast<uint64_t>(due - o_.rate / 10);
-        paced_sent_ += static_cast<uint64_t>(due - o_.rate / 10);
-        due = o_.rate / 10;
-      }
-      size_t misses = 0;
-      while (due > 0 && misses < pubs_.size()) {
-        Publisher& p = pubs_[pace_cursor_];
-        pace_cursor_ = (pace_cursor_ + 1) % pubs_.size();
-        if (CanSend(p)) {
-          SendOne(p);
-          p.client->Flush();
-          --due;
-          ++paced_sent_;
-          misses = 0;
-        } else {
-          ++misses;
-        }
-      }
-    } else if (now - last_stall_check_ns_ > 200'000'000) {
-      // Closed loop: a message lost by the broker would hold its window slot forever.
-      last_stall_check_ns_ = now;
-      for (auto& p : pubs_) {
-        uint64_t outstanding = p.sent * p.fanout - p.delivered - p.written_off;
-        if (p.delivered != p.progress_mark) {
-          p.progress_mark = p.delivered;
-          p.progress_ns = now;
-        } else if (outstanding > 0 && now - p.progress_ns > 1'000'000'000) {
-          p.written_off += outstanding;
-          p.progress_ns = now;
-          Pump(p);
-        }
-      }
-    }
-  } else if (phase_ == Phase::kDrain) {
-    bool drained = true;
-    for (auto& p : pubs_) {
-      uint64_t expected = 0;
-      for (uint32_t k = 0; k < sinks_.size(); ++k)
-        if (sinks_[k].alive && SinkExpects(k, p.id)) expected += p.sent;
-      if (p.delivered < expected || p.inflight > 0) drained = false;
-    }
-    if (drained || now >= drain_end_ns_) return Finish(true);
-  } else {
-    return;
-  }
-  timer_.expires_after(std::chrono::milliseconds(1));
-  timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) RunTick();
-  });
-}
-
-bool Bench::CanSend(Publisher& p) const {
-  if (!publishing_ || !p.client->connected() || p.client->closed()) return false;
-  if (o_.messages > 0 && p.sent >= static_cast<uint64_t>(o_.messages)) return false;
-  if (o_.qos > 0 && (p.inflight >= static_cast<uint32_t>(o_.inflight) ||
-                     p.slot_sent_ns[p.next_slot] != 0))
-    return false;
-  if (p.client->out_bytes() > (1u << 20)) return false;
-  if (o_.rate == 0) {
-    uint64_t outstanding = p.sent * p.fanout - p.delivered - p.written_off;
-    if (outstanding >= static_cast<uint64_t>(o_.window) * std::max<uint32_t>(p.fanout, 1))
-      return false;
-  }
-  return true;
-}
-
-void Bench::SendOne(Publisher& p) {
-  const int64_t now = NowNs();
-  std::string& out = p.client->out();
-  size_t at = out.size();
-  out.append(p.frame);
-  if (o_.qos > 0) {
-    uint16_t packet_id = static_cast<uint16_t>(p.next_slot + 1);
-    out[at + p.packet_id_at] = static_cast<char>(packet_id >> 8);
-    out[at + p.packet_id_at + 1] = static_cast<char>(packet_id);
-    p.slot_sent_ns[p.next_slot] = now;
-    p.next_slot = (p.next_slot + 1) % p.slot_sent_ns.size();
-    p.inflight++;
-  }
-  WriteProbe(Probe{p.id, static_cast<uint32_t>(p.sent), now}, out.data() + at + p.payload_at);
-  p.sent++;
-  total_sent_++;
-  if (now >= measure_start_ns_) window_publishes_++;
-}
-
-void Bench::Pump(Publisher& p) {
-  bool any = false;
-  while (CanSend(p)) {
-    SendOne(p);
-    any = true;
-  }
-  if (any) p.client->Flush();
-}
-
-void Bench::OnAcked(Client* c, uint16_t packet_id) {
-  if (roles_[c->index()] != Role::kPublisher || packet_id == 0) return;
-  Publisher& p = pubs_[role_index_[c->index()]];
-  if (packet_id > p.slot_sent_ns.size() || p.slot_sent_ns[packet_id - 1] == 0) return;
-  int64_t sent_ns = std::exchange(p.slot_sent_ns[packet_id - 1], 0);
-  p.inflight--;
-  p.acked++;
-  if (sent_ns >= measure_start_ns_ && phase_ == Phase::kRun) {
-    ack_.Record(NowNs() - sent_ns);
-    window_acks_++;
-  }
-  if (o_.rate == 0 && phase_ == Phase::kRun) Pump(p);
-}
-
-void Bench::OnMessage(Client* c, std::string_view payload) {
-  if (roles_[c->index()] != Role::kSubscriber) return;
-  Probe probe;
-  if (!ReadProbe(payload, &probe) || probe.publisher >= pubs_.size()) {
-    stray_++;
-    return;
-  }
-  const int64_t now = NowNs();
-  Subscriber& s = subs_[role_index_[c->index()]];
-  if (!SinkExpects(s.sink, probe.publisher)) {
-    stray_++;
-    return;
-  }
-  SequenceTracker& t = sinks_[s.sink].by_publisher[probe.publisher];
-  uint64_t before_unique = t.unique(), before_ooo = t.out_of_order();
-  t.Observe(probe.seq);
-  if (shared_) {
-    SequenceTracker& member = s.order[probe.publisher];
-    uint64_t ooo = member.out_of_order();
-    member.Observe(probe.seq);
-    out_of_order_ += member.out_of_order() - ooo;
-  } else {
-    out_of_order_ += t.out_of_order() - before_ooo;
-  }
-  deliveries_++;
-  if (t.unique() == before_unique) {
-    duplicates_++;
-    return;
-  }
-  if (probe.sent_ns >= measure_start_ns_ && probe.sent_ns < stop_ns_) e2e_.Record(now - probe.sent_ns);
-  if (now >= measure_start_ns_ && phase_ == Phase::kRun) window_deliveries_++;
-  Publisher& p = pubs_[probe.publisher];
-  p.delivered++;
-  if (o_.rate == 0 && phase_ == Phase::kRun) Pump(p);
-}
-
-void Bench::Stop() {
-  publishing_ = false;
-  stop_ns_ = NowNs();
-  Announce("stop");
-  phase_ = Phase::kDrain;
-  drain_end_ns_ = stop_ns_ + o_.drain_ms * 1'000'000;
-}
-
-void Bench::Finish(bool completed, const std::string& error) {
-  if (phase_ == Phase::kDone) return;
-  phase_ = Phase::kDone;
-  exit_code_ = completed ? 0 : 1;
-  PrintResult(completed, error);
-  timer_.cancel();
-  deadline_.cancel();
-  for (auto& c : clients_) c->Close();
-  io_.stop();
-}
-
-void Bench::PrintResult(bool completed, const std::string& error) {
-  const int64_t end_ns = NowNs();
-  const double window_s =
-      std::max<int64_t>(1, stop_ns_ - measure_start_ns_) / 1e9;
-  uint64_t sent = 0, acked = 0, lost = 0, written_off = 0;
-  for (const auto& p : pubs_) {
-    sent += p.sent;
-    acked += p.acked;
-    written_off += p.written_off;
-  }
-  for (uint32_t k = 0; k < sinks_.size(); ++k) {
-    if (!sinks_[k].alive) continue;
-    for (const auto& p : pubs_) {
-      if (!SinkExpects(k, p.id)) continue;
-      auto it = sinks_[k].by_publisher.find(p.id);
-      lost += it == sinks_[k].by_publisher.end() ? p.sent : it->second.Lost(p.sent);
-    }
-  }
-  rusage self;
-  getrusage(RUSAGE_SELF, &self);
-  const double cpu_s = self.ru_utime.tv_sec + self.ru_stime.tv_sec +
-                       (self.ru_utime.tv_usec + self.ru_stime.tv_usec) / 1e6;
-  const bool ran = run_start_ns_ > 0;
-  const double connect_span_s =
-      std::max<int64_t>(1, last_connack_ns_ - first_connect_start_ns_) / 1e9;
-  std::string json;
-  char buf[256];
-  auto num = [&](const char* key, double v) {
-    std::snprintf(buf, sizeof buf, "\"%s\":%.6g,", key, v);
-    json += buf;
-  };
-  json += "{\"scenario\":\"" + o_.scenario + "\",\"completed\":" + (completed ? "true" : "false") + ",";
-  std::string err = error.empty() ? first_error_ : error;
-  for (char& ch : err) if (ch == '"' || ch == '\\') ch = '\'';
-  json += "\"error\":\"" + err + "\",";
-  num("qos", o_.qos);
-  num("payload_bytes", o_.payload_bytes);
-  num("rate", o_.rate);
-  num("publishers", pubs_.size());
-  num("subscribers", subs_.size());
-  num("connections", clients_.size());
-  num("connect_ok", connect_ok_);
-  num("connect_failed", connect_failed_);
-  num("disconnects", disconnects_);
-  num("connect_rate_per_s", connect_ok_ / connect_span_s);
-  num("connect_p50_ns", connect_latency_.Percentile(0.5));
-  num("connect_p99_ns", connect_latency_.Percentile(0.99));
-  num("connect_max_ns", connect_latency_.max_ns());
-  num("window_s", ran ? window_s : 0);
-  num("published", sent);
-  num("acked", acked);
-  num("delivered", deliveries_);
-  num("delivered_per_s", ran ? window_deliveries_ / window_s : 0);
-  num("published_per_s", ran ? window_publishes_ / window_s : 0);
-  // Publishes sent in the measured window and acknowledged (PUBACK / PUBCOMP) during it.
-  num("acked_per_s", ran ? window_acks_ / window_s : 0);
-  num("window_acked", window_acks_);
-  num("window_delivered", window_deliveries_);
-  num("lost", lost);
-  num("duplicates", duplicates_);
-  num("out_of_order", out_of_order_);
-  num("stray", stray_);
-  num("written_off", written_off);
-  num("pace_skipped", pace_skipped_);
-  num("e2e_count", e2e_.count());
-  num("e2e_p50_ns", e2e_.Percentile(0.5));
-  num("e2e_p99_ns", e2e_.Percentile(0.99));
-  num("e2e_p999_ns", e2e_.Percentile(0.999));
-  num("e2e_max_ns", e2e_.max_ns());
-  num("ack_p50_ns", ack_.Percentile(0.5));
-  num("ack_p99_ns", ack_.Percentile(0.99));
-  num("ack_p999_ns", ack_.Percentile(0.999));
-  num("ack_max_ns", ack_.max_ns());
-  num("loadgen_cpu_s", cpu_s);
-  num("elapsed_s", (end_ns - (first_connect_start_ns_ ? first_connect_start_ns_ : end_ns)) / 1e9);
-  json.back() = '}';
-  std::fprintf(stderr,
-               "%s: %s delivered %.0f msg/s (published %.0f/s, acked %.0f/s) e2e p50 %s p99 %s "
-               "p999 %s, ack p50 %s p99 %s; lost %llu dup %llu ooo %llu; connects %llu ok %llu failed "
-               "(%.0f/s, p99 %s)%s%s\n",
-               o_.scenario.c_str(), completed ? "ok" : "FAILED",
-               ran ? window_deliveries_ / window_s : 0.0, ran ? window_publishes_ / window_s : 0.0,
-               ran ? window_acks_ / window_s : 0.0,
-               FormatNs(e2e_.Percentile(0.5)).c_str(), FormatNs(e2e_.Percentile(0.99)).c_str(),
-               FormatNs(e2e_.Percentile(0.999)).c_str(), FormatNs(ack_.Percentile(0.5)).c_str(),
-               FormatNs(ack_.Percentile(0.99)).c_str(), static_cast<unsigned long long>(lost),
-               static_cast<unsigned long long>(duplicates_),
-               static_cast<unsigned long long>(out_of_order_),
-               static_cast<unsigned long long>(connect_ok_),
-               static_cast<unsigned long long>(connect_failed_), connect_ok_ / connect_span_s,
-               FormatNs(connect_latency_.Percentile(0.99)).c_str(), err.empty() ? "" : "; ",
-               err.c_str());
-  std::printf("result %s\n", json.c_str());
-  std::fflush(stdout);
-}
-
-}  // namespace
 
 int RunScenario(const ScenarioOptions& options) {
   // Thousands of sockets: take every file descriptor the hard limit allows.

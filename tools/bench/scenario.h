@@ -7,9 +7,18 @@
 //   shared   P publishers -> one $share group of S members (each message to one member)
 //   fan-out  P publishers -> S subscribers of the same topic(s) (topic = index % topics)
 //   conn     a connection storm: N connects at a rate, then idle with keep alive
-// Publishing is either paced (rate = total publishes/s over all publishers) or closed-loop
-// at the maximum rate: each publisher keeps at most `window` messages not yet delivered to
-// all of its subscribers, so a saturated broker is measured rather than its queue limits.
+//   devices  N clients each publishing at a fixed rate (rate_per_client) to its own topic
+//            bench/dev/<i>/telemetry, spread evenly over time (pacing.h SpreadPacer), to S
+//            wildcard subscribers of bench/dev/+/telemetry (each gets everything)
+//   slow-subscriber  P publishers as fast as their QoS 1/2 inflight windows allow (no
+//            delivery window) -> S subscribers of bench/in/+ that read their sockets at
+//            most subscriber_read_bytes_per_s during the run; the drain phase reads at full
+//            speed, so `lost` is what the broker dropped, not what was still in transit
+// Publishing is either paced (rate = total publishes/s over all publishers, round-robin;
+// devices: per client) or closed-loop at the maximum rate: each publisher keeps at most
+// `window` messages not yet delivered to all of its subscribers, so a saturated broker is
+// measured rather than its queue limits. `unbatched` makes every client write one packet
+// per send() (client.h), whatever the scenario.
 //
 // Progress is printed to stdout as lines "phase NAME" (connected, measure, stop, idle) so a
 // harness can sample the broker at those moments; the last line is "result {json}".
@@ -51,6 +60,12 @@ struct ScenarioOptions {
   int64_t source_addresses = 8; // 127.0.0.1 .. 127.0.0.N
   std::string shared_group = "bench";
   std::string topic_prefix = "bench";
+  bool unbatched = false;       // one MQTT packet per send() syscall, for every client
+  std::string rate_per_client = "1";  // devices: publishes/s per client (decimal, > 0)
+  int64_t subscriber_read_bytes_per_s = 0;  // > 0: subscribers read this slowly in the run
+  int64_t subscriber_rcvbuf_bytes = 0;      // > 0: subscribers' SO_RCVBUF (no autotuning)
+
+  double rate_per_client_per_s = 1.0;  // rate_per_client parsed (by the validator)
 
   void Register(ConfigSchema* schema);
 };
