@@ -63,13 +63,23 @@ absl::Status Broker::Start() {
     acceptor_.reset();
     return st;
   }
-  auto durable = Durable::Open(config_);
+  Durable::ClusterOptions cluster_options;
+  if (config_.cluster.enabled()) {
+    if (absl::Status st = StartCluster(&cluster_options); !st.ok()) {
+      security_->DestroyListeners();
+      acceptor_.reset();
+      return st;
+    }
+  }
+  auto durable = Durable::Open(config_, std::move(cluster_options));
   if (!durable.ok()) {
+    cluster_.reset();
     security_->DestroyListeners();
     acceptor_.reset();
     return durable.status();
   }
   durable_ = std::move(*durable);
+  if (cluster_) cluster_->Connect();  // the log started the transport: now the peers
   record_source_ = std::make_unique<LocalRecordSource>(durable_.get());
   for (auto& shard : shards_) shard->SetRecordSource(record_source_.get());
   RecoveryCounts recovered;
@@ -167,6 +177,7 @@ void Broker::Stop() {
     accept_backoff_->cancel();
   });
   security_->StopListeners();
+  if (cluster_) cluster_->StopLinks();  // nothing more from or to the peers
   // Each shard disconnects its clients (0x8B), cancels its timers and lets its io_context run
   // out of work once the DISCONNECT packets are written; a shard still busy at the deadline
   // (a client not reading) is stopped.

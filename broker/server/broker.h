@@ -24,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "broker/server/broker_config.h"
+#include "broker/cluster/cluster_node.h"
 #include "broker/server/durable.h"
 #include "broker/server/retained_store.h"
 #include "broker/server/security.h"
@@ -70,6 +71,15 @@ class Broker {
   Security& security() { return *security_; }
   // The commit log (durable.h): open from Start until the end of Stop.
   Durable* durable() { return durable_.get(); }
+  // ==== The cluster (broker_cluster.cc; README "Cluster") ===================================
+  // Null when standalone. In a cluster every node replicates every partition and routes what
+  // its replica applies (OnApplied); what is not in the log goes to the peers over the
+  // node links (ToPeers) and arrives in FromPeer.
+  ClusterNode* cluster() { return cluster_.get(); }
+  bool clustered() const { return cluster_ != nullptr; }
+  // A message routed here that is not in the log: to every other node (QoS 0, memory mode),
+  // except broker topics ($...), which each node makes for itself.
+  void ToPeers(const Message& message);
   // Whether `m` goes through the log: Durable::IsStored, and with durability=memory only
   // retained messages.
   bool IsStored(const Message& m) const {
@@ -198,6 +208,12 @@ class Broker {
   // re-armed after a back-off instead of at once.
   bool OnAcceptError(const boost::system::error_code& ec);
 
+  // Cluster mode: the commit log's transport and the node links (before Durable::Open), and
+  // what arrives from them.
+  absl::Status StartCluster(Durable::ClusterOptions* options);
+  void OnApplied(std::vector<storage::AppliedRecord> records);
+  void FromPeer(NodeId from, storage::Record record);
+
   BrokerConfig config_;
   const Clock* clock_;
   // Declared before the shards: connections (destroyed with the shards) hold its admission
@@ -214,6 +230,8 @@ class Broker {
   std::function<void(uint32_t, int64_t)> stored_listener_;
   bool store_qos12_ = true;  // durability == "log"
   bool started_ = false;
+  // Before durable_: the log holds its transport until it closes.
+  std::unique_ptr<ClusterNode> cluster_;
   // Declared after the shards: destroyed first, its pending callbacks post into io_contexts
   // that still exist.
   std::unique_ptr<Durable> durable_;

@@ -6,20 +6,6 @@
 
 namespace sluice::broker {
 
-bool SplitHostPort(const std::string& text, std::string* host, uint16_t* port) {
-  size_t colon = text.rfind(':');
-  if (colon == std::string::npos || colon + 1 >= text.size()) return false;
-  std::string h = text.substr(0, colon);
-  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
-  if (h.empty()) return false;
-  char* end = nullptr;
-  long p = std::strtol(text.c_str() + colon + 1, &end, 10);
-  if (*end != '\0' || p < 0 || p > 65535) return false;
-  *host = h;
-  *port = static_cast<uint16_t>(p);
-  return true;
-}
-
 void BrokerConfig::Register(ConfigSchema* s) {
   s->AddString("listen", &listen, "MQTT listener address HOST:PORT (port 0 picks a free port).");
   s->AddString("data_dir", &data_dir, "Directory for persistent state.");
@@ -116,6 +102,18 @@ void BrokerConfig::Register(ConfigSchema* s) {
             "How often persistent sessions save their position in the log; after a crash "
             "messages acknowledged since the last save may be delivered again.");
   security.Register(s);
+  s->AddInt("node_id", &cluster.node_id, 1, int64_t{1} << 31,
+            "This node's id in the cluster (unique, kept with its data dir).");
+  s->AddString("cluster_listen", &cluster.cluster_listen,
+               "HOST:PORT other nodes reach this node on (Raft and node-to-node publishes); "
+               "needed with cluster_peers.");
+  s->AddStringList("cluster_peers", &cluster.cluster_peers,
+                   "Every member of the cluster, this node included, as ID@HOST:PORT (their "
+                   "cluster_listen); empty: a standalone broker.");
+  s->AddInt("cluster_publish_queue_max", &cluster.cluster_publish_queue_max, 16, 1 << 24,
+            "Messages not in the log (QoS 0) waiting to go to one peer node; beyond it they "
+            "are dropped and counted.");
+  s->AddValidator([this]() -> absl::Status { return ValidateClusterConfig(cluster); });
   s->AddValidator([this]() -> absl::Status {
     std::string host;
     uint16_t port;

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "base/config.h"
+#include "base/host_port.h"
+#include "broker/cluster/cluster_config.h"
 #include "broker/server/security_config.h"
 
 namespace sluice::broker {
@@ -57,6 +59,8 @@ struct BrokerConfig {
   int64_t cursor_commit_interval_ms = 1000;  // how often sessions' log positions are saved
   // TLS/WebSocket listeners, authentication, ACL, limits (security_config.h).
   SecurityConfig security;
+  // Cluster membership (broker/cluster/cluster_config.h); empty peers: standalone.
+  ClusterConfig cluster;
 
   // Registers every field; adds validators for cross-field rules (e.g. HOST:PORT syntax).
   void Register(ConfigSchema* schema);
@@ -78,8 +82,7 @@ struct RuntimeConfig {
   static bool IsRuntimeKey(const std::string& key);
 };
 
-// Splits "HOST:PORT" ("[::1]:1883" for IPv6). False when malformed.
-bool SplitHostPort(const std::string& text, std::string* host, uint16_t* port);
+using ::sluice::SplitHostPort;  // base/host_port.h
 
 }  // namespace sluice::broker
 

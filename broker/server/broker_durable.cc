@@ -68,10 +68,10 @@ absl::Status Broker::RecoverDurable(RecoveryCounts* counts) {
 
   // Sessions and their subscriptions.
   absl::flat_hash_map<std::string, RestoredSession> restored;
-  ASSIGN_OR_RETURN(auto records, log.ScanState(Durable::kSessionPrefix));
+  ASSIGN_OR_RETURN(auto records, log.ScanState(durable_->SessionPrefix()));
   absl::flat_hash_map<std::string, SessionRecord> decoded;
   for (auto& [key, value] : records) {
-    std::string client_id = key.substr(std::string_view(Durable::kSessionPrefix).size());
+    std::string client_id = key.substr(durable_->SessionPrefix().size());
     absl::StatusOr<SessionRecord> r = DecodeSessionRecord(value);
     if (!r.ok() || r->base.size() != partitions)
       return absl::DataLossError("commit log: damaged record of session '" + client_id + "'");
@@ -106,11 +106,14 @@ absl::Status Broker::RecoverDurable(RecoveryCounts* counts) {
 
   // Cursors: where each session stands. Those of sessions that are gone expire at once (the
   // next retention pass removes them).
+  // In a cluster only this node's ("n<id>/session:..."); other nodes' are theirs to expire.
+  const std::string cursor_prefix = durable_->CursorName("");
   for (uint32_t p = 0; p < partitions; ++p) {
     ASSIGN_OR_RETURN(auto cursors, log.ListCursors(PartitionId(p)));
     for (const storage::CursorInfo& c : cursors) {
       std::string_view name = c.name;
-      if (name.substr(0, 8) != "session:") continue;
+      if (name.substr(0, cursor_prefix.size()) != cursor_prefix) continue;
+      name.remove_prefix(cursor_prefix.size() - 8);  // leaves "session:<client id>"
       auto it = restored.find(Av(name.substr(8)));
       if (it == restored.end()) {
         if (c.expiry_ms != 1) {
@@ -131,6 +134,9 @@ absl::Status Broker::RecoverDurable(RecoveryCounts* counts) {
   for (const storage::PendingQos2& q : pending_qos2) {
     SessionHost* host = shards_[HomeShard(q.publisher)]->Find(q.publisher);
     if (!host) {  // a session that ended (clean, or expired): its packet ids are free again
+      // In a cluster the publisher may be another node's client, whose entry that node
+      // holds on to: only a standalone broker knows every session.
+      if (durable_->clustered()) continue;
       log.ReleaseQos2(q.partition, q.publisher, q.packet_id,
                       durable.Background("release the QoS 2 entry of an ended session", q.publisher));
       continue;
@@ -175,11 +181,11 @@ void Broker::SaveDurableOnStop() {
       auto* host = const_cast<SessionHost*>(const_host);
       if (!host->durable) continue;
       ++sessions;
-      durable_->log().PutState(Durable::SessionKey(host->session.client_id()),
+      durable_->log().PutState(durable_->SessionKey(host->session.client_id()),
                                EncodeSessionRecord(shard->MakeSessionRecord(*host, true)),
                                latch.Add());
       for (const auto& [p, offset] : shard->CursorsOf(*host)) {
-        durable_->log().CommitCursor(PartitionId(p), Durable::CursorName(host->session.client_id()),
+        durable_->log().CommitCursor(PartitionId(p), durable_->CursorName(host->session.client_id()),
                                      Offset(static_cast<uint64_t>(offset)), 0, latch.Add());
       }
     }

@@ -159,7 +159,8 @@ absl::StatusOr<std::shared_ptr<Message>> Durable::ToMessage(const storage::Recor
   return m;
 }
 
-absl::StatusOr<std::unique_ptr<Durable>> Durable::Open(const BrokerConfig& config) {
+absl::StatusOr<std::unique_ptr<Durable>> Durable::Open(const BrokerConfig& config,
+                                                       ClusterOptions cluster) {
   storage::PartitionedLogOptions o;
   o.dir = (std::filesystem::path(config.data_dir) / "log").string();
   o.partitions = static_cast<uint32_t>(config.log_partitions);
@@ -172,6 +173,15 @@ absl::StatusOr<std::unique_ptr<Durable>> Durable::Open(const BrokerConfig& confi
   o.retention.hard_retention_bytes = static_cast<uint64_t>(config.log_hard_retention_bytes);
   o.record_bytes_max = static_cast<uint64_t>(config.max_packet_size) + 64 * 1024;
   o.memory_budget_bytes = static_cast<uint64_t>(config.log_memory_budget_mb) << 20;
+  std::string scope;
+  if (cluster.transport != nullptr) {
+    o.node_id = NodeId(static_cast<uint64_t>(config.cluster.node_id));
+    o.transport = cluster.transport;
+    o.members = std::move(cluster.members);
+    o.forward_proposals = true;
+    o.applied_listener = std::move(cluster.applied_listener);
+    scope = "n" + std::to_string(config.cluster.node_id) + "/";
+  }
   std::error_code ec;
   std::filesystem::create_directories(o.dir, ec);
   if (ec) return absl::InvalidArgumentError("cannot create " + o.dir + ": " + ec.message());
@@ -181,11 +191,13 @@ absl::StatusOr<std::unique_ptr<Durable>> Durable::Open(const BrokerConfig& confi
                         "commit log in " + config.data_dir + "/log: " +
                             std::string(log.status().message()));
   }
-  return std::unique_ptr<Durable>(new Durable(std::move(*log), config.log_retention_check_s));
+  return std::unique_ptr<Durable>(
+      new Durable(std::move(*log), config.log_retention_check_s, std::move(scope)));
 }
 
-Durable::Durable(std::unique_ptr<storage::PartitionedLog> log, int64_t check_s)
-    : log_(std::move(log)), retention_check_s_(check_s) {
+Durable::Durable(std::unique_ptr<storage::PartitionedLog> log, int64_t check_s,
+                 std::string scope)
+    : log_(std::move(log)), retention_check_s_(check_s), scope_(std::move(scope)) {
   retention_thread_ = std::thread([this] { RetentionLoop(); });
 }
 

@@ -68,8 +68,18 @@ class Durable {
  public:
   static constexpr char kSessionPrefix[] = "s/";
 
+  // How a cluster node opens its log (standalone: the defaults).
+  struct ClusterOptions {
+    transport::Transport* transport = nullptr;  // not owned; null: standalone
+    std::vector<NodeId> members;                // every group's voters
+    storage::AppliedListener applied_listener;  // every record this replica applies
+  };
   // Opens (or creates) the log in config.data_dir/log and starts the retention thread.
-  static absl::StatusOr<std::unique_ptr<Durable>> Open(const BrokerConfig& config);
+  static absl::StatusOr<std::unique_ptr<Durable>> Open(const BrokerConfig& config,
+                                                       ClusterOptions cluster);
+  static absl::StatusOr<std::unique_ptr<Durable>> Open(const BrokerConfig& config) {
+    return Open(config, ClusterOptions());
+  }
   // Stops retention and closes the log: appends still pending complete with Cancelled.
   ~Durable();
 
@@ -91,11 +101,18 @@ class Durable {
                                                             uint32_t partition, int64_t offset,
                                                             int64_t now_ms, int64_t wall_now_ms);
 
-  static std::string SessionKey(std::string_view client_id) {
-    return std::string(kSessionPrefix) + std::string(client_id);
+  // Where a session of this node is kept. Standalone: "s/<client id>" and the cursor
+  // "session:<client id>". In a cluster every node shares the metadata group and the
+  // partitions, and (until sessions move between nodes) a session belongs to the node its
+  // client is connected to: both are scoped by the node, "n<id>/s/<client id>" and
+  // "n<id>/session:<client id>", so a node restores only its own sessions.
+  bool clustered() const { return !scope_.empty(); }
+  std::string SessionPrefix() const { return scope_ + kSessionPrefix; }
+  std::string SessionKey(std::string_view client_id) const {
+    return SessionPrefix() + std::string(client_id);
   }
-  static std::string CursorName(std::string_view client_id) {
-    return "session:" + std::string(client_id);
+  std::string CursorName(std::string_view client_id) const {
+    return scope_ + "session:" + std::string(client_id);
   }
 
   // The completion of a log write nobody waits for (a cursor moved on, an expired session's
@@ -108,11 +125,12 @@ class Durable {
   }
 
  private:
-  Durable(std::unique_ptr<storage::PartitionedLog> log, int64_t check_s);
+  Durable(std::unique_ptr<storage::PartitionedLog> log, int64_t check_s, std::string scope);
   void RetentionLoop();
 
   std::unique_ptr<storage::PartitionedLog> log_;
   const int64_t retention_check_s_;
+  const std::string scope_;  // "" standalone, "n<id>/" in a cluster
   std::atomic<uint64_t> background_failures_{0};
   std::mutex mu_;
   std::condition_variable cv_;

@@ -22,6 +22,17 @@ void Shard::PublishStored(std::shared_ptr<Message> message, uint32_t partition,
   message->partition = partition;
   Shard* owner = &broker_->shard(OwnerOf(partition));
   Shard* origin = this;
+  if (broker_->clustered()) {
+    // Every node routes the record when its replica applies it (Broker::OnApplied), this one
+    // included: the completion only acknowledges. How many sessions it reaches across the
+    // cluster is not known here: "at least one" (MQTT 5 never says 0x10 in a cluster).
+    broker_->durable()->log().Append(
+        PartitionId(partition), Durable::ToRecord(*message), qos2_packet_id,
+        [origin, done = std::move(done)](absl::StatusOr<Offset> r) mutable {
+          origin->EnqueueStored({nullptr, r.status(), origin, std::move(done), 1});
+        });
+    return;
+  }
   broker_->durable()->log().Append(
       PartitionId(partition), Durable::ToRecord(*message), qos2_packet_id,
       [owner, origin, message, done = std::move(done)](absl::StatusOr<Offset> r) mutable {
@@ -55,6 +66,10 @@ void Shard::DrainStored() {
       broker_->retained().Applied(r.message);
       continue;
     }
+    if (!r.origin) {  // cluster: a record this node's replica applied (Broker::OnApplied)
+      if (r.message->offset >= routed_[r.message->partition]) RouteStored(r.message);
+      continue;
+    }
     if (!r.message) {
       r.done(r.status.ok() ? absl::StatusOr<size_t>(r.matched) : r.status);
       continue;
@@ -86,6 +101,21 @@ size_t Shard::PublishNow(std::shared_ptr<Message> message) {
   // its partition applied it, the owner shard sets it again in apply order, so the log has
   // the last word on the topic (retained_store.h).
   const bool store = broker_->IsStored(*message);
+  if (store && broker_->clustered()) {
+    // Routed on every node when applied (Broker::OnApplied), this one included: retained at
+    // once here, so a SUBSCRIBE on this node sees it before that.
+    if (message->retain) broker_->retained().SetNow(message);
+    Durable& durable = *broker_->durable();
+    const std::string topic = message->topic;
+    durable.log().Append(PartitionId(durable.PartitionFor(topic)), Durable::ToRecord(*message), 0,
+                         [topic](absl::StatusOr<Offset> r) {
+                           if (!r.ok())
+                             SLOG(kWarn).Kv("topic", topic).Kv("error", r.status().message())
+                                 << "retained QoS 0 message not stored: not routed, not kept";
+                         });
+    return 1;
+  }
+  if (!store) broker_->ToPeers(*message);
   if (message->retain) {
     if (store) {
       broker_->retained().SetNow(message);
@@ -148,7 +178,7 @@ void Shard::SaveSession(SessionHost* host, std::function<void(absl::Status)> don
   std::string value = EncodeSessionRecord(MakeSessionRecord(*host, host->connection == nullptr));
   Shard* self = this;
   durable->log().PutState(
-      Durable::SessionKey(host->session.client_id()), std::move(value),
+      durable->SessionKey(host->session.client_id()), std::move(value),
       [self, done = std::move(done), id = host->session.client_id()](absl::Status st) mutable {
         if (!done) {
           // A background save (disconnect, persistence change): nobody waits for it, but a
@@ -222,7 +252,10 @@ void Shard::LoadInflight(SessionHost* host) {
   if (missing.empty() || !broker_->durable()) return;
   RecordSource& source = *record_source_;
   static const std::vector<std::string> kAll = {"#"};  // stored topics never start with $
-  for (const auto& [partition, offset] : missing) {
+  // Plain copies, not structured bindings: clang (the fuzz build) refuses to capture bindings.
+  for (const auto& entry : missing) {
+    const uint32_t partition = entry.first;
+    const int64_t offset = entry.second;
     source.Fetch(partition, offset, 1, UINT64_MAX, kAll, NowMs(),
                  [host, partition, offset](absl::StatusOr<FetchedRecords> r) {
                    if (!r.ok() || r->messages.empty() || r->messages[0]->offset != offset) return;
@@ -234,7 +267,7 @@ void Shard::LoadInflight(SessionHost* host) {
 void Shard::CommitCursors(SessionHost* host) {
   if (!host->durable) return;
   host->durable->dirty = false;
-  std::string name = Durable::CursorName(host->session.client_id());
+  std::string name = broker_->durable()->CursorName(host->session.client_id());
   for (const auto& [p, offset] : CursorsOf(*host)) {
     host->durable->committed[p] = offset;
     // A lost commit only means more is delivered again after a crash: counted, not fatal.
@@ -265,13 +298,13 @@ void Shard::ForgetDurableSession(SessionHost* host) {
   Durable* durable = broker_->durable();
   const std::string& id = host->session.client_id();
   if (host->durable) {
-    durable->log().DeleteState(Durable::SessionKey(id), durable->Background("delete a session", id));
+    durable->log().DeleteState(durable->SessionKey(id), durable->Background("delete a session", id));
     // A cursor cannot be deleted asynchronously: one that expires at once stops holding
     // retention back, and the next retention pass removes it.
     std::vector<int64_t> hwm = durable->HighWatermarks();
     for (uint32_t p = 0; p < hwm.size(); ++p) {
       if (host->durable->committed[p] < 0) continue;
-      durable->log().CommitCursor(PartitionId(p), Durable::CursorName(id),
+      durable->log().CommitCursor(PartitionId(p), durable->CursorName(id),
                                   Offset(static_cast<uint64_t>(hwm[p])), 1,
                                   durable->Background("expire a session's cursor", id));
     }

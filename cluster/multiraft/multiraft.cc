@@ -99,8 +99,8 @@ absl::Status MultiRaft::OpenGroupLocked(GroupId id, const raft::ConfState& boots
   c.max_learner_lag_entries = options_.max_learner_lag_entries;
   c.check_quorum = options_.check_quorum;
   c.pre_vote = options_.pre_vote;
-  // Proposals are made where the caller is told the outcome: on the leader.
-  c.disable_proposal_forwarding = true;
+  // Without forwarding, proposals are made where the caller is told the outcome: the leader.
+  c.disable_proposal_forwarding = !options_.forward_proposals;
   ASSIGN_OR_RETURN(g->raw, raft::RawNode::Create(c));
   g->soft = g->raw->raft().soft_state();
   Group& ref = *g;

@@ -125,6 +125,13 @@ struct MultiRaftOptions {
   uint64_t seed = 0;
   // true: Start() runs the loop on a driver thread. false: no thread; the owner calls RunOnce.
   bool own_thread = true;
+  // Proposals made on a follower (cluster mode): false refuses them (FailedPrecondition, the
+  // caller proposes on the leader); true forwards them to the leader inside the Raft messages
+  // to it (batched with the rest of that peer's traffic, in proposal order). A forwarded
+  // proposal completes here once this node applied it; it fails with Unavailable (outcome
+  // unknown) when this node sees the leader change before that, and with FailedPrecondition
+  // when no leader is known (nothing was sent: retry once one is).
+  bool forward_proposals = false;
 };
 
 struct GroupStatus {

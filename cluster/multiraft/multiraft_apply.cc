@@ -60,7 +60,15 @@ size_t MultiRaft::HandleReadies() {
     CompleteReads(*g);
     if (rd.soft_state) {
       const bool was_leader = g->soft.raft_state == raft::StateType::kLeader;
+      const NodeId old_leader = g->soft.lead;
       g->soft = *rd.soft_state;
+      if (!was_leader && options_.forward_proposals && old_leader != NodeId() &&
+          g->soft.lead != old_leader) {
+        // Proposals forwarded to the old leader may be lost with it, or still commit: the
+        // caller learns "outcome unknown" now rather than at its deadline.
+        FailGroupProposals(*g, absl::UnavailableError(
+                                   "multiraft: the leader changed; outcome unknown"));
+      }
       if (was_leader && g->soft.raft_state != raft::StateType::kLeader) {
         FailGroupProposals(*g, absl::UnavailableError(
                                    "multiraft: leadership lost; outcome unknown"));

@@ -311,6 +311,7 @@ absl::Status GrpcTransport::Start(TransportHandler* handler) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options_.listen_address, grpc::InsecureServerCredentials(), &port_);
   builder.RegisterService(service_.get());
+  for (grpc::Service* extra : options_.extra_services) builder.RegisterService(extra);
   builder.SetMaxReceiveMessageSize(options_.message_bytes_max);
   builder.SetMaxSendMessageSize(options_.message_bytes_max);
   server_ = builder.BuildAndStart();

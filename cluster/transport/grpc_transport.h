@@ -22,11 +22,13 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "cluster/transport/transport.h"
 
 namespace grpc {
 class Server;
+class Service;
 }
 
 namespace sluice::transport {
@@ -44,6 +46,9 @@ struct GrpcTransportOptions {
   int message_bytes_max = 64 << 20;          // largest gRPC message either way
   int64_t reconnect_backoff_initial_ms = 50;
   int64_t reconnect_backoff_max_ms = 1000;
+  // More gRPC services served on the same port (e.g. the broker's node-to-node links); not
+  // owned, must outlive Stop().
+  std::vector<grpc::Service*> extra_services;
 };
 
 class GrpcTransport final : public Transport {

@@ -176,6 +176,8 @@ void LogState::ApplyAppend(Partition& part, LogIndex index, std::string_view rec
   part.pending_meta = m;
   if (entry) part.pending_index.push_back(*entry);
   part.batch_appends.emplace_back(index, offset);
+  if (options_.applied_listener)
+    pending_applied_.push_back(AppliedRecord{part.id, offset, std::string(record)});
   if (b.GetDataSize() >= kMaxPendingBatchBytes) FlushPending();
 }
 
@@ -197,6 +199,12 @@ void LogState::FlushPending() {
     p->pending_index.clear();
   }
   pending_parts_.clear();
+  // Readable now: the listener may Read what it is told about.
+  if (!pending_applied_.empty()) {
+    std::vector<AppliedRecord> applied;
+    applied.swap(pending_applied_);
+    options_.applied_listener(std::move(applied));
+  }
 }
 
 void LogState::EndApplyBatch() {

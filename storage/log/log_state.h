@@ -45,6 +45,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -69,8 +70,24 @@ class DB;
 
 namespace sluice::storage {
 
+// A record as it was applied (LogStateOptions::applied_listener): its partition, the offset it
+// got, and the record as stored (DecodeRecord).
+struct AppliedRecord {
+  PartitionId partition;
+  Offset offset;
+  std::string record;
+};
+// Called on the driver thread with the records of an apply batch, in each partition's offset
+// order, once Read sees them; must not block (hand them to your own thread). Every replica
+// calls it for every record it applies from the Raft log, the replay of Open included (a
+// caller that starts from the high watermarks skips offsets below them) -- but not for what
+// a snapshot installs (Restore).
+using AppliedListener = std::function<void(std::vector<AppliedRecord>)>;
+
 struct LogStateOptions {
   uint32_t partitions = 1;
+  // Optional; copying each record costs one allocation per record, so only set it when used.
+  AppliedListener applied_listener;
   // A new index block starts after this many records or when the log time moved this far.
   // Retention deletes and timestamp lookups scan at this granularity.
   uint64_t index_interval_records = 1024;
@@ -197,6 +214,7 @@ class LogState final : public multiraft::StateMachine {
   // Driver thread only: appends applied since the last FlushPending, and their partitions.
   rocksdb::WriteBatch pending_batch_;
   std::vector<Partition*> pending_parts_;
+  std::vector<AppliedRecord> pending_applied_;  // for applied_listener, in FlushPending
   uint64_t batch_epoch_ = 1;
   // A batch this large is written at once (bounds the memory of a long Ready).
   static constexpr size_t kMaxPendingBatchBytes = 4 << 20;

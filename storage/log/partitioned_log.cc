@@ -35,6 +35,7 @@ PartitionedLog::~PartitionedLog() {
   }
   sync_cv_.notify_all();
   if (sync_thread_.joinable()) sync_thread_.join();
+  StopRetries();  // parked proposals complete with Cancelled, before the driver's
   // No handler call after the transport stopped; then the driver (pending requests complete).
   if (transport_ && raft_) transport_->Stop();
   if (raft_) raft_->Stop();
@@ -42,10 +43,6 @@ PartitionedLog::~PartitionedLog() {
   local_transport_.reset();
   state_.reset();
   raft_store_.reset();
-}
-void PartitionedLog::Propose(PartitionId partition, std::string command,
-                             std::function<void(absl::StatusOr<LogIndex>)> done) {
-  raft_->Propose(LogState::GroupOf(partition), std::move(command), std::move(done));
 }
 
 void PartitionedLog::Append(PartitionId partition, const Record& record, AppendCallback done) {
@@ -140,10 +137,10 @@ absl::Status PartitionedLog::CommitCursor(PartitionId partition, std::string nam
 absl::Status PartitionedLog::DeleteCursor(PartitionId partition, std::string name) {
   RETURN_IF_ERROR(state_->Info(partition).status());
   CursorCommand c{std::move(name), Offset(0), options_.clock->WallMs(), 0};
-  return raft_->Propose(LogState::GroupOf(partition),
-                        EncodeCursorCommand(CommandType::kDeleteCursor, c))
-      .get()
-      .status();
+  return Wait([&](DoneCallback done) {
+    Propose(partition, EncodeCursorCommand(CommandType::kDeleteCursor, c),
+            [done = std::move(done)](absl::StatusOr<LogIndex> r) { done(r.status()); });
+  });
 }
 
 void PartitionedLog::ReleaseQos2(PartitionId partition, std::string publisher,
@@ -172,8 +169,8 @@ absl::StatusOr<std::vector<StoredRecord>> PartitionedLog::ListRetained() const {
 }
 
 void PartitionedLog::ProposeState(std::string command, DoneCallback done) {
-  raft_->Propose(LogState::kMetadataGroup, std::move(command),
-                 [done = std::move(done)](absl::StatusOr<LogIndex> r) { done(r.status()); });
+  ProposeGroup(LogState::kMetadataGroup, std::move(command),
+               [done = std::move(done)](absl::StatusOr<LogIndex> r) { done(r.status()); });
 }
 
 void PartitionedLog::PutState(std::string key, std::string value, DoneCallback done) {
@@ -206,7 +203,13 @@ absl::Status PartitionedLog::DeleteState(std::string key) {
 absl::StatusOr<int> PartitionedLog::EnforceRetention() {
   const int64_t now_ms = options_.clock->WallMs();
   std::vector<std::future<absl::StatusOr<LogIndex>>> pending;
+  const bool cluster = options_.transport != nullptr;
   for (uint32_t p = 0; p < options_.partitions; ++p) {
+    // In a cluster the partition's leader decides (every replica runs this pass).
+    if (cluster) {
+      std::optional<multiraft::GroupStatus> st = RaftStatus(PartitionId(p));
+      if (!st || st->state != raft::StateType::kLeader) continue;
+    }
     bool cursors_expired = false;
     ASSIGN_OR_RETURN(RetentionDecision d,
                      state_->PreviewRetention(PartitionId(p), now_ms, &cursors_expired));
@@ -229,6 +232,8 @@ LogStats PartitionedLog::stats() const {
   s.raft_readies = rs.readies;
   s.retention_proposals = retention_proposals_.load();
   s.interval_syncs = interval_syncs_.load();
+  s.proposals_parked = proposals_parked_.load();
+  s.proposals_parked_now = proposals_parked_now_.load();
   return s;
 }
 

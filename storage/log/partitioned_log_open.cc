@@ -167,6 +167,7 @@ absl::Status PartitionedLog::Start() {
   so.index_interval_records = o.index_interval_records;
   so.index_interval_ms = o.index_interval_ms;
   so.retention = o.retention;
+  so.applied_listener = o.applied_listener;
   state_ = std::make_unique<LogState>(db, so);
   RETURN_IF_ERROR(state_->Load());
   const auto t2 = Steady::now();
@@ -186,6 +187,7 @@ absl::Status PartitionedLog::Start() {
   mo.clock = o.raft_clock != nullptr ? o.raft_clock : o.clock;
   mo.seed = o.raft_seed;
   mo.own_thread = !o.external_driver;
+  mo.forward_proposals = o.forward_proposals && o.transport != nullptr;
   if (standalone) {
     network_ = std::make_unique<transport::LocalNetwork>();
     local_transport_ = std::make_unique<transport::LocalTransport>(network_.get(), o.node_id);
@@ -206,6 +208,18 @@ absl::Status PartitionedLog::Start() {
   for (GroupId g : groups) {
     if (std::find(existing.begin(), existing.end(), g) == existing.end()) {
       RETURN_IF_ERROR(raft_->CreateGroup(g, members));
+    } else if (const std::optional<multiraft::GroupStatus> st = raft_->Status(g)) {
+      // A standalone log's one-member groups would elect this node alone in a cluster (two
+      // leaders for one partition), and a cluster's groups never get a quorum standalone.
+      const std::vector<NodeId>& voters = st->conf_state.voters;
+      const bool alone = voters.size() == 1 && voters[0] == o.node_id;
+      if (standalone ? !alone : (alone && members.voters.size() > 1)) {
+        return absl::InvalidArgumentError(
+            standalone ? "the log in " + o.dir + " belongs to a cluster node; a standalone "
+                         "broker needs a data directory of its own"
+                       : "the log in " + o.dir + " was created by a standalone broker; a "
+                         "cluster node needs a data directory of its own");
+      }
     }
     // A one-member group elects itself at once instead of waiting an election timeout. In a
     // cluster the driver's election timeouts decide (a campaign by every replica at once would
@@ -245,6 +259,7 @@ absl::Status PartitionedLog::Start() {
               << " node=" << o.node_id << " members=" << members.voters.size()
               << " db_open_ms=" << db_open_ms << " replay_ms=" << ms_since(t2);
   if (o.sync && o.sync_interval_ms > 0) sync_thread_ = std::thread([this] { SyncLoop(); });
+  if (retrying()) retry_thread_ = std::thread([this] { RetryLoop(); });
   return absl::OkStatus();
 }
 

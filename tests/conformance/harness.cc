@@ -45,18 +45,6 @@ std::string MakeDataDir() {
 }
 
 
-// Mosquitto cannot report a port it chose: bind port 0, read the port, close, hand it over.
-uint16_t PickFreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 // Translates Sluice flags to a mosquitto.conf. Returns the first flag without an equivalent in
 // *unsupported (empty if all translated).
@@ -98,6 +86,19 @@ std::string ReadLog(const std::string& path) {
 }
 
 }  // namespace
+
+// Mosquitto cannot report a port it chose: bind port 0, read the port, close, hand it over.
+uint16_t PickFreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
 
 bool UnderMosquitto() { return Env("SLUICE_TEST_BROKER") == "mosquitto"; }
 

@@ -42,6 +42,10 @@ bool UnderMosquitto();
 
 // A running broker listening on 127.0.0.1:port(). The destructor stops it (SIGTERM, then SIGKILL
 // after a bound) and always reaps it.
+// A port on 127.0.0.1 that was free a moment ago (bind port 0, read it, close): for servers
+// that must be told their port before they start (mosquitto, a cluster's peer list).
+uint16_t PickFreePort();
+
 class BrokerProcess {
  public:
   // `flags` are Sluice command-line flags ("--receive-maximum=2"). Returns nullptr with *error set

@@ -1,0 +1,71 @@
+// Broker: cluster mode (README "Cluster"). The broker reaches the cluster through ClusterNode
+// (broker/cluster/) and the commit log; this file is the glue between them and the shards.
+#include <boost/asio/post.hpp>
+
+#include "base/hash.h"
+#include "base/log.h"
+#include "broker/server/broker.h"
+
+namespace sluice::broker {
+
+namespace asio = boost::asio;
+
+absl::Status Broker::StartCluster(Durable::ClusterOptions* options) {
+  absl::StatusOr<std::unique_ptr<ClusterNode>> node = ClusterNode::Create(
+      config_.cluster,
+      [this](NodeId from, storage::Record record) { FromPeer(from, std::move(record)); });
+  if (!node.ok()) return node.status();
+  cluster_ = std::move(*node);
+  options->transport = cluster_->transport();
+  options->members = cluster_->members();
+  options->applied_listener = [this](std::vector<storage::AppliedRecord> records) {
+    OnApplied(std::move(records));
+  };
+  return absl::OkStatus();
+}
+
+void Broker::OnApplied(std::vector<storage::AppliedRecord> records) {
+  // The log's driver thread: decode, and hand each record to its partition's owner shard,
+  // which routes it in offset order (and skips what it had routed before: the replay of
+  // Open, or records below the watermarks the shards started from).
+  const int64_t now_ms = clock_->NowMs();
+  const int64_t wall_ms = clock_->WallMs();
+  for (storage::AppliedRecord& a : records) {
+    absl::StatusOr<storage::Record> r = storage::DecodeRecord(a.record);
+    if (!r.ok()) {
+      SLOG(kError).Kv("partition", a.partition.value()).Kv("offset", a.offset.value())
+          << "undecodable record in the commit log: not routed";
+      continue;
+    }
+    absl::StatusOr<std::shared_ptr<Message>> m =
+        Durable::ToMessage(*r, a.partition.value(), static_cast<int64_t>(a.offset.value()),
+                           now_ms, wall_ms);
+    if (!m.ok()) {
+      SLOG(kError).Kv("partition", a.partition.value()).Kv("offset", a.offset.value())
+          .Kv("error", m.status().message()) << "record not routed";
+      continue;
+    }
+    Shard& owner = *shards_[a.partition.value() % shards_.size()];
+    owner.EnqueueStored(Shard::StoredResult{std::move(*m), absl::OkStatus(), nullptr, nullptr});
+  }
+}
+
+void Broker::ToPeers(const Message& message) {
+  if (!cluster_ || (!message.topic.empty() && message.topic[0] == '$')) return;
+  cluster_->Broadcast(Durable::ToRecord(message));
+}
+
+void Broker::FromPeer(NodeId from, storage::Record record) {
+  // A gRPC thread. One topic always goes to the same shard: a peer's messages of a topic
+  // keep their order.
+  Shard* shard = shards_[Fnv1a64(record.topic) % shards_.size()].get();
+  asio::post(shard->io(), [shard, record = std::move(record)]() mutable {
+    absl::StatusOr<std::shared_ptr<Message>> m =
+        Durable::ToMessage(record, 0, -1, shard->NowMs(), 0);
+    if (!m.ok()) return;
+    (*m)->received_ms = shard->NowMs();  // not from the log: it arrives now
+    shard->Route(std::move(*m));
+  });
+}
+
+}  // namespace sluice::broker
