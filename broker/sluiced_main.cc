@@ -10,6 +10,7 @@
 #include "base/config.h"
 #include "base/log.h"
 #include "broker/admin/admin_service.h"
+#include "broker/admin/cluster_metrics.h"
 #include "broker/admin/metrics.h"
 #include "broker/admin/sys_publisher.h"
 #include "broker/admin/version.h"
@@ -92,11 +93,20 @@ int Run(int argc, char** argv) {
   // Reads the commit log: detached before Broker::Stop closes it (metrics serve until later).
   auto storage_metrics = std::make_shared<sluice::admin::StorageCollector>(
       broker.durable() != nullptr ? &broker.durable()->log() : nullptr);
+  std::shared_ptr<sluice::admin::ClusterCollector> cluster_metrics;
+  if (broker.cluster() != nullptr && broker.durable() != nullptr) {
+    cluster_metrics = std::make_shared<sluice::admin::ClusterCollector>(broker.cluster(),
+                                                                        &broker.durable()->log());
+  }
+  auto detach = [&] {
+    storage_metrics->Detach();
+    if (cluster_metrics) cluster_metrics->Detach();
+  };
   auto fail = [&](const absl::Status& st) {
     std::fprintf(stderr, "sluiced: %s\n", std::string(st.message()).c_str());
     admin.Stop();
     metrics.Stop();
-    storage_metrics->Detach();
+    detach();
     bridge.Stop();
     broker.Stop();
     return 1;
@@ -109,6 +119,10 @@ int Run(int argc, char** argv) {
     metrics.Add(std::make_shared<sluice::admin::BrokerCollector>(&broker, sluice::admin::kVersion));
     metrics.Add(std::make_shared<sluice::admin::ProcessCollector>());
     metrics.Add(storage_metrics);
+    if (cluster_metrics) {
+      metrics.Add(cluster_metrics);
+      metrics.SetReadyCheck([cluster_metrics] { return cluster_metrics->NotReady(); });
+    }
     if (bridge.configured())
       metrics.Add(std::make_shared<sluice::admin::BridgeCollector>([&bridge] { return bridge.Status(); }));
     if (absl::Status st = metrics.Start(config.metrics_listen); !st.ok()) return fail(st);
@@ -143,7 +157,7 @@ int Run(int argc, char** argv) {
   // Kafka->MQTT first, then MQTT->Kafka (drains and checkpoints: the log must be open), then
   // the broker (clients, shards, log).
   bridge.Stop();
-  storage_metrics->Detach();
+  detach();
   broker.Stop();
   metrics.Stop();
   SLOG(kInfo) << "stopped";

@@ -10,6 +10,7 @@
 
 #include "base/config.h"
 #include "base/log.h"
+#include "broker/cluster/cluster_view.h"
 #include "broker/daemon_config.h"
 #include "mqtt/topic/topic.h"
 #include "proto/admin.grpc.pb.h"
@@ -137,6 +138,21 @@ grpc::Status FillPartition(const storage::PartitionedLog& log, uint32_t id, bool
     out->set_raft_commit_index(raft->commit.value());
     out->set_raft_applied_index(raft->applied.value());
     out->set_raft_leader_changes(raft->leader_changes);
+    if (raft->conf_state.voters.size() > 1) {  // a cluster: who replicates it, how far behind
+      for (NodeId voter : raft->conf_state.voters) {
+        auto* r = out->add_replicas();
+        r->set_node_id(voter.value());
+        r->set_leader(voter == raft->leader);
+        if (voter == self && r->leader()) {
+          r->set_match_index(raft->last_index.value());  // the leader has all it wrote
+        } else if (auto it = raft->match.find(voter); it != raft->match.end()) {
+          r->set_match_index(it->second.value());
+          r->set_lag_entries(raft->last_index.value() > it->second.value()
+                                 ? raft->last_index.value() - it->second.value()
+                                 : 0);
+        }
+      }
+    }
   }
   if (cursors) {
     absl::StatusOr<std::vector<storage::CursorInfo>> list = log.ListCursors(p);
@@ -208,7 +224,13 @@ class AdminServer::Service final : public pb::Admin::Service {
     out->set_start_time_unix_s(std::chrono::duration_cast<std::chrono::seconds>(
                                    info_.started_at.time_since_epoch())
                                    .count());
-    out->set_role("standalone");
+    if (broker::ClusterNode* cluster = broker_->cluster()) {
+      out->set_role("cluster node " + std::to_string(cluster->self().value()));
+      for (const auto& [id, address] : cluster->peers())
+        out->add_members(std::to_string(id.value()) + "@" + address);
+    } else {
+      out->set_role("standalone");
+    }
     out->set_shards(broker_->shard_count());
     for (const auto& [name, address] : info_.listeners) {
       auto* l = out->add_listeners();
@@ -222,6 +244,35 @@ class AdminServer::Service final : public pb::Admin::Service {
     out->set_messages_received(stats.messages_received);
     out->set_messages_delivered(stats.messages_delivered);
     out->set_messages_dropped(stats.messages_dropped);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetCluster(grpc::ServerContext*, const pb::GetClusterRequest*,
+                          pb::ClusterStatus* out) override {
+    broker::ClusterNode* cluster = broker_->cluster();
+    broker::Durable* durable = broker_->durable();
+    if (cluster == nullptr || durable == nullptr)
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          "this sluiced is standalone (no --cluster-peers)");
+    const broker::ClusterView v = broker::ViewOf(*cluster, durable->log());
+    out->set_node_id(v.self.value());
+    for (const broker::MemberView& m : v.members) {
+      auto* o = out->add_members();
+      o->set_node_id(m.id.value());
+      o->set_address(m.address);
+      o->set_self(m.self);
+      o->set_reachable(m.reachable);
+      o->set_partitions_led(m.partitions_led);
+      o->set_link_messages_sent(m.link_messages_sent);
+      o->set_link_dropped(m.link_dropped);
+      o->set_link_queued(m.link_queued);
+      o->set_max_lag_entries(m.max_lag_entries);
+    }
+    out->set_partitions(v.partitions);
+    out->set_partitions_without_leader(v.partitions_without_leader);
+    out->set_partitions_catching_up(v.partitions_catching_up);
+    out->set_ready(!v.not_ready.has_value());
+    out->set_not_ready_reason(v.not_ready.value_or(""));
     return grpc::Status::OK;
   }
 

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "base/log.h"
+#include "broker/admin/metric_family.h"
 
 namespace sluice::admin {
 namespace {
@@ -24,31 +25,6 @@ namespace {
 using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
-
-MetricFamily Family(std::string name, std::string help, MetricType type) {
-  MetricFamily f;
-  f.name = std::move(name);
-  f.help = std::move(help);
-  f.type = type;
-  return f;
-}
-
-void AddValue(MetricFamily* f, double value, std::vector<ClientMetric::Label> labels = {}) {
-  ClientMetric m;
-  m.label = std::move(labels);
-  if (f->type == MetricType::Counter) {
-    m.counter.value = value;
-  } else {
-    m.gauge.value = value;
-  }
-  f->metric.push_back(std::move(m));
-}
-
-MetricFamily Single(std::string name, std::string help, MetricType type, double value) {
-  MetricFamily f = Family(std::move(name), std::move(help), type);
-  AddValue(&f, value);
-  return f;
-}
 
 uint64_t Load(const std::atomic<uint64_t>& c) { return c.load(std::memory_order_relaxed); }
 
@@ -617,8 +593,13 @@ class MetricsServer::Handler : public CivetHandler {
         break;
       }
       case Kind::kReady: {
-        if (server_->ready_.load()) {
+        std::optional<std::string> not_ready;
+        if (server_->ready_.load() && server_->ready_check_) not_ready = server_->ready_check_();
+        if (server_->ready_.load() && !not_ready) {
           body = "ready\n";
+        } else if (not_ready) {
+          status = 503;
+          body = "not ready: " + *not_ready + "\n";
         } else {
           status = 503;
           std::lock_guard<std::mutex> lock(server_->reason_mu_);

@@ -13,7 +13,8 @@
 //   /healthz  200 while every shard thread answers a posted no-op within 2 s; else 503
 //             (liveness: a stuck shard should get the pod restarted)
 //   /readyz   200 once the broker is serving (SetReady(true)) and stops when it begins to
-//             shut down; else 503 with the reason (readiness)
+//             shut down, and (SetReadyCheck) while a cluster node has joined and caught up;
+//             else 503 with the reason (readiness)
 //
 // Thread-safety: collectors are called from the HTTP server's threads, concurrently; they only
 // read atomics and call the Broker's thread-safe admin methods. Start/Stop from one thread;
@@ -25,6 +26,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -107,6 +109,11 @@ class MetricsServer {
   absl::Status Start(const std::string& address);
   std::string BoundAddress() const { return bound_; }
   void SetReady(bool ready, std::string why_not = "");
+  // Consulted on each /readyz while ready: a reason makes it 503 (a cluster node that has not
+  // joined or caught up). Set before Start; called on the server's threads.
+  void SetReadyCheck(std::function<std::optional<std::string>()> check) {
+    ready_check_ = std::move(check);
+  }
   void Stop();
 
   // The /metrics body (for the server's handler and tests).
@@ -121,6 +128,7 @@ class MetricsServer {
   std::vector<std::unique_ptr<Handler>> handlers_;
   std::string bound_;
   std::atomic<bool> ready_{false};
+  std::function<std::optional<std::string>()> ready_check_;
   std::shared_ptr<const std::string> not_ready_reason_;
   mutable std::mutex reason_mu_;
 };

@@ -50,6 +50,7 @@ class ClusterNode {
   void StopLinks();
   void Broadcast(const storage::Record& record) { links_->Broadcast(record); }
   NodeLinkStats link_stats() const { return links_->stats(); }
+  std::vector<PeerLinkStats> peer_stats() const { return links_->peer_stats(); }
   transport::TransportStats transport_stats() const { return transport_->stats(); }
   // The bound cluster port (after the log opened).
   int port() const { return transport_->port(); }

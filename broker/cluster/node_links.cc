@@ -64,12 +64,25 @@ class NodeLinks::Link {
       std::lock_guard<std::mutex> l(mu_);
       if (queue_.size() >= links_->options_.queue_max) {
         ++links_->counters_.dropped_full;
+        ++dropped_;
         return;
       }
       queue_.push_back(std::move(record));
       ++links_->counters_.queued;
     }
     cv_.notify_one();
+  }
+
+  PeerLinkStats Stats() const {
+    PeerLinkStats s;
+    s.peer = id_;
+    s.address = address_;
+    s.messages_sent = sent_.load();
+    s.dropped = dropped_.load();
+    std::lock_guard<std::mutex> l(mu_);
+    s.queued = queue_.size();
+    s.connected = channel_ != nullptr && !stop_ && channel_->GetState(false) == GRPC_CHANNEL_READY;
+    return s;
   }
 
   void Stop() {
@@ -91,6 +104,7 @@ class NodeLinks::Link {
   void DropQueued() {
     std::lock_guard<std::mutex> l(mu_);
     links_->counters_.dropped_unreachable += queue_.size();
+    dropped_ += queue_.size();
     links_->counters_.queued -= queue_.size();
     queue_.clear();
   }
@@ -103,6 +117,10 @@ class NodeLinks::Link {
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(o.reconnect_backoff_max_ms));
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     auto channel = grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args);
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      channel_ = channel;
+    }
     std::unique_ptr<pb::Node::Stub> stub = pb::Node::NewStub(channel);
     int64_t backoff_ms = o.reconnect_backoff_initial_ms;
     bool first = true;
@@ -149,9 +167,11 @@ class NodeLinks::Link {
       for (const auto& r : take) batch.add_records(*r);
       if (writer->Write(batch)) {
         links_->counters_.sent += take.size();
+        sent_ += take.size();
         ++links_->counters_.batches;
       } else {
         links_->counters_.dropped_unreachable += take.size();
+        dropped_ += take.size();
         broken = true;
       }
     }
@@ -172,7 +192,9 @@ class NodeLinks::Link {
   NodeLinks* links_;
   const NodeId id_;
   const std::string address_;
-  std::mutex mu_;
+  std::atomic<uint64_t> sent_{0}, dropped_{0};
+  mutable std::mutex mu_;
+  std::shared_ptr<grpc::Channel> channel_;  // set once by Run
   std::condition_variable cv_;
   std::deque<std::shared_ptr<const std::string>> queue_;
   bool stop_ = false;
@@ -206,6 +228,12 @@ void NodeLinks::Broadcast(const storage::Record& record) {
   if (links_.empty() || stopped_.load(std::memory_order_relaxed)) return;
   auto encoded = std::make_shared<const std::string>(storage::EncodeRecord(record));
   for (auto& [id, link] : links_) link->Enqueue(encoded);
+}
+
+std::vector<PeerLinkStats> NodeLinks::peer_stats() const {
+  std::vector<PeerLinkStats> out;
+  for (const auto& [id, link] : links_) out.push_back(link->Stats());
+  return out;
 }
 
 NodeLinkStats NodeLinks::stats() const {

@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/ids.h"
 #include "storage/log/record.h"
@@ -41,6 +42,16 @@ struct NodeLinkStats {
   uint64_t decode_errors = 0;
   uint64_t reconnects = 0;
   uint64_t queued = 0;                // waiting now, all peers
+};
+
+// One peer's link, as this node sees it.
+struct PeerLinkStats {
+  NodeId peer;
+  std::string address;
+  bool connected = false;   // the channel to the peer is up (gRPC READY)
+  uint64_t messages_sent = 0;
+  uint64_t dropped = 0;     // queue full or unreachable
+  uint64_t queued = 0;      // waiting now
 };
 
 class NodeLinks {
@@ -65,6 +76,8 @@ class NodeLinks {
   // Queues `record` for every peer.
   void Broadcast(const storage::Record& record);
   NodeLinkStats stats() const;
+  // Every peer's link, by id.
+  std::vector<PeerLinkStats> peer_stats() const;
 
  private:
   class Service;

@@ -1,7 +1,5 @@
 // Drives every sluicectl command against a real sluiced over real sockets, and checks both the
 // output and the effect on the broker (seen by raw MQTT clients).
-#include <google/protobuf/util/json_util.h>
-
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -14,20 +12,19 @@
 #include "storage/log/partitioner.h"
 #include "storage/log/record.h"
 #include "tests/conformance/harness.h"
+#include "tests/ops/ctl_util.h"
 #include "tests/ops/ops_util.h"
 
 namespace sluice::conformance {
 namespace {
 
+using ops_test::ParseJson;
 using ops_test::RunTool;
+using ops_test::Sluicectl;
 using ops_test::ToolResult;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-std::string Sluicectl() {
-  const char* p = std::getenv("SLUICECTL");
-  return p && *p ? p : "tools/sluicectl/sluicectl";
-}
 
 class SluicectlTest : public ConformanceTest {
  protected:
@@ -49,14 +46,6 @@ class SluicectlTest : public ConformanceTest {
   }
 };
 
-// Parses sluicectl's -o json output into the API message it printed.
-template <typename M>
-M ParseJson(const std::string& json) {
-  M m;
-  auto st = google::protobuf::util::JsonStringToMessage(json, &m);
-  EXPECT_TRUE(st.ok()) << st.ToString() << "\n" << json;
-  return m;
-}
 
 #define EXPECT_EXIT_CODE(result, code) \
   EXPECT_EQ((result).exit_code, code) << "stdout:\n" << (result).out << "stderr:\n" << (result).err

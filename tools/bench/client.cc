@@ -103,11 +103,13 @@ void Client::Start(const tcp::endpoint& broker, const asio::ip::address& source)
     if (ec) return Fail("connect: " + ec.message());
     mqtt::Connect connect;
     connect.version = options_.version;
-    connect.clean_start = true;
+    connect.clean_start = options_.clean_start;
     connect.keep_alive_s = options_.keep_alive_s;
     connect.client_id = client_id_;
     if (options_.version == mqtt::Version::k5 && options_.receive_maximum > 0)
       connect.properties.receive_maximum = options_.receive_maximum;
+    if (options_.version == mqtt::Version::k5 && options_.session_expiry_s > 0)
+      connect.properties.session_expiry_interval = options_.session_expiry_s;
     mqtt::Encode(connect, options_.version, &out_pending_);
     Flush();
     in_.resize(options_.read_buffer_bytes);

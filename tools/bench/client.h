@@ -57,6 +57,8 @@ struct ClientOptions {
   bool one_packet_per_send = false;  // see the header comment
   int64_t read_bytes_per_s = 0;      // > 0: read the socket no faster than this
   int64_t rcvbuf_bytes = 0;          // > 0: SO_RCVBUF before connect (no autotuning)
+  bool clean_start = true;           // false: a persistent session (3.1.1 clean session 0)
+  uint32_t session_expiry_s = 0;     // MQTT 5 with clean_start false: kept this long offline
 };
 
 class Client {

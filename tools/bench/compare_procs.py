@@ -93,6 +93,31 @@ def limits_preexec(cpu, nofile):
 
 
 
+def wait_listening(port, proc, error, timeout_s=10):
+    """Waits until 127.0.0.1:port accepts a connection; RuntimeError(error) if proc exits or
+    timeout_s passes first."""
+    deadline = time.time() + timeout_s
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if time.time() > deadline or proc.poll() is not None:
+                raise RuntimeError(error)
+            time.sleep(0.05)
+
+
+def stop_process(proc, timeout_s=10):
+    """SIGTERM, then SIGKILL after timeout_s; reaps it."""
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def start_with_ready_fd(cmd, err, cpu, nofile):
     """Starts a program that writes its HOST:PORT to --ready-fd; returns (proc, address)."""
     r, w = os.pipe()
@@ -125,9 +150,12 @@ class Broker:
     def sluiced_cmd(self):
         cmd = [self.args.sluiced, "--listen", "127.0.0.1:0", "--data-dir",
                os.path.join(self.workdir, "data"), "--threads", str(self.args.sluice_threads),
-               "--log-level", "warn", "--max-queued-messages", "1000", "--max-inflight", "100",
+               "--log-level", "warn", "--max-inflight", "100",
                # No admin/metrics listeners: Mosquitto runs none, and fixed ports collide.
                "--admin-listen=", "--metrics-listen="]
+        # In the log modes a session's backlog stays in the commit log (max_queued_messages is
+        # off by default, README "Sessions read their backlog from the log"): nothing acked is
+        # dropped for a slow subscriber. In memory mode sluiced keeps Mosquitto's queue limit.
         if self.kind == "sluice-nofsync":
             cmd.append("--log-fsync=none")
         elif self.kind == "sluice-log" or (self.kind == "sluice" and self.durable):
@@ -135,7 +163,7 @@ class Broker:
         else:
             # Non-durable scenarios compare like with like: Mosquitto keeps QoS 1 in memory,
             # so does sluiced with durability=memory (README "Durability").
-            cmd.append("--durability=memory")
+            cmd += ["--durability=memory", "--max-queued-messages", "1000"]
         return cmd
 
     def mosquitto_conf(self, port):
@@ -169,27 +197,13 @@ class Broker:
             self.proc = subprocess.Popen([self.args.mosquitto, "-c", conf],
                                          stdout=subprocess.DEVNULL, stderr=err,
                                          preexec_fn=limits_preexec(self.cpu, self.nofile))
-            deadline = time.time() + 10
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    if time.time() > deadline or self.proc.poll() is not None:
-                        raise RuntimeError("mosquitto did not start: see " + err.name)
-                    time.sleep(0.05)
+            wait_listening(port, self.proc, "mosquitto did not start: see " + err.name)
             self.address = f"127.0.0.1:{port}"
         time.sleep(0.2)
         return self.address
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def log_lines(self):

@@ -180,6 +180,32 @@ int CmdStatus(Ctx& ctx, const ParsedArgs&) {
   return kExitOk;
 }
 
+// The cluster as the node at --server sees it; exit 0 only when that node is ready.
+int CmdClusterStatus(Ctx& ctx, const ParsedArgs&) {
+  pb::ClusterStatus c;
+  grpc::Status st = ctx.stub->GetCluster(ctx.Call().get(), pb::GetClusterRequest(), &c);
+  if (!st.ok()) return ctx.Fail(st);
+  if (ctx.json) {
+    ctx.PrintJson(c);
+  } else {
+    std::vector<std::vector<std::string>> table;
+    for (const auto& m : c.members())
+      table.push_back({std::to_string(m.node_id()) + (m.self() ? " (this node)" : ""),
+                       m.address(), m.self() ? "-" : (m.reachable() ? "yes" : "NO"),
+                       std::to_string(m.partitions_led()),
+                       m.self() ? "-" : std::to_string(m.max_lag_entries()),
+                       m.self() ? "-" : std::to_string(m.link_queued()),
+                       m.self() ? "-" : std::to_string(m.link_dropped())});
+    PrintTable(std::cout,
+               {"NODE", "ADDRESS", "REACHABLE", "LEADS", "MAX LAG", "LINK QUEUED", "LINK DROPPED"},
+               table);
+    std::cout << "\n" << c.partitions() << " partitions, " << c.partitions_without_leader()
+              << " without a leader, " << c.partitions_catching_up() << " catching up here\n"
+              << (c.ready() ? "READY" : "NOT READY: " + c.not_ready_reason()) << "\n";
+  }
+  return c.ready() ? kExitOk : kExitServerError;
+}
+
 std::vector<std::string> ClientRow(const pb::Client& c) {
   return {c.client_id(),
           c.connected() ? "connected" : "offline",
@@ -409,6 +435,20 @@ std::string RetentionText(const pb::RetentionLimits& r) {
          LimitMs(r.hard_retention_ms()) + ", size " + LimitBytes(r.hard_retention_bytes());
 }
 
+// "1*,2,3+40": the replicas, * the leader, +N a follower's lag in Raft entries (known on the
+// leader only); "-" for a single-node log.
+std::string ReplicasText(const pb::Partition& p) {
+  if (p.replicas().empty()) return "-";
+  std::string out;
+  for (const auto& r : p.replicas()) {
+    if (!out.empty()) out += ",";
+    out += std::to_string(r.node_id());
+    if (r.leader()) out += "*";
+    if (!r.leader() && r.lag_entries() > 0) out += "+" + std::to_string(r.lag_entries());
+  }
+  return out;
+}
+
 int CmdPartitionsList(Ctx& ctx, const ParsedArgs&) {
   pb::ListPartitionsResponse resp;
   grpc::Status st = ctx.stub->ListPartitions(ctx.Call().get(), pb::ListPartitionsRequest(), &resp);
@@ -429,13 +469,13 @@ int CmdPartitionsList(Ctx& ctx, const ParsedArgs&) {
                     std::to_string(p.records_deleted()),
                     std::to_string(p.records_deleted_past_cursor()),
                     p.leader().empty() ? "-" : p.leader(), std::to_string(p.raft_term()),
-                    std::to_string(p.raft_commit_index())});
+                    std::to_string(p.raft_commit_index()), ReplicasText(p)});
     records += p.records();
     bytes += p.size_bytes();
   }
   PrintTable(std::cout,
              {"PARTITION", "START", "END", "RECORDS", "BYTES", "CURSORS", "DELETED",
-              "PAST CURSOR", "LEADER", "TERM", "COMMIT"},
+              "PAST CURSOR", "LEADER", "TERM", "COMMIT", "REPLICAS"},
              rows);
   std::cout << "\n" << resp.partitions_size() << " partitions, " << records << " records, "
             << HumanBytes(bytes) << "\nRetention: " << RetentionText(resp.partitions(0).retention())
@@ -472,6 +512,7 @@ int CmdPartitionsGet(Ctx& ctx, const ParsedArgs& a) {
       {"RAFT COMMIT", std::to_string(p.raft_commit_index())},
       {"RAFT APPLIED", std::to_string(p.raft_applied_index())},
       {"LEADER CHANGES", std::to_string(p.raft_leader_changes())},
+      {"REPLICAS", ReplicasText(p)},
       {"CURSORS", std::to_string(p.cursor_count())},
   };
   size_t w = 0;
@@ -639,6 +680,7 @@ const std::vector<Group>& Groups() {
       {"sessions", "List sessions (online and offline) with their lag in the commit log"},
       {"subscriptions", "List subscriptions, by client or by filter"},
       {"retained", "List, inspect and delete retained messages"},
+      {"cluster", "The cluster as one node sees it: members, links, leaders, readiness"},
       {"partitions", "Inspect the commit log's partitions"},
       {"bridge", "Kafka bridge status, pause and resume"},
       {"config", "Show the configuration and reload runtime settings"},
@@ -691,6 +733,13 @@ const std::vector<Command>& Commands() {
       {"retained", "delete", "TOPIC", 1, 1, "Delete the retained message of a topic",
        "New subscribers no longer receive it. Fails with NOT_FOUND if there is none.", {},
        CmdRetainedDelete},
+      {"cluster", "status", "", 0, 0, "Show the cluster's members, leaders and readiness",
+       "As the node at --server sees it: every member with its cluster address, whether this\n"
+       "node's link to it is up, how many partitions it leads, its worst replication lag (in\n"
+       "Raft entries, on the partitions the answering node leads) and its node link's queue\n"
+       "and drops; then the partitions without a leader and the node's readiness (as /readyz).\n"
+       "Exit 0 when the node is ready, 1 when not. FAILED_PRECONDITION on a standalone sluiced.",
+       {}, CmdClusterStatus},
       {"partitions", "list", "", 0, 0, "List the commit log's partitions",
        "Per partition: log start and end (high watermark) offsets, records, size in bytes,\n"
        "cursors (persistent sessions, bridge rules), records deleted by retention (and of those,\n"
