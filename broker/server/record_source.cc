@@ -15,6 +15,15 @@ void LocalRecordSource::Fetch(uint32_t partition, int64_t from, uint32_t max_rec
   // what lets the session go live at the end of a read (session.h "Seams").
   absl::StatusOr<storage::PartitionInfo> info = log.Info(p);
   if (!info.ok()) return done(info.status());
+  // A partition none of the filters can have a topic in is skipped to its end unread: a
+  // session subscribed to one topic reads one partition, not the whole log.
+  bool may_hold = false;
+  for (const std::string& f : filters) may_hold = may_hold || log.partitioner().MayHold(p, f);
+  if (!may_hold) {
+    FetchedRecords none;
+    none.high_watermark = none.next = static_cast<int64_t>(info->high_watermark.value());
+    return done(std::move(none));
+  }
   absl::StatusOr<std::vector<storage::StoredRecord>> records =
       log.Read(p, Offset(static_cast<uint64_t>(from)), max_records, max_bytes);
   if (!records.ok()) return done(records.status());

@@ -27,7 +27,10 @@ class Durable;
 struct FetchedRecords {
   // The records read whose topic matches a filter of the request, ascending offsets.
   std::vector<std::shared_ptr<Message>> messages;
-  int64_t next = 0;            // one past the last record returned (`from` when none)
+  // Where the next read starts: one past the last record scanned (`from` when none). Past
+  // the records returned when the rest of the read matched nothing, and the high watermark
+  // when no topic the filters match can be in the partition (Partitioner::MayHold).
+  int64_t next = 0;
   int64_t high_watermark = 0;  // of the partition, read before the records
 };
 

@@ -25,10 +25,13 @@ struct LogState::Partition {
   PartitionMeta meta;               // (mu)
   std::deque<IndexEntry> index;     // (mu) front().offset == meta.start when not empty
   std::map<std::string, CursorInfo, std::less<>> cursors;  // (mu)
-  // Where recent reads stopped (LogState::Position), any thread, under positions_mu. A small
-  // ring: consumers reading on find their place without rescanning a block.
+  // Where recent reads stopped (LogState::Position), any thread, under positions_mu. A ring:
+  // consumers reading on find their place without rescanning a block. Sized for many readers
+  // of one partition at different places (sessions catching up after a reconnect storm: with
+  // 16 places, 1,000 sessions over 16 partitions rescanned half a block per fetch and caught
+  // up at 5k deliveries per CPU-second); a lookup is a scan of 16 KiB.
   mutable std::mutex positions_mu;
-  mutable std::array<Position, 16> positions{};
+  mutable std::array<Position, 1024> positions{};
   mutable size_t next_position = 0;
   std::atomic<uint64_t> records_deleted{0};
   std::atomic<uint64_t> records_deleted_past_cursor{0};

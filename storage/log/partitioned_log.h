@@ -201,6 +201,7 @@ class PartitionedLog {
 
   PartitionId PartitionFor(std::string_view topic) const { return partitioner_.For(topic); }
   uint32_t partitions() const { return partitioner_.partitions(); }
+  const Partitioner& partitioner() const { return partitioner_; }
 
   // Appends `record` (timestamp 0 = now) to `partition`; see the completion contract above.
   void Append(PartitionId partition, const Record& record, AppendCallback done);

@@ -13,4 +13,13 @@ PartitionId Partitioner::For(std::string_view topic) const {
   return PartitionId(static_cast<uint32_t>(Fnv1a64(Key(topic)) % partitions_));
 }
 
+bool Partitioner::MayHold(PartitionId partition, std::string_view filter) const {
+  // A matching topic has the filter's literal levels where the filter has them, so when the
+  // hashed levels are all literal it hashes like the filter; '#' also matches the parent
+  // level ("a/b/#" matches "a/b"), whose key is the same literal prefix.
+  const std::string_view key = Key(filter);
+  if (key.find_first_of("+#") != std::string_view::npos) return true;
+  return For(filter) == partition;
+}
+
 }  // namespace sluice::storage

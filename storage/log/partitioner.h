@@ -26,6 +26,10 @@ class Partitioner {
   // The part of `topic` that is hashed.
   std::string_view Key(std::string_view topic) const;
   PartitionId For(std::string_view topic) const;
+  // Whether a topic matching the topic filter `filter` (valid, no $share prefix) can be in
+  // `partition`: when the hashed part of the filter has no wildcard, only the one partition
+  // it hashes to; otherwise any. A reader (a session catching up) skips the others.
+  bool MayHold(PartitionId partition, std::string_view filter) const;
   uint32_t partitions() const { return partitions_; }
 
  private:

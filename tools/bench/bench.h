@@ -109,6 +109,7 @@ class Bench : public ClientListener {
   boost::asio::steady_timer timer_;
   boost::asio::steady_timer deadline_;
   boost::asio::ip::tcp::endpoint broker_;
+  boost::asio::ip::tcp::endpoint subscriber_broker_;  // --subscriber-broker, else broker_
   mqtt::Version version_ = mqtt::Version::k311;
   std::string run_id_;
   std::vector<std::unique_ptr<Client>> clients_;

@@ -115,7 +115,7 @@ def run_broker(kind, args):
         c = run_step(args, p.address, "catchup", extra)
         r["catchup_cpu_s"] = p.cpu_s() - cpu0
         for k in ("sessions", "expected", "delivered", "lost", "duplicates", "out_of_order",
-                  "read_s", "per_s"):
+                  "read_s", "per_s", "all_connected_s"):
             r["catchup_" + k] = c[k]
         r["peak_rss_mb"] = p.rss_mb("VmHWM")
     finally:
@@ -137,6 +137,8 @@ def table(results, args):
     row("start-up after kill -9 (s)", "{:.2f}", "restart_s")
     row("RSS after restart (MB)", "{:.1f}", "rss_after_restart_mb")
     row("catch-up sessions", "{}", "catchup_sessions")
+    row("catch-up: all sessions connected after (s)", "{:.1f}", "catchup_all_connected_s")
+    row("catch-up: last message after (s)", "{:.1f}", "catchup_read_s")
     row("catch-up deliveries/s", "{:.0f}", "catchup_per_s")
     row("catch-up broker CPU-s", "{:.2f}", "catchup_cpu_s")
     row("delivered / expected", "{}", "catchup_delivered")

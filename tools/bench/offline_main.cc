@@ -49,6 +49,7 @@ struct Options {
   int64_t connect_concurrency = 512;
   int64_t source_addresses = 8;
   int64_t idle_timeout_ms = 10'000;
+  int64_t connect_timeout_ms = 120'000;
   int64_t timeout_s = 600;
   std::string mqtt_version = "3.1.1";
 
@@ -70,6 +71,8 @@ struct Options {
     s->AddInt("source_addresses", &source_addresses, 1, 250, "Source IPs 127.0.0.1..N.");
     s->AddInt("idle_timeout_ms", &idle_timeout_ms, 100, 600'000,
               "catchup: stop when nothing arrived for this long.");
+    s->AddInt("connect_timeout_ms", &connect_timeout_ms, 100, 3'600'000,
+              "Per connection: CONNACK (and SUBACK) within this.");
     s->AddInt("timeout_s", &timeout_s, 1, 36'000, "The whole step.");
     s->AddEnum("mqtt_version", &mqtt_version, {"3.1.1", "5"}, "MQTT version.");
   }
@@ -182,6 +185,7 @@ class Offline : public ClientListener {
     co.session_expiry_s = 0xFFFFFFFF;
     co.read_buffer_bytes = o_.step == "catchup" ? 16 * 1024 : 512;
     co.receive_maximum = 64;
+    co.connect_timeout_ms = o_.connect_timeout_ms;
     return std::make_unique<Client>(io_, this, i, "off-" + std::to_string(i), co);
   }
 
@@ -265,6 +269,9 @@ class Offline : public ClientListener {
               ",\"out_of_order\":" + std::to_string(ooo) +
               ",\"complete_sessions\":" + std::to_string(complete_) +
               ",\"read_s\":" + std::to_string(read_s) +
+              ",\"all_connected_s\":" +
+              std::to_string(connected_ns_ > 0 ? static_cast<double>(connected_ns_ - start_ns_) / 1e9
+                                               : -1.0) +
               ",\"per_s\":" +
               std::to_string(read_s > 0 ? static_cast<double>(deliveries_) / read_s : 0.0);
     }

@@ -27,6 +27,8 @@ void ScenarioOptions::Register(ConfigSchema* s) {
              "(--clients each at --rate-per-client to its own topic) | slow-subscriber "
              "(subscribers read at --subscriber-read-bytes-per-s).");
   s->AddString("broker", &broker, "Broker address HOST:PORT (IPv4).");
+  s->AddString("subscriber_broker", &subscriber_broker,
+               "Subscribers connect to this HOST:PORT instead (another node of a cluster).");
   s->AddInt("clients", &clients, 1, 1'000'000, "p2p: pairs; conn: connections; devices: publishers.");
   s->AddInt("publishers", &publishers, 1, 1'000'000,
             "fan-in, shared, fan-out, slow-subscriber: publishers.");
@@ -179,6 +181,12 @@ bool Bench::Build() {
                  o_.broker.c_str());
     return false;
   }
+  subscriber_broker_ = broker_;
+  if (!o_.subscriber_broker.empty() && !ParseBroker(o_.subscriber_broker, &subscriber_broker_)) {
+    std::fprintf(stderr, "loadgen: --subscriber-broker: expected IPv4 HOST:PORT, got '%s'\n",
+                 o_.subscriber_broker.c_str());
+    return false;
+  }
   version_ = o_.mqtt_version == "5" ? mqtt::Version::k5 : mqtt::Version::k311;
   shared_ = o_.scenario == "shared";
   devices_ = o_.scenario == "devices";
@@ -277,7 +285,7 @@ void Bench::ConnectTick() {
     uint32_t n = static_cast<uint32_t>(1 + i % o_.source_addresses);
     asio::ip::address_v4 source((127u << 24) | n);
     if (first_connect_start_ns_ == 0) first_connect_start_ns_ = now;
-    clients_[i]->Start(broker_, source);
+    clients_[i]->Start(roles_[i] == Role::kSubscriber ? subscriber_broker_ : broker_, source);
   }
   if (connect_next_ < to_connect_.size() && o_.connect_rate > 0) {
     timer_.expires_after(std::chrono::milliseconds(1));

@@ -37,6 +37,7 @@ namespace sluice::bench {
 struct ScenarioOptions {
   std::string scenario = "p2p";
   std::string broker = "127.0.0.1:1883";
+  std::string subscriber_broker;  // subscribers connect here ("" = broker): a cluster's other node
   int64_t clients = 100;        // p2p: pairs; conn: connections
   int64_t publishers = 10;      // fan-in, shared, fan-out
   int64_t subscribers = 1;      // fan-in, shared (group members), fan-out; 0: publishers only

@@ -9,6 +9,7 @@
 #
 # Ports of node I: MQTT 1880+I, cluster 7000+I, admin 9880+I, metrics 9900+I (change the bases
 # with SLUICE_CLUSTER_MQTT_BASE etc.). The binary: $SLUICED, else bazel-bin/broker/sluiced.
+# Extra flags for every node: $SLUICE_CLUSTER_FLAGS (split on spaces).
 set -euo pipefail
 
 DIR=${SLUICE_CLUSTER_DIR:-./cluster-data}
@@ -41,7 +42,7 @@ start_node() {
   "$SLUICED" --node-id "$i" --cluster-listen "127.0.0.1:$((CLUSTER_BASE + i))" \
     --cluster-peers "$peers" --listen "127.0.0.1:$((MQTT_BASE + i))" --data-dir "$DIR/n$i" \
     --admin-listen "127.0.0.1:$((ADMIN_BASE + i))" \
-    --metrics-listen "127.0.0.1:$((METRICS_BASE + i))" --ready-fd 3 \
+    --metrics-listen "127.0.0.1:$((METRICS_BASE + i))" --ready-fd 3 ${SLUICE_CLUSTER_FLAGS:-} \
     3>"$DIR/n$i.ready" >>"$DIR/n$i.log" 2>&1 &
   echo $! >"$DIR/n$i.pid"
   # The ready file is written once the node listens (bounded wait).

@@ -6,7 +6,12 @@ The suites are not part of Sluice: fetch eclipse/paho.mqtt.testing yourself and 
 --timeout seconds (some tests wait without a timeout of their own).
 
   python3 tools/paho/run_paho.py --suite /path/to/paho.mqtt.testing/interoperability \
-      --host 127.0.0.1 --port 1883 [--only v3|v5] [--test NAME]
+      --host 127.0.0.1 --port 1883 [--only v3|v5] [--test NAME] [--spread H:P,H:P,...]
+
+--spread (a cluster): each suite client connects to the node its client id hashes to (CRC-32
+mod the number of nodes; the same id always to the same node, since a session lives on the
+node its client is connected to until issue 15), so one test's clients are spread over the
+nodes; --host/--port still serve the tests' raw sockets.
 
 The broker must refuse subscriptions to test/nosubscribe, e.g. sluiced --deny-subscribe=test/nosubscribe.
 Prints one line per test and a final "N passed, N failed".
@@ -27,6 +32,16 @@ t.topic_prefix = prefix
 t.topics = [prefix + x for x in ("TopicA", "TopicA/B", "Topic/C", "TopicA/C", "/TopicA")]
 t.wildtopics = [prefix + x for x in ("TopicA/+", "+/C", "#", "/#", "/+", "+/+", "TopicA/#")]
 t.nosubscribe_topics = ("test/nosubscribe",)
+spread = {spread!r}
+if spread:
+    import zlib
+    nodes = [(h, int(p)) for h, p in (a.rsplit(":", 1) for a in spread.split(","))]
+    connect = t.mqtt_client.Client.connect
+    def spread_connect(self, host=None, port=None, *args, **kwargs):
+        cid = self.clientid if isinstance(self.clientid, bytes) else self.clientid.encode()
+        host, port = nodes[zlib.crc32(cid) % len(nodes)]
+        return connect(self, host, port, *args, **kwargs)
+    t.mqtt_client.Client.connect = spread_connect
 logging.getLogger().setLevel(logging.ERROR)
 r = unittest.main(module=t, argv=["paho", "Test.{name}"], exit=False)
 sys.exit(0 if r.result.wasSuccessful() else 1)
@@ -46,6 +61,8 @@ def main():
     ap.add_argument("--only", choices=["v3", "v5"])
     ap.add_argument("--test", help="run only this test name")
     ap.add_argument("--timeout", type=int, default=60)
+    ap.add_argument("--spread", default="",
+                    help="HOST:PORT,...: the nodes of a cluster; clients spread by client id")
     ap.add_argument("-v", "--verbose", action="store_true", help="show each test's output")
     args = ap.parse_args()
     suites = [("v3", "client_test", ""), ("v5", "client_test5", "client_test5/")]
@@ -57,7 +74,7 @@ def main():
             if args.test and args.test != name:
                 continue
             code = CHILD.format(suite=args.suite, module=module, host=args.host,
-                                port=args.port, prefix=prefix, name=name)
+                                port=args.port, prefix=prefix, name=name, spread=args.spread)
             try:
                 p = subprocess.run([sys.executable, "-c", code], capture_output=True,
                                    text=True, timeout=args.timeout)
