@@ -36,7 +36,9 @@ from compare_procs import (free_port, limits_preexec, proc_cpu_s, proc_status_kb
 def run_step(args, address, step, extra=()):
     cmd = [args.offline, "--broker", address, "--step", step, "--sessions", str(args.sessions),
            "--topics", str(args.topics), "--messages-per-topic", str(args.messages_per_topic),
-           "--qos", str(args.qos), "--timeout-s", str(args.timeout_s), *extra]
+           "--qos", str(args.qos), "--timeout-s", str(args.timeout_s),
+           "--connect-timeout-ms", str(args.connect_timeout_s * 1000),
+           "--connect-concurrency", str(args.connect_concurrency), *extra]
     out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True,
                          preexec_fn=limits_preexec(args.client_cpu, None), check=False)
     lines = [l for l in out.stdout.splitlines() if l.startswith("result ")]
@@ -171,6 +173,10 @@ def main():
     ap.add_argument("--broker-cpu", type=int, default=0)
     ap.add_argument("--client-cpu", type=int, default=1)
     ap.add_argument("--timeout-s", type=int, default=1200)
+    ap.add_argument("--connect-concurrency", type=int, default=512,
+                    help="connects awaiting CONNACK at most (the reconnect storm's width)")
+    ap.add_argument("--connect-timeout-s", type=int, default=600,
+                    help="per connection (a reconnect storm's CONNACKs wait behind catch-up)")
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
