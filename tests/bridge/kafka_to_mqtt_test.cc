@@ -90,7 +90,9 @@ TEST_F(BridgeTest, KafkaRecordsRepublishedAtLeastOnceAndResumeFromCommittedOffse
     int i = std::stoi(m.payload.substr(4));
     EXPECT_EQ("cmd/dev-" + std::to_string(i % 4), m.topic);
     auto it = last.find(m.topic);
-    if (it != last.end()) EXPECT_GT(i, it->second);
+    if (it != last.end()) {
+      EXPECT_GT(i, it->second);
+    }
     last[m.topic] = i;
   }
   EXPECT_EQ(publisher.messages().size(), 40u);
