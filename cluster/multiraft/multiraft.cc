@@ -183,24 +183,62 @@ void MultiRaft::ProposeOnDriver(GroupId group, std::string data, bool conf_chang
     ++driver_stats_.proposals_failed;
     return done(absl::NotFoundError("multiraft: no such group"));
   }
-  if (pending_.size() + pending_reads_.size() >= options_.pending_proposals_max) {
+  if (pending_.size() + pending_reads_.size() + turn_proposals_count_ >=
+      options_.pending_proposals_max) {
     ++driver_stats_.proposals_failed;
     return done(absl::ResourceExhaustedError("multiraft: too many pending proposals"));
   }
   const ProposalId id{options_.self, incarnation_, next_sequence_++};
-  absl::Status st;
-  if (conf_change) {
-    cc.context = EncodeProposal(id, {});
-    st = it->second->raw->ProposeConfChange(cc);
-  } else {
-    st = it->second->raw->Propose(EncodeProposal(id, data));
+  if (!conf_change) {
+    // Batched until the end of the turn's requests (FlushAllProposals), or until the batch
+    // would pass a message's size limit.
+    std::string entry = EncodeProposal(id, data);
+    ProposalBatch& b = turn_proposals_[group];
+    if (!b.items.empty() && b.bytes + entry.size() > options_.max_size_per_msg) FlushProposals(group);
+    ProposalBatch& batch = turn_proposals_[group];
+    batch.bytes += entry.size();
+    batch.items.push_back(Batched{id.sequence, std::move(entry), std::move(done)});
+    ++turn_proposals_count_;
+    return;
   }
+  FlushProposals(group);  // a membership change goes after the appends proposed before it
+  cc.context = EncodeProposal(id, {});
+  absl::Status st = it->second->raw->ProposeConfChange(cc);
   if (!st.ok()) {
     ++driver_stats_.proposals_failed;
     return done(st);
   }
   pending_.emplace(id.sequence, Pending{group, std::move(done),
                                         clock_->NowMs() + options_.proposal_timeout_ms});
+}
+
+void MultiRaft::FlushProposals(GroupId group) {
+  auto b = turn_proposals_.find(group);
+  if (b == turn_proposals_.end() || b->second.items.empty()) return;
+  std::vector<Batched> items = std::move(b->second.items);
+  turn_proposals_.erase(b);
+  turn_proposals_count_ -= items.size();
+  auto it = groups_.find(group);
+  absl::Status st = absl::NotFoundError("multiraft: no such group");
+  if (it != groups_.end()) {
+    std::vector<std::string> entries;
+    entries.reserve(items.size());
+    for (Batched& i : items) entries.push_back(std::move(i.entry));
+    st = it->second->raw->ProposeBatch(std::move(entries));
+  }
+  if (!st.ok()) {
+    driver_stats_.proposals_failed += items.size();
+    for (Batched& i : items) i.done(st);
+    return;
+  }
+  const int64_t deadline_ms = clock_->NowMs() + options_.proposal_timeout_ms;
+  for (Batched& i : items) {
+    pending_.emplace(i.sequence, Pending{group, std::move(i.done), deadline_ms});
+  }
+}
+
+void MultiRaft::FlushAllProposals() {
+  while (!turn_proposals_.empty()) FlushProposals(turn_proposals_.begin()->first);
 }
 
 std::future<absl::StatusOr<LogIndex>> MultiRaft::PromoteLearner(GroupId group, NodeId learner) {
@@ -347,6 +385,7 @@ bool MultiRaft::Turn() {
   turn_snap_status_.clear();
   for (auto& task : turn_tasks_) task();
   turn_tasks_.clear();
+  FlushAllProposals();
   const int64_t now_ms = clock_->NowMs();
   if (now_ms >= next_tick_ms_) {
     Tick(now_ms);

@@ -288,6 +288,11 @@ class MultiRaft final : public transport::TransportHandler {
   void CancelReads();
   void ProposeOnDriver(GroupId group, std::string data, bool conf_change, raft::ConfChange cc,
                        ProposeCallback done);
+  // Proposes the turn's batched proposals of `group` (all of them when invalid) as one
+  // MsgProp each (RawNode::ProposeBatch): a follower forwards a turn's appends in one message
+  // and a leader broadcasts one append for them, instead of one per proposal.
+  void FlushProposals(GroupId group);
+  void FlushAllProposals();
 
   const MultiRaftOptions options_;
   raftstore::LogStore* store_;
@@ -313,6 +318,18 @@ class MultiRaft final : public transport::TransportHandler {
   std::vector<NodeId> turn_unreachable_;
   std::vector<std::tuple<GroupId, NodeId, bool>> turn_snap_status_;
   std::vector<std::function<void()>> turn_tasks_;
+  // Normal proposals of this turn not yet given to their group, in order, with their bytes.
+  struct Batched {
+    uint64_t sequence;
+    std::string entry;  // EncodeProposal(id, data)
+    ProposeCallback done;
+  };
+  struct ProposalBatch {
+    std::vector<Batched> items;
+    uint64_t bytes = 0;
+  };
+  std::map<GroupId, ProposalBatch> turn_proposals_;
+  size_t turn_proposals_count_ = 0;
 
   // Inbox, guarded by mu_.
   mutable std::mutex mu_;

@@ -31,6 +31,18 @@ absl::Status RawNode::Propose(std::string data) {
   return raft_->Step(std::move(m));
 }
 
+absl::Status RawNode::ProposeBatch(std::vector<std::string> data) {
+  SLUICE_CHECK_MSG(!data.empty(), "an empty proposal batch");
+  Message m;
+  m.type = MessageType::kProp;
+  m.from = raft_->id();
+  m.entries.reserve(data.size());
+  for (std::string& d : data) {
+    m.entries.push_back(Entry{Term(0), LogIndex(0), EntryType::kNormal, std::move(d)});
+  }
+  return raft_->Step(std::move(m));
+}
+
 absl::Status RawNode::ProposeConfChange(const ConfChange& cc) {
   Message m;
   m.type = MessageType::kProp;

@@ -57,6 +57,10 @@ class RawNode {
   // Starts an election now (as on election timeout).
   absl::Status Campaign();
   absl::Status Propose(std::string data);
+  // Several normal entries in one proposal (one MsgProp): appended together, in order, by the
+  // leader, or forwarded as one message by a follower; all or none (the same errors as
+  // Propose). `data` must not be empty.
+  absl::Status ProposeBatch(std::vector<std::string> data);
   absl::Status ProposeConfChange(const ConfChange& cc);
   // Applies a committed conf change entry; returns the membership now in effect.
   ConfState ApplyConfChange(const ConfChange& cc);

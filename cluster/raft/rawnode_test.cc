@@ -58,6 +58,25 @@ TEST(RawNode, SingleNodeReadyCycle) {
   EXPECT_EQ(n->raft().log().applied(), LogIndex(2));
 }
 
+TEST(RawNode, ProposeBatchAppendsEveryEntryInOrder) {
+  Node node(ConfState{{NodeId(1)}, {}});
+  std::unique_ptr<RawNode> n = node.Start();
+  ASSERT_TRUE(n->Campaign().ok());
+  node.Drain(*n);
+  ASSERT_TRUE(n->ProposeBatch({"a", "b", "c"}).ok());
+  ASSERT_TRUE(n->Propose("d").ok());
+  EXPECT_EQ(node.Drain(*n), (std::vector<std::string>{"a", "b", "c", "d"}));
+  EXPECT_EQ(n->raft().log().applied(), LogIndex(5));  // the leader's empty entry, then four
+}
+
+TEST(RawNode, ProposeBatchWithoutLeaderFailsAsOne) {
+  Node node(ConfState{{NodeId(1), NodeId(2), NodeId(3)}, {}});
+  std::unique_ptr<RawNode> n = node.Start();
+  absl::Status st = n->ProposeBatch({"a", "b"});
+  EXPECT_TRUE(IsProposalDropped(st)) << st;
+  EXPECT_EQ(node.Drain(*n), std::vector<std::string>{});
+}
+
 TEST(RawNode, RejectsLocalMessagesAndUnknownResponders) {
   Node node(ConfState{{NodeId(1), NodeId(2)}, {}});
   std::unique_ptr<RawNode> n = node.Start();
