@@ -214,9 +214,10 @@ void MultiRaft::ProposeOnDriver(GroupId group, std::string data, bool conf_chang
 
 void MultiRaft::FlushProposals(GroupId group) {
   auto b = turn_proposals_.find(group);
-  if (b == turn_proposals_.end() || b->second.items.empty()) return;
+  if (b == turn_proposals_.end()) return;
   std::vector<Batched> items = std::move(b->second.items);
-  turn_proposals_.erase(b);
+  turn_proposals_.erase(b);  // also when empty: FlushAllProposals loops until none is left
+  if (items.empty()) return;
   turn_proposals_count_ -= items.size();
   auto it = groups_.find(group);
   absl::Status st = absl::NotFoundError("multiraft: no such group");
