@@ -60,10 +60,10 @@ void Broker::FromPeer(NodeId from, storage::Record record) {
   // keep their order.
   Shard* shard = shards_[Fnv1a64(record.topic) % shards_.size()].get();
   asio::post(shard->io(), [shard, record = std::move(record)]() mutable {
+    // Wall time 0: received now (not from the log), whatever the record's timestamp.
     absl::StatusOr<std::shared_ptr<Message>> m =
         Durable::ToMessage(record, 0, -1, shard->NowMs(), 0);
     if (!m.ok()) return;
-    (*m)->received_ms = shard->NowMs();  // not from the log: it arrives now
     shard->Route(std::move(*m));
   });
 }

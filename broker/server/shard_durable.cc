@@ -124,7 +124,9 @@ size_t Shard::PublishNow(std::shared_ptr<Message> message) {
     }
   }
   size_t matched = Route(message);
-  if (!store) return matched;
+  // Subscribers on other nodes are not known here: in a cluster, "at least one" (as for
+  // stored publishes), so MQTT 5 never gets 0x10 for a message another node delivers.
+  if (!store) return broker_->clustered() ? std::max<size_t>(matched, 1) : matched;
   Durable& durable = *broker_->durable();
   const uint32_t partition = durable.PartitionFor(message->topic);
   Shard* owner = &broker_->shard(OwnerOf(partition));

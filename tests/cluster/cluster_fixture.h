@@ -33,7 +33,8 @@ class ClusterTest : public ::testing::Test {
   void SetUp() override {
     if (UnderMosquitto()) GTEST_SKIP() << "a Sluice cluster";
     root_ = std::string(std::getenv("TEST_TMPDIR") ? std::getenv("TEST_TMPDIR") : "/tmp") +
-            "/cluster-" + std::to_string(getpid());
+            "/cluster-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::string peers;
     for (int i = 1; i <= kNodes; ++i) {
       cluster_ports_[i] = PickFreePort();

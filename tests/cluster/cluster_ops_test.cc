@@ -80,7 +80,7 @@ TEST_F(ClusterOpsTest, OperatorsSeeTheClusterFromAnyNode) {
   ToolResult table = Ctl(2, {"cluster", "status"});
   EXPECT_EQ(table.exit_code, 0) << table.out << table.err;
   EXPECT_NE(table.out.find("2 (this node)"), std::string::npos) << table.out;
-  EXPECT_NE(table.out.find("READY"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("\nREADY\n"), std::string::npos) << table.out;
 
   pb::NodeStatus status = ParseJson<pb::NodeStatus>(Ctl(3, {"-o", "json", "status"}).out);
   EXPECT_EQ(status.role(), "cluster node 3");

@@ -5,8 +5,8 @@
               durable-q1-pub) connected to node 1, which leads about a third of the partitions
               and forwards the rest: publishes/s and broker CPU-s per publish summed over every
               node, beside the standalone sluiced under the same load
-  fanout      QoS 1 fan-in 16 -> 1 with the publishers on node 1 and the subscriber on node 2
-              (every record crosses the cluster), beside the standalone broker
+              with a second row: QoS 1 fan-in 16 -> 1 with the publishers on node 1 and the
+              subscriber on node 2 (every record crosses the cluster)
   failover    16 publishers, one per topic and connection, each publishing QoS 1 one at a time
               through the node leading fewest partitions; the node leading most of the others
               gets SIGKILL: per
@@ -35,7 +35,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare_procs import (free_port, limits_preexec, proc_cpu_s, proc_status_kb,  # noqa: E402
-                           start_with_ready_fd, stop_process)
+                           stop_process)
 
 PARTITIONS = 16
 
@@ -364,7 +364,7 @@ def main():
         print(f"\nfailover (leader kill -9 -> PUBACK again), {f['topic_rounds']} topic-rounds: "
               f"p50 {f['p50_ms']:.0f} ms, p90 {f['p90_ms']:.0f} ms, p99 {f['p99_ms']:.0f} ms, "
               f"max {f['max_ms']:.0f} ms; {f['failed_pubacks']} PUBACKs with 0x80 (outcome "
-              "unknown, re-sent)")
+              "unknown; the publisher moves on)")
     print("json " + json.dumps(report, default=str))
 
 

@@ -141,7 +141,6 @@ class Offline : public ClientListener {
 
   void OnMessage(Client* c, std::string_view payload) override {
     last_message_ns_ = NowNs();
-    if (first_message_ns_ == 0) first_message_ns_ = last_message_ns_;
     ++deliveries_;
     if (payload.size() < 16) return;
     int64_t seq = 0;
@@ -307,7 +306,6 @@ class Offline : public ClientListener {
   int64_t deliveries_ = 0;
   int64_t start_ns_ = 0;
   int64_t connected_ns_ = 0;
-  int64_t first_message_ns_ = 0;
   int64_t last_message_ns_ = 0;
   bool all_connected_ = false;
   bool done_ = false;
