@@ -160,8 +160,9 @@ TEST_F(BacklogTest, OfflinePersistentSessionGetsEveryAcknowledgedMessageAcrossKi
   OfflineAcrossKill9(1, 40'000);
 }
 
-// QoS 2: each of 105,000 messages exactly once (the offline session's window entries and the
-// publisher's dedup state both survive the kills as records of the log).
+// QoS 2: each of 105,000 messages exactly once after two kills (every publisher flow
+// completes before its kill: the offline session's backlog survives as records of the log;
+// a kill between PUBREC and PUBREL is restart_test's and tests/durability's subject).
 TEST_F(BacklogTest, OfflinePersistentSessionGetsEveryQos2MessageOnceAcrossKill9) {
   OfflineAcrossKill9(2, 35'000);
 }
