@@ -208,8 +208,9 @@ void MultiRaft::ProposeOnDriver(GroupId group, std::string data, bool conf_chang
     ++driver_stats_.proposals_failed;
     return done(st);
   }
-  pending_.emplace(id.sequence, Pending{group, std::move(done),
-                                        clock_->NowMs() + options_.proposal_timeout_ms});
+  pending_.emplace(id.sequence,
+                   Pending{group, std::move(done), clock_->NowMs() + options_.proposal_timeout_ms,
+                           it->second->raw->raft().lead()});
 }
 
 void MultiRaft::FlushProposals(GroupId group) {
@@ -233,8 +234,9 @@ void MultiRaft::FlushProposals(GroupId group) {
     return;
   }
   const int64_t deadline_ms = clock_->NowMs() + options_.proposal_timeout_ms;
+  const NodeId sent_to = it->second->raw->raft().lead();
   for (Batched& i : items) {
-    pending_.emplace(i.sequence, Pending{group, std::move(i.done), deadline_ms});
+    pending_.emplace(i.sequence, Pending{group, std::move(i.done), deadline_ms, sent_to});
   }
 }
 

@@ -247,6 +247,9 @@ class MultiRaft final : public transport::TransportHandler {
     GroupId group;
     ProposeCallback done;
     int64_t deadline_ms = 0;  // options_.clock
+    // The leader the proposal went to when it was made (this node when it led): a follower's
+    // leader change fails only what went to another leader.
+    NodeId sent_to;
   };
   struct PendingRead {
     GroupId group;
@@ -275,7 +278,8 @@ class MultiRaft final : public transport::TransportHandler {
   size_t HandleReadies();
   void ApplyCommitted(Group& g, const std::vector<raft::Entry>& entries);
   void Complete(uint64_t sequence, absl::StatusOr<LogIndex> result);
-  void FailGroupProposals(Group& g, const absl::Status& why);
+  // Fails `g`'s pending proposals with `why`, except those sent to `keep_sent_to` (when set).
+  void FailGroupProposals(Group& g, const absl::Status& why, NodeId keep_sent_to = NodeId());
   void MaybeSnapshot(Group& g);
   void Compact(Group& g);
   void Publish(Group& g);

@@ -67,7 +67,8 @@ size_t MultiRaft::HandleReadies() {
         // Proposals forwarded to the old leader may be lost with it, or still commit: the
         // caller learns "outcome unknown" now rather than at its deadline.
         FailGroupProposals(*g, absl::UnavailableError(
-                                   "multiraft: the leader changed; outcome unknown"));
+                                   "multiraft: the leader changed; outcome unknown"),
+                           g->soft.lead);
       }
       if (was_leader && g->soft.raft_state != raft::StateType::kLeader) {
         FailGroupProposals(*g, absl::UnavailableError(
@@ -127,9 +128,10 @@ void MultiRaft::Complete(uint64_t sequence, absl::StatusOr<LogIndex> result) {
   done(std::move(result));
 }
 
-void MultiRaft::FailGroupProposals(Group& g, const absl::Status& why) {
+void MultiRaft::FailGroupProposals(Group& g, const absl::Status& why, NodeId keep_sent_to) {
   for (auto it = pending_.begin(); it != pending_.end();) {
-    if (it->second.group != g.id) {
+    if (it->second.group != g.id ||
+        (keep_sent_to != NodeId() && it->second.sent_to == keep_sent_to)) {
       ++it;
       continue;
     }

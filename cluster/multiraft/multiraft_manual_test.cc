@@ -55,6 +55,7 @@ class ManualDriverTest : public ::testing::Test {
       o.seed = seed_base + id;
       o.own_thread = false;
       o.inbox_requests_max = inbox_requests_max_;
+      o.forward_proposals = forward_proposals_;
       n->mr = std::make_unique<MultiRaft>(o, n->store.get(), n->transport.get(), &n->sm);
       ASSERT_TRUE(n->transport->Start(n->mr.get()).ok());
       ASSERT_TRUE(n->mr->Start().ok());
@@ -97,6 +98,7 @@ class ManualDriverTest : public ::testing::Test {
 
   std::string root_;
   uint64_t inbox_requests_max_ = 200'000;
+  bool forward_proposals_ = false;
   ManualClock clock_{1'000};
   transport::LocalNetwork net_;
   std::vector<std::unique_ptr<Node>> nodes_;
@@ -126,6 +128,41 @@ TEST_F(ManualDriverTest, ElectsAndCommitsWithoutThreads) {
   auto refused = nodes_[follower]->mr->Propose(kGroup, "y");
   ASSERT_TRUE(StepUntilReady(refused));
   EXPECT_TRUE(absl::IsFailedPrecondition(refused.get().status()));
+}
+
+// A follower that learns of a new leader and forwards a proposal to it in the same turn keeps
+// that proposal: only what went to the old leader has an unknown outcome.
+TEST_F(ManualDriverTest, ProposalForwardedToTheNewLeaderSurvivesTheLeaderChange) {
+  forward_proposals_ = true;
+  StartCluster(root_, 300);
+  int steps = 0;
+  std::optional<size_t> leader = StepUntilLeader(&steps);
+  ASSERT_TRUE(leader.has_value());
+  const size_t follower = (*leader + 1) % 3, next = (*leader + 2) % 3;
+  auto to_old = nodes_[follower]->mr->Propose(kGroup, "to-old-leader");
+  ASSERT_TRUE(StepUntilReady(to_old));
+  ASSERT_TRUE(to_old.get().ok());
+  // Leadership moves to `next` while `follower` takes no turn, so the new leader's first
+  // messages wait in its inbox.
+  nodes_[*leader]->mr->TransferLeader(kGroup, NodeId(next + 1));
+  bool moved = false;
+  for (int i = 0; i < kStepsMax && !moved; ++i) {
+    clock_.AdvanceMs(1);
+    nodes_[*leader]->mr->RunOnce();
+    nodes_[next]->mr->RunOnce();
+    std::optional<GroupStatus> s = nodes_[next]->mr->Status(kGroup);
+    moved = s && s->state == raft::StateType::kLeader;
+  }
+  ASSERT_TRUE(moved);
+  // One turn: the follower steps the new leader's messages, then forwards the proposal to it.
+  auto to_new = nodes_[follower]->mr->Propose(kGroup, "to-new-leader");
+  nodes_[follower]->mr->RunOnce();
+  EXPECT_EQ(nodes_[follower]->mr->Status(kGroup)->leader, NodeId(next + 1));
+  ASSERT_TRUE(StepUntilReady(to_new));
+  absl::StatusOr<LogIndex> r = to_new.get();
+  ASSERT_TRUE(r.ok()) << r.status();
+  for (int i = 0; i < 100; ++i) Step();
+  EXPECT_EQ(nodes_[follower]->sm.applied(kGroup).back().data, "to-new-leader");
 }
 
 TEST_F(ManualDriverTest, SameSeedsReplayTheSameElection) {

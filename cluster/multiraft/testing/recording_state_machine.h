@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,6 +25,10 @@ class RecordingStateMachine final : public StateMachine {
     LogIndex index;
     std::string data;
     friend bool operator==(const Applied&, const Applied&) = default;
+    // For gtest's failure messages: "12:burst0" rather than the bytes.
+    friend void PrintTo(const Applied& a, std::ostream* os) {
+      *os << a.index.value() << ":" << a.data;
+    }
   };
 
   void Apply(GroupId group, LogIndex index, std::string_view data) override {
