@@ -85,8 +85,8 @@ std::vector<MetricFamily> ClusterCollector::Collect() const {
                        static_cast<double>(t.reconnects)));
   const storage::LogStats s = log_->stats();
   out.push_back(Single("sluice_cluster_proposals_parked_total",
-                       "Appends that found no leader and waited for one (then retried in "
-                       "order).", C, static_cast<double>(s.proposals_parked)));
+                       "Appends that found no leader and waited for one (held in order on the "
+                       "Raft driver).", C, static_cast<double>(s.proposals_parked)));
   out.push_back(Single("sluice_cluster_proposals_waiting",
                        "Appends waiting for a leader now.", G,
                        static_cast<double>(s.proposals_parked_now)));

@@ -172,78 +172,6 @@ std::future<absl::StatusOr<LogIndex>> MultiRaft::ProposeConfChange(GroupId group
   return f;
 }
 
-void MultiRaft::ProposeOnDriver(GroupId group, std::string data, bool conf_change,
-                                raft::ConfChange cc, ProposeCallback done) {
-  if (shutting_down_) {
-    ++driver_stats_.proposals_failed;
-    return done(absl::CancelledError("multiraft: stopped before proposing"));
-  }
-  auto it = groups_.find(group);
-  if (it == groups_.end()) {
-    ++driver_stats_.proposals_failed;
-    return done(absl::NotFoundError("multiraft: no such group"));
-  }
-  if (pending_.size() + pending_reads_.size() + turn_proposals_count_ >=
-      options_.pending_proposals_max) {
-    ++driver_stats_.proposals_failed;
-    return done(absl::ResourceExhaustedError("multiraft: too many pending proposals"));
-  }
-  const ProposalId id{options_.self, incarnation_, next_sequence_++};
-  if (!conf_change) {
-    // Batched until the end of the turn's requests (FlushAllProposals), or until the batch
-    // would pass a message's size limit.
-    std::string entry = EncodeProposal(id, data);
-    ProposalBatch& b = turn_proposals_[group];
-    if (!b.items.empty() && b.bytes + entry.size() > options_.max_size_per_msg) FlushProposals(group);
-    ProposalBatch& batch = turn_proposals_[group];
-    batch.bytes += entry.size();
-    batch.items.push_back(Batched{id.sequence, std::move(entry), std::move(done)});
-    ++turn_proposals_count_;
-    return;
-  }
-  FlushProposals(group);  // a membership change goes after the appends proposed before it
-  cc.context = EncodeProposal(id, {});
-  absl::Status st = it->second->raw->ProposeConfChange(cc);
-  if (!st.ok()) {
-    ++driver_stats_.proposals_failed;
-    return done(st);
-  }
-  pending_.emplace(id.sequence,
-                   Pending{group, std::move(done), clock_->NowMs() + options_.proposal_timeout_ms,
-                           it->second->raw->raft().lead()});
-}
-
-void MultiRaft::FlushProposals(GroupId group) {
-  auto b = turn_proposals_.find(group);
-  if (b == turn_proposals_.end()) return;
-  std::vector<Batched> items = std::move(b->second.items);
-  turn_proposals_.erase(b);  // also when empty: FlushAllProposals loops until none is left
-  if (items.empty()) return;
-  turn_proposals_count_ -= items.size();
-  auto it = groups_.find(group);
-  absl::Status st = absl::NotFoundError("multiraft: no such group");
-  if (it != groups_.end()) {
-    std::vector<std::string> entries;
-    entries.reserve(items.size());
-    for (Batched& i : items) entries.push_back(std::move(i.entry));
-    st = it->second->raw->ProposeBatch(std::move(entries));
-  }
-  if (!st.ok()) {
-    driver_stats_.proposals_failed += items.size();
-    for (Batched& i : items) i.done(st);
-    return;
-  }
-  const int64_t deadline_ms = clock_->NowMs() + options_.proposal_timeout_ms;
-  const NodeId sent_to = it->second->raw->raft().lead();
-  for (Batched& i : items) {
-    pending_.emplace(i.sequence, Pending{group, std::move(i.done), deadline_ms, sent_to});
-  }
-}
-
-void MultiRaft::FlushAllProposals() {
-  while (!turn_proposals_.empty()) FlushProposals(turn_proposals_.begin()->first);
-}
-
 std::future<absl::StatusOr<LogIndex>> MultiRaft::PromoteLearner(GroupId group, NodeId learner) {
   return ProposeConfChange(group, raft::ConfChange{raft::ConfChangeType::kAddNode, learner, {}});
 }
@@ -413,12 +341,14 @@ void MultiRaft::Shutdown() {
   std::map<uint64_t, Pending> pending;
   pending.swap(pending_);
   for (auto& [seq, p] : pending) p.done(absl::CancelledError("multiraft: stopped"));
+  CancelHeld();
   CancelReads();
 }
 
 void MultiRaft::Tick(int64_t now_ms) {
   for (auto& [id, g] : groups_) g->raw->Tick();
   ExpireReads(now_ms);
+  ExpireHeld(now_ms);
   for (auto it = pending_.begin(); it != pending_.end();) {
     if (it->second.deadline_ms <= now_ms) {
       ProposeCallback done = std::move(it->second.done);

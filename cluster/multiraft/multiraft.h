@@ -23,6 +23,7 @@
 // Proposals complete with the log index they were applied at, or with an error:
 //   FailedPrecondition  this node is not the leader (or a conf change is pending, or the
 //                       uncommitted-size limit is hit): retry elsewhere/later. Not applied.
+//                       With forward_proposals: no leader was known until the deadline.
 //   ResourceExhausted   `pending_proposals_max` proposals are already waiting, or
 //                       `inbox_requests_max` requests wait for the driver's next turn (this
 //                       one completes at once, on the caller's thread). Not applied.
@@ -68,6 +69,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <future>
 #include <map>
@@ -129,8 +131,11 @@ struct MultiRaftOptions {
   // caller proposes on the leader); true forwards them to the leader inside the Raft messages
   // to it (batched with the rest of that peer's traffic, in proposal order). A forwarded
   // proposal completes here once this node applied it; it fails with Unavailable (outcome
-  // unknown) when this node sees the leader change before that, and with FailedPrecondition
-  // when no leader is known (nothing was sent: retry once one is).
+  // unknown) when this node sees the leader change before that (unless it was forwarded to
+  // the new leader). One made while no leader is known (or while the leader transfers its
+  // leadership) waits on the driver, in order behind the group's earlier ones, and goes as
+  // soon as a leader is known; at `proposal_timeout_ms` it fails with FailedPrecondition
+  // (never proposed).
   bool forward_proposals = false;
 };
 
@@ -178,6 +183,8 @@ struct MultiRaftStats {
   uint64_t messages_unknown_group = 0;
   uint64_t proposals_completed = 0;
   uint64_t proposals_failed = 0;
+  uint64_t proposals_held = 0;      // forward_proposals: waited for a leader (total)
+  uint64_t proposals_held_now = 0;  // ... waiting now
   uint64_t reads_completed = 0;
   uint64_t reads_failed = 0;
   uint64_t snapshots_taken = 0;
@@ -295,6 +302,8 @@ class MultiRaft final : public transport::TransportHandler {
   // Proposes the turn's batched proposals of `group` (all of them when invalid) as one
   // MsgProp each (RawNode::ProposeBatch): a follower forwards a turn's appends in one message
   // and a leader broadcasts one append for them, instead of one per proposal.
+  // With forward_proposals, a group without a known leader keeps them (Hold), behind any
+  // held earlier, until ReleaseHeld finds a leader (true when nothing is held any more).
   void FlushProposals(GroupId group);
   void FlushAllProposals();
 
@@ -327,6 +336,8 @@ class MultiRaft final : public transport::TransportHandler {
     uint64_t sequence;
     std::string entry;  // EncodeProposal(id, data)
     ProposeCallback done;
+    int64_t deadline_ms = 0;  // options_.clock; set when made
+    bool held = false;        // has waited for a leader (counted once)
   };
   struct ProposalBatch {
     std::vector<Batched> items;
@@ -334,6 +345,15 @@ class MultiRaft final : public transport::TransportHandler {
   };
   std::map<GroupId, ProposalBatch> turn_proposals_;
   size_t turn_proposals_count_ = 0;
+  // forward_proposals: normal proposals of groups that knew no leader when they were flushed,
+  // in the order they were made; they count against pending_proposals_max.
+  std::map<GroupId, std::deque<Batched>> held_;
+  size_t held_count_ = 0;
+  void Submit(Group& g, std::vector<Batched> items);
+  void Hold(GroupId group, std::vector<Batched> items);
+  bool ReleaseHeld(Group& g);
+  void ExpireHeld(int64_t now_ms);  // FailedPrecondition past their deadline: never proposed
+  void CancelHeld();
 
   // Inbox, guarded by mu_.
   mutable std::mutex mu_;

@@ -50,7 +50,7 @@ class ManualDriverTest : public ::testing::Test {
       o.self = NodeId(id);
       o.tick_ms = 10;
       o.election_tick = 10;
-      o.proposal_timeout_ms = 50;  // below the election timeout (100 ms)
+      o.proposal_timeout_ms = proposal_timeout_ms_;
       o.clock = &clock_;
       o.seed = seed_base + id;
       o.own_thread = false;
@@ -99,6 +99,7 @@ class ManualDriverTest : public ::testing::Test {
   std::string root_;
   uint64_t inbox_requests_max_ = 200'000;
   bool forward_proposals_ = false;
+  int64_t proposal_timeout_ms_ = 50;  // below the election timeout (100 ms)
   ManualClock clock_{1'000};
   transport::LocalNetwork net_;
   std::vector<std::unique_ptr<Node>> nodes_;
@@ -163,6 +164,53 @@ TEST_F(ManualDriverTest, ProposalForwardedToTheNewLeaderSurvivesTheLeaderChange)
   ASSERT_TRUE(r.ok()) << r.status();
   for (int i = 0; i < 100; ++i) Step();
   EXPECT_EQ(nodes_[follower]->sm.applied(kGroup).back().data, "to-new-leader");
+}
+
+// With forwarding, proposals made before any leader is known wait on the driver and go, in
+// the order they were made, once one is; those made later go after them.
+TEST_F(ManualDriverTest, ProposalsWithoutALeaderWaitAndKeepTheirOrder) {
+  forward_proposals_ = true;
+  proposal_timeout_ms_ = 10'000;
+  StartCluster(root_, 500);
+  std::vector<std::future<absl::StatusOr<LogIndex>>> early;
+  for (const char* d : {"a", "b", "c"}) early.push_back(nodes_[0]->mr->Propose(kGroup, d));
+  nodes_[0]->mr->RunOnce();
+  EXPECT_EQ(early[0].wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+  EXPECT_EQ(nodes_[0]->mr->stats().proposals_held, 0u);  // published at the next turn
+  nodes_[0]->mr->RunOnce();
+  EXPECT_EQ(nodes_[0]->mr->stats().proposals_held_now, 3u);
+  int steps = 0;
+  ASSERT_TRUE(StepUntilLeader(&steps).has_value());
+  auto late = nodes_[0]->mr->Propose(kGroup, "d");
+  ASSERT_TRUE(StepUntilReady(late));
+  ASSERT_TRUE(late.get().ok());
+  for (auto& f : early) {
+    ASSERT_TRUE(StepUntilReady(f));
+    ASSERT_TRUE(f.get().ok());
+  }
+  std::vector<std::string> order;
+  for (const auto& a : nodes_[0]->sm.applied(kGroup)) order.push_back(a.data);
+  EXPECT_EQ(order, (std::vector<std::string>{"a", "b", "c", "d"}));
+  Step();
+  EXPECT_EQ(nodes_[0]->mr->stats().proposals_held, 3u);
+  EXPECT_EQ(nodes_[0]->mr->stats().proposals_held_now, 0u);
+}
+
+// A proposal that found no leader until its deadline fails FailedPrecondition: it was never
+// proposed, so the caller may safely make it again.
+TEST_F(ManualDriverTest, ProposalWithoutALeaderUntilItsDeadlineIsNotProposed) {
+  forward_proposals_ = true;
+  StartCluster(root_, 600);
+  auto f = nodes_[0]->mr->Propose(kGroup, "x");
+  for (int i = 0; i < 2 * proposal_timeout_ms_ &&
+                  f.wait_for(std::chrono::seconds(0)) != std::future_status::ready; ++i) {
+    clock_.AdvanceMs(1);
+    nodes_[0]->mr->RunOnce();  // alone: no quorum, no leader
+  }
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  absl::Status st = f.get().status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
+  EXPECT_NE(st.message().find("not proposed"), std::string_view::npos) << st;
 }
 
 TEST_F(ManualDriverTest, SameSeedsReplayTheSameElection) {

@@ -37,7 +37,6 @@ class ForwardingTest : public ::testing::Test {
     o.transport = transports_[id].get();
     o.members = {NodeId(1), NodeId(2), NodeId(3)};
     o.forward_proposals = true;
-    o.forward_retry_ms = 10;
     o.applied_listener = [this, id](std::vector<AppliedRecord> records) {
       std::lock_guard<std::mutex> lock(mu_);
       for (AppliedRecord& r : records) heard_[id][r.partition.value()].push_back(std::move(r));
@@ -141,7 +140,6 @@ TEST(ForwardingOptionsTest, NoLeaderWithinTheTimeoutFails) {
   o.members = {NodeId(1), NodeId(2), NodeId(3)};
   o.transport = &t;
   o.forward_proposals = true;
-  o.forward_retry_ms = 10;
   o.append_timeout_ms = 200;
   auto log = ValueOrDie(PartitionedLog::Open(o));
   absl::StatusOr<Offset> r = log->Append(kP0, MakeRecord("t", "x")).get();

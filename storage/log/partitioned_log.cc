@@ -35,7 +35,6 @@ PartitionedLog::~PartitionedLog() {
   }
   sync_cv_.notify_all();
   if (sync_thread_.joinable()) sync_thread_.join();
-  StopRetries();  // parked proposals complete with Cancelled, before the driver's
   // No handler call after the transport stopped; then the driver (pending requests complete).
   if (transport_ && raft_) transport_->Stop();
   if (raft_) raft_->Stop();
@@ -232,12 +231,20 @@ LogStats PartitionedLog::stats() const {
   s.raft_readies = rs.readies;
   s.retention_proposals = retention_proposals_.load();
   s.interval_syncs = interval_syncs_.load();
-  s.proposals_parked = proposals_parked_.load();
-  s.proposals_parked_now = proposals_parked_now_.load();
+  s.proposals_parked = rs.proposals_held;
+  s.proposals_parked_now = rs.proposals_held_now;
   return s;
 }
 
 multiraft::MultiRaftStats PartitionedLog::raft_stats() const { return raft_->stats(); }
+
+void PartitionedLog::Propose(PartitionId partition, std::string command, ProposeCallback done) {
+  ProposeGroup(LogState::GroupOf(partition), std::move(command), std::move(done));
+}
+
+void PartitionedLog::ProposeGroup(GroupId group, std::string command, ProposeCallback done) {
+  raft_->Propose(group, std::move(command), std::move(done));
+}
 
 std::optional<multiraft::GroupStatus> PartitionedLog::RaftStatus(PartitionId partition) const {
   if (partition.value() >= partitions()) return std::nullopt;

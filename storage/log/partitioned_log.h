@@ -158,13 +158,11 @@ struct PartitionedLogOptions {
   // Cluster mode: appends and commands made on a replica that does not lead the group are
   // forwarded to its leader (MultiRaftOptions::forward_proposals) instead of refused, and
   // complete here once this replica applied them. A proposal made while no leader is known
-  // waits (bounded by pending_appends_max, parked behind any earlier one of the same group,
-  // so order is kept) and is retried every forward_retry_ms until append_timeout_ms, then
-  // fails FailedPrecondition. A leader change while a forwarded proposal is in flight fails
-  // it with Unavailable (outcome unknown). Not with external_driver (no retry thread there:
-  // proposals without a leader fail at once).
+  // waits on the driver (bounded by pending_appends_max, behind any earlier one of the same
+  // group, so order is kept) and goes as soon as a leader is known; at append_timeout_ms it
+  // fails FailedPrecondition (never proposed). A leader change while a forwarded proposal is
+  // in flight fails it with Unavailable (outcome unknown), unless it went to the new leader.
   bool forward_proposals = false;
-  int64_t forward_retry_ms = 50;
   // Optional: every applied record, on the driver thread (log_state.h AppliedListener). In
   // cluster mode this is how a replica learns what other nodes appended.
   AppliedListener applied_listener;
@@ -315,30 +313,9 @@ class PartitionedLog {
   absl::Status Start();
   using ProposeCallback = std::function<void(absl::StatusOr<LogIndex>)>;
   void Propose(PartitionId partition, std::string command, ProposeCallback done);
-  // Every proposal goes through here (partitioned_log_cluster.cc): straight to the driver,
-  // or, with forward_proposals, retried while no leader is known.
+  // Every proposal goes through here, to the driver (which, with forward_proposals, forwards
+  // it to the leader or holds it until one is known).
   void ProposeGroup(GroupId group, std::string command, ProposeCallback done);
-  // A proposal waiting for a leader. `seq` orders a group's waiting proposals: one that is
-  // dropped again on retry goes back to its place, not behind proposals made after it.
-  struct Parked {
-    uint64_t seq = 0;
-    int64_t due_ms;
-    int64_t deadline_ms;
-    GroupId group;
-    std::shared_ptr<const std::string> command;
-    ProposeCallback done;
-  };
-  struct ParkedGroup {
-    std::map<uint64_t, Parked> parked;
-    size_t in_flight = 0;  // taken out for a retry, outcome not known yet
-  };
-  // `retry`: the proposal was taken from the queue (counted in its group's in_flight).
-  void TryPropose(Parked p, bool retry);
-  void Park(Parked p, bool retry);
-  void RetryLoop();
-  void StopRetries();
-  bool retrying() const { return options_.forward_proposals && options_.transport != nullptr &&
-                                 !options_.external_driver; }
   void ProposeState(std::string command, DoneCallback done);
   void AppendAckingEarly(PartitionId partition, std::string command, const AppendCallback& done);
 
@@ -361,16 +338,6 @@ class PartitionedLog {
   std::mutex planted_mu_;
   std::map<uint32_t, uint64_t> planted_in_flight_;
   std::unique_ptr<multiraft::MultiRaft> raft_;
-  // forward_proposals: proposals waiting for a leader, oldest first (all wait the same delay).
-  std::mutex retry_mu_;
-  std::condition_variable retry_cv_;
-  std::map<GroupId, ParkedGroup> parked_;
-  uint64_t parked_seq_ = 0;
-  uint64_t parked_count_ = 0;
-  bool retry_stopping_ = false;
-  std::thread retry_thread_;
-  std::atomic<uint64_t> proposals_parked_{0};
-  std::atomic<uint64_t> proposals_parked_now_{0};
   std::atomic<uint64_t> appends_{0};
   std::atomic<uint64_t> appends_failed_{0};
   std::atomic<uint64_t> retention_proposals_{0};

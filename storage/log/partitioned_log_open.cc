@@ -259,7 +259,6 @@ absl::Status PartitionedLog::Start() {
               << " node=" << o.node_id << " members=" << members.voters.size()
               << " db_open_ms=" << db_open_ms << " replay_ms=" << ms_since(t2);
   if (o.sync && o.sync_interval_ms > 0) sync_thread_ = std::thread([this] { SyncLoop(); });
-  if (retrying()) retry_thread_ = std::thread([this] { RetryLoop(); });
   return absl::OkStatus();
 }
 
