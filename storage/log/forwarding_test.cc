@@ -6,6 +6,7 @@
 // and the other way round. Every wait is bounded and waits for a condition.
 #include <future>
 #include <map>
+#include <utility>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -41,6 +42,10 @@ class ForwardingTest : public ::testing::Test {
       std::lock_guard<std::mutex> lock(mu_);
       for (AppliedRecord& r : records) heard_[id][r.partition.value()].push_back(std::move(r));
     };
+    o.event_listener = [this, id](LogIndex index, std::string_view body) {
+      std::lock_guard<std::mutex> lock(mu_);
+      events_[id].emplace_back(index, std::string(body));
+    };
     absl::StatusOr<std::unique_ptr<PartitionedLog>> log = PartitionedLog::Open(std::move(o));
     ASSERT_TRUE(log.ok()) << log.status();
     logs_[id] = std::move(*log);
@@ -66,6 +71,7 @@ class ForwardingTest : public ::testing::Test {
   // Declared before the logs: their listeners write here until the logs are destroyed.
   std::mutex mu_;
   std::map<uint64_t, std::map<uint32_t, std::vector<AppliedRecord>>> heard_;
+  std::map<uint64_t, std::vector<std::pair<LogIndex, std::string>>> events_;
   std::string root_ = TestDir();
   transport::LocalNetwork net_;
   std::map<uint64_t, std::unique_ptr<transport::LocalTransport>> transports_;
@@ -112,6 +118,38 @@ TEST_F(ForwardingTest, FollowerAppendsAreForwardedAndEveryReplicaHearsThem) {
   // Metadata writes are forwarded too.
   ASSERT_TRUE(logs_[follower]->PutState("k", "v").ok());
   EXPECT_EQ(ValueOrDie(logs_[follower]->ScanState("k")).size(), 1u);
+}
+
+// Metadata events proposed on any replica reach every replica's listener once, in one order,
+// with the index the proposer is told; they leave no state behind.
+TEST_F(ForwardingTest, EventsReachEveryReplicaInOneOrder) {
+  for (uint64_t id = 1; id <= 3; ++id) OpenNode(id);
+  ASSERT_NE(AwaitLeader(kP0), 0u);
+  std::vector<std::future<absl::StatusOr<LogIndex>>> done;
+  for (int i = 0; i < 30; ++i) {
+    auto p = std::make_shared<std::promise<absl::StatusOr<LogIndex>>>();
+    done.push_back(p->get_future());
+    logs_[i % 3 + 1]->ProposeEvent("e" + std::to_string(i),
+                                   [p](absl::StatusOr<LogIndex> r) { p->set_value(r); });
+  }
+  std::map<std::string, LogIndex> told;
+  for (int i = 0; i < 30; ++i) {
+    absl::StatusOr<LogIndex> r = done[i].get();
+    ASSERT_TRUE(r.ok()) << r.status();
+    told["e" + std::to_string(i)] = *r;
+  }
+  auto events_of = [&](uint64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return events_[id];
+  };
+  for (uint64_t id = 1; id <= 3; ++id) {
+    ASSERT_TRUE(logs_[id]->AwaitRaftStatus(kP0, [&](const multiraft::GroupStatus&) {
+      return events_of(id).size() >= 30;
+    }, kWait)) << "node " << id << " heard " << events_of(id).size();
+    EXPECT_EQ(events_of(id), events_of(1)) << "node " << id;
+  }
+  for (const auto& [index, body] : events_of(1)) EXPECT_EQ(told[body], index) << body;
+  EXPECT_TRUE(ValueOrDie(logs_[1]->ScanState("")).empty());
 }
 
 TEST_F(ForwardingTest, AppendWithoutLeaderWaitsForOneInOrder) {

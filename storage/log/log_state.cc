@@ -254,6 +254,13 @@ void LogState::ApplyReleaseQos2(Partition& part, LogIndex index, const Command& 
 }
 
 void LogState::ApplyMetadata(LogIndex index, const Command& c) {
+  if (c.type == CommandType::kEvent) {
+    // No write: an event changes no state, and one replayed after a crash is harmless to
+    // its listener (log_state.h EventListener).
+    metadata_applied_ = index;
+    if (options_.event_listener) options_.event_listener(index, c.event);
+    return;
+  }
   rocksdb::WriteBatch b;
   if (c.type == CommandType::kPutState) {
     b.Put(StateKey(c.key), rocksdb::Slice(c.value.data(), c.value.size()));

@@ -83,11 +83,17 @@ struct AppliedRecord {
 // caller that starts from the high watermarks skips offsets below them) -- but not for what
 // a snapshot installs (Restore).
 using AppliedListener = std::function<void(std::vector<AppliedRecord>)>;
+// Called on the driver thread with each metadata event (PartitionedLog::ProposeEvent) as this
+// replica applies it, with its Raft index (unique and growing: the cluster's order of
+// events). Must not block. Events are not stored: the replay of Open hands the events after
+// the last stored metadata write again, and a snapshot installs none.
+using EventListener = std::function<void(LogIndex index, std::string_view body)>;
 
 struct LogStateOptions {
   uint32_t partitions = 1;
   // Optional; copying each record costs one allocation per record, so only set it when used.
   AppliedListener applied_listener;
+  EventListener event_listener;  // optional
   // A new index block starts after this many records or when the log time moved this far.
   // Retention deletes and timestamp lookups scan at this granularity.
   uint64_t index_interval_records = 1024;

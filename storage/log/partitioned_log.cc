@@ -172,6 +172,14 @@ void PartitionedLog::ProposeState(std::string command, DoneCallback done) {
                [done = std::move(done)](absl::StatusOr<LogIndex> r) { done(r.status()); });
 }
 
+void PartitionedLog::ProposeEvent(std::string body,
+                                  std::function<void(absl::StatusOr<LogIndex>)> done) {
+  if (body.size() > options_.record_bytes_max) {
+    return done(absl::InvalidArgumentError("commit log: event over record_bytes_max"));
+  }
+  ProposeGroup(LogState::kMetadataGroup, EncodeEventCommand(body), std::move(done));
+}
+
 void PartitionedLog::PutState(std::string key, std::string value, DoneCallback done) {
   if (key.empty() || key.size() > options_.state_key_bytes_max) {
     return done(absl::InvalidArgumentError("commit log: state key empty or too long"));

@@ -166,6 +166,8 @@ struct PartitionedLogOptions {
   // Optional: every applied record, on the driver thread (log_state.h AppliedListener). In
   // cluster mode this is how a replica learns what other nodes appended.
   AppliedListener applied_listener;
+  // Optional: every metadata event applied here (log_state.h EventListener), on the driver.
+  EventListener event_listener;
   // Testing: adjusts the driver's options after the log set them (election ticks, pre-vote,
   // check-quorum per simulator seed). Must not change `self`, `clock`, `seed`, `own_thread`.
   std::function<void(multiraft::MultiRaftOptions*)> raft_options_for_testing;
@@ -241,6 +243,11 @@ class PartitionedLog {
   // key is OK. The synchronous variants must not be called on the driver thread.
   void PutState(std::string key, std::string value, DoneCallback done);
   void DeleteState(std::string key, DoneCallback done);
+  // A metadata event: ordered with the metadata writes, handed to every replica's
+  // `event_listener` with its Raft index as it applies it, and not stored. `done` gets that
+  // index once this replica applied it (the listener ran first), on the driver thread.
+  // Errors: InvalidArgument (over `record_bytes_max`), else those of MultiRaft::Propose.
+  void ProposeEvent(std::string body, std::function<void(absl::StatusOr<LogIndex>)> done);
   absl::Status PutState(std::string key, std::string value);
   absl::Status DeleteState(std::string key);
   // The applied keys starting with `prefix` ("" = all) and their values, by key (byte order).

@@ -168,6 +168,7 @@ absl::Status PartitionedLog::Start() {
   so.index_interval_ms = o.index_interval_ms;
   so.retention = o.retention;
   so.applied_listener = o.applied_listener;
+  so.event_listener = o.event_listener;
   state_ = std::make_unique<LogState>(db, so);
   RETURN_IF_ERROR(state_->Load());
   const auto t2 = Steady::now();

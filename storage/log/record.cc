@@ -184,6 +184,14 @@ std::string EncodeDeleteStateCommand(std::string_view key) {
   return out;
 }
 
+std::string EncodeEventCommand(std::string_view body) {
+  std::string out;
+  out.reserve(1 + body.size());
+  out.push_back(static_cast<char>(CommandType::kEvent));
+  out.append(body);
+  return out;
+}
+
 absl::StatusOr<Command> DecodeCommand(std::string_view data) {
   if (data.empty()) return Malformed("command");
   Command c;
@@ -223,6 +231,9 @@ absl::StatusOr<Command> DecodeCommand(std::string_view data) {
       return c;
     case CommandType::kDeleteState:
       c.key = data;
+      return c;
+    case CommandType::kEvent:
+      c.event = data;
       return c;
   }
   return Malformed("command type");

@@ -53,7 +53,7 @@ absl::StatusOr<Record> DecodeRecord(std::string_view value);
 absl::StatusOr<int64_t> DecodeRecordTimestamp(std::string_view value);
 
 // Commands carried in the Raft logs (the MultiRaft envelope wraps them). Types 1-6 belong to
-// a partition's group, 7-8 to the metadata group. Numbers are on disk: never reuse one.
+// a partition's group, 7-9 to the metadata group. Numbers are on disk: never reuse one.
 enum class CommandType : uint8_t {
   kAppend = 1,        // body: an encoded Record
   kCommitCursor = 2,  // body: name, offset, now_ms, expiry_ms
@@ -65,6 +65,9 @@ enum class CommandType : uint8_t {
   kReleaseQos2 = 6,   // body: packet_id u16 BE, then the publisher (rest)
   kPutState = 7,      // body: key (varint32 length + bytes), then the value (rest)
   kDeleteState = 8,   // body: key (rest)
+  // body: opaque (rest). Applied in order like the others but changes no state: every
+  // replica hands it to LogStateOptions::event_listener (cluster/ decodes it).
+  kEvent = 9,
 };
 
 struct CursorCommand {
@@ -85,6 +88,7 @@ std::string EncodeRetentionCommand(int64_t now_ms);
 std::string EncodeReleaseQos2Command(uint16_t packet_id, std::string_view publisher);
 std::string EncodePutStateCommand(std::string_view key, std::string_view value);
 std::string EncodeDeleteStateCommand(std::string_view key);
+std::string EncodeEventCommand(std::string_view body);
 
 // Decoded view of a command (the string_views point into the input).
 struct Command {
@@ -96,6 +100,7 @@ struct Command {
   std::string_view publisher;  // kReleaseQos2
   std::string_view key;        // kPutState / kDeleteState
   std::string_view value;      // kPutState
+  std::string_view event;      // kEvent
 };
 absl::StatusOr<Command> DecodeCommand(std::string_view data);
 
