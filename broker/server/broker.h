@@ -212,6 +212,7 @@ class Broker {
   // what arrives from them.
   absl::Status StartCluster(Durable::ClusterOptions* options);
   void OnApplied(std::vector<storage::AppliedRecord> records);
+  void OnEvent(std::string_view event);  // a metadata event: session claims
   void FromPeer(NodeId from, storage::Record record);
 
   BrokerConfig config_;

@@ -21,7 +21,24 @@ absl::Status Broker::StartCluster(Durable::ClusterOptions* options) {
   options->applied_listener = [this](std::vector<storage::AppliedRecord> records) {
     OnApplied(std::move(records));
   };
+  // Session claims (session_claims.h): each shard waits for its CONNECTs' claims and takes
+  // over its connections that newer claims supersede. Before the log opens: its replay
+  // hands old claims to the shards, which find no connection to touch.
+  for (auto& shard : shards_) {
+    shard->EnableClaims(NodeId(static_cast<uint64_t>(config_.cluster.node_id)), kClaimsWaitingMax);
+  }
+  options->event_listener = [this](LogIndex, std::string_view event) { OnEvent(event); };
   return absl::OkStatus();
+}
+
+void Broker::OnEvent(std::string_view event) {
+  // The log's driver thread: the claim goes to its client id's home shard, in log order.
+  absl::StatusOr<cluster::Claim> claim = cluster::DecodeClaim(event);
+  if (!claim.ok()) {
+    SLOG(kWarn).Kv("error", claim.status().message()) << "metadata event not understood: ignored";
+    return;
+  }
+  shards_[HomeShard(claim->client_id)]->claims()->OnApplied(std::move(*claim));
 }
 
 void Broker::OnApplied(std::vector<storage::AppliedRecord> records) {

@@ -463,10 +463,22 @@ void Connection::TakenOver(bool session_ends) {
             "another connection took over this client id");
 }
 
+void Connection::TakenOverElsewhere() {
+  BrokerStats::Inc(shard_->stats().sessions_taken_over);
+  Boxed<mqtt::Will> will = std::move(will_);
+  will_.reset();
+  if (will && will->properties.will_delay_interval.value_or(0) == 0) {
+    shard_->PublishWill(*will, client_id());
+  }
+  Terminate(mqtt::reason::kSessionTakenOver, WillAction::kDiscard,
+            "a newer connection of this client id on another node took over");
+}
+
 void Connection::Terminate(std::optional<uint8_t> disconnect_reason, WillAction will,
                            const char* why) {
   if (terminated_) return;
   terminated_ = true;
+  if (claim_token_ != 0 && !claim_admitted_) shard_->claims()->Abandon(claim_token_);
   ArmTimer(kDrainMs);  // bounds the last write and the drain
   if (disconnect_reason && connected_ && version_ == mqtt::Version::k5) {
     mqtt::Disconnect d;

@@ -86,6 +86,15 @@ class Connection : public std::enable_shared_from_this<Connection>, public Deadl
   void Disconnect(uint8_t reason, const char* why = nullptr);
   // Another connection took the session; `session_ends` when that one started clean.
   void TakenOver(bool session_ends);
+  // Cluster (session_claims.h): a newer connection of this client id was admitted on another
+  // node (or by a claim nobody waits for): DISCONNECT 0x8E; a will without delay goes out,
+  // a delayed one is dropped (a new connection came within the delay); the session goes
+  // offline here as after a close.
+  void TakenOverElsewhere();
+  // Cluster: the CONNECT waiting for its claim goes on, or is refused (0x88).
+  void OnClaimAdmitted();
+  void OnClaimFailed(const absl::Status& why);
+  bool terminated() const { return terminated_; }
   // Called by the shard when the deadline set by ArmTimer has passed.
   void OnDeadline();
   // Plain TCP: the shard's Poller reported `events` (EPOLLIN, EPOLLOUT, ...) for the socket.
@@ -216,8 +225,12 @@ class Connection : public std::enable_shared_from_this<Connection>, public Deadl
   uint32_t client_max_packet_size_ = mqtt::kMaxRemainingLength + 5;
   bool problem_information_ = true;
 
+  // The CONNECT while enhanced authentication runs, or while its cluster claim is proposed.
   Boxed<mqtt::Connect> pending_connect_;  // heap: ~1.3 KB inline, and rarely present
-  bool auth_pending_ = false;  // password check on the auth workers: input waits
+  // A password check on the auth workers, or the cluster claim of the client id: input waits.
+  bool auth_pending_ = false;
+  bool claim_admitted_ = false;  // cluster: the claim of this CONNECT was applied here
+  uint64_t claim_token_ = 0;     // cluster: the claim waited for (SessionClaims::Start)
 
   // What most connections never need, allocated on first use (an anonymous client without
   // topic aliases, enhanced authentication, ACL, rate limits or admission limits has none):

@@ -107,6 +107,18 @@ void Connection::HandleConnectFrame(mqtt::Connect& connect) {
 }
 
 void Connection::CompleteConnect(mqtt::Connect connect) {
+  if (SessionClaims* claims = shard_->claims(); claims && !claim_admitted_) {
+    // Cluster: first the client id's claim, so that one connection of it lives in the
+    // whole cluster (session_claims.h). Input waits meanwhile.
+    claim_token_ = claims->Start(shared_from_this(), connect.client_id);
+    if (claim_token_ == 0) {
+      RefuseConnect(reason::kServerBusy, "too many CONNECTs wait for their cluster claim");
+      return;
+    }
+    auth_pending_ = true;
+    pending_connect_ = std::move(connect);
+    return;
+  }
   const BrokerConfig& config = shard_->broker().config();
   version_ = connect.version;
   own_id_ = std::make_unique<std::string>(connect.client_id);
@@ -162,6 +174,28 @@ void Connection::CompleteConnect(mqtt::Connect connect) {
   host_->session.Resume(shard_->NowMs(), &out);
   SendOutbound(out);
   if (host_) shard_->reader().WakeIfWanted(*host_);
+}
+
+void Connection::OnClaimAdmitted() {
+  auth_pending_ = false;
+  claim_admitted_ = true;
+  if (terminated_) return;
+  mqtt::Connect connect = std::move(*pending_connect_);
+  pending_connect_.reset();
+  CompleteConnect(std::move(connect));
+  // Packets the client sent behind its CONNECT, then more input.
+  if (!terminated_ && !moved_) ProcessInput();
+  if (!terminated_ && !moved_) DoRead();
+}
+
+void Connection::OnClaimFailed(const absl::Status& why) {
+  auth_pending_ = false;
+  claim_token_ = 0;
+  if (terminated_) return;
+  pending_connect_.reset();
+  SLOG(kWarn).Kv("client_id", client_id()).Kv("peer", peer()).Kv("error", why.message())
+      << "the cluster did not confirm the client id's claim";
+  RefuseConnect(reason::kServerUnavailable, "the cluster did not confirm the client id");
 }
 
 void Connection::HandlePublish(mqtt::Publish& p) {

@@ -180,6 +180,7 @@ absl::StatusOr<std::unique_ptr<Durable>> Durable::Open(const BrokerConfig& confi
     o.members = std::move(cluster.members);
     o.forward_proposals = true;
     o.applied_listener = std::move(cluster.applied_listener);
+    o.event_listener = std::move(cluster.event_listener);
     scope = "n" + std::to_string(config.cluster.node_id) + "/";
   }
   std::error_code ec;

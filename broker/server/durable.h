@@ -73,6 +73,7 @@ class Durable {
     transport::Transport* transport = nullptr;  // not owned; null: standalone
     std::vector<NodeId> members;                // every group's voters
     storage::AppliedListener applied_listener;  // every record this replica applies
+    storage::EventListener event_listener;      // every metadata event (session claims)
   };
   // Opens (or creates) the log in config.data_dir/log and starts the retention thread.
   static absl::StatusOr<std::unique_ptr<Durable>> Open(const BrokerConfig& config,

@@ -29,6 +29,7 @@
 #include "base/clock.h"
 #include "base/rng.h"
 #include "mqtt/codec/packets.h"
+#include "broker/server/session_claims.h"
 #include "broker/server/durable.h"
 #include "broker/server/deadline_wheel.h"
 #include "broker/server/poller.h"
@@ -194,6 +195,12 @@ class Shard final : public Router::Target {
   // Sessions reading their backlog from the log (session_reader.h); set up by the broker once
   // the log is open.
   SessionReader& reader() { return *reader_; }
+  // Cluster mode: CONNECTs claim their client id cluster-wide first (session_claims.h).
+  // Called before the shard's thread starts; claims() is null in a standalone broker.
+  void EnableClaims(NodeId self, size_t waiting_max) {
+    claims_ = std::make_unique<SessionClaims>(this, self, waiting_max);
+  }
+  SessionClaims* claims() { return claims_.get(); }
   void SetRecordSource(RecordSource* source) {
     record_source_ = source;
     reader_ = std::make_unique<SessionReader>(this, source);
@@ -310,6 +317,7 @@ class Shard final : public Router::Target {
   std::vector<StoredResult> stored_draining_;  // the shard's thread only
   RecordSource* record_source_ = nullptr;  // the broker's
   std::unique_ptr<SessionReader> reader_;
+  std::unique_ptr<SessionClaims> claims_;
 };
 
 }  // namespace sluice::broker
