@@ -425,6 +425,23 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
                        Sum(b, [](S& s) -> auto& { return s.keepalive_timeouts; })));
   out.push_back(Single("sluice_sessions_taken_over_total", "Sessions taken over by a new connection.", C,
                        Sum(b, [](S& s) -> auto& { return s.sessions_taken_over; })));
+  if (b->clustered()) {
+    MetricFamily f = Family("sluice_cluster_session_claims_total",
+                            "CONNECTs' claims of their client id (README \"Cluster\"): "
+                            "admitted, failed (not confirmed in time: CONNACK 0x88), busy "
+                            "(too many waiting: 0x89).", C);
+    AddValue(&f, Sum(b, [](S& s) -> auto& { return s.claims_admitted; }), {{"result", "admitted"}});
+    AddValue(&f, Sum(b, [](S& s) -> auto& { return s.claims_failed; }), {{"result", "failed"}});
+    AddValue(&f, Sum(b, [](S& s) -> auto& { return s.claims_busy; }), {{"result", "busy"}});
+    out.push_back(std::move(f));
+    out.push_back(Single("sluice_cluster_session_claims_waiting",
+                         "CONNECTs waiting for their claim now.", MetricType::Gauge,
+                         Sum(b, [](S& s) -> auto& { return s.claims_waiting; })));
+    out.push_back(Single("sluice_cluster_sessions_taken_over_total",
+                         "Connections taken over by a newer connection of their client id on "
+                         "another node (DISCONNECT 0x8E).", C,
+                         Sum(b, [](S& s) -> auto& { return s.claims_taken_over; })));
+  }
   out.push_back(Single("sluice_sessions_expired_total", "Offline sessions ended by their expiry interval.", C,
                        Sum(b, [](S& s) -> auto& { return s.sessions_expired; })));
   out.push_back(Single("sluice_wills_published_total", "Will messages published.", C,

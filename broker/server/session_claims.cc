@@ -27,8 +27,12 @@ SessionClaims::SessionClaims(Shard* shard, NodeId self, size_t waiting_max)
 uint64_t SessionClaims::Start(const std::shared_ptr<Connection>& connection,
                               const std::string& client_id) {
   uint64_t token = tokens_.Next() | 1;  // never 0
-  if (!table_.Begin(client_id, token)) return 0;
+  if (!table_.Begin(client_id, token)) {
+    BrokerStats::Inc(shard_->stats().claims_busy);
+    return 0;
+  }
   connections_[token] = connection;
+  shard_->stats().claims_waiting = table_.waiting();
   shard_->broker().durable()->log().ProposeEvent(cluster::EncodeClaim({client_id, self_, token}),
                      [this, token](absl::StatusOr<LogIndex> r) {
                        // Success needs nothing: the claim was applied (OnApplied) first.
@@ -43,6 +47,7 @@ uint64_t SessionClaims::Start(const std::shared_ptr<Connection>& connection,
 void SessionClaims::Abandon(uint64_t token) {
   table_.Abandon(token);
   connections_.erase(token);
+  shard_->stats().claims_waiting = table_.waiting();
 }
 
 void SessionClaims::OnApplied(cluster::Claim claim) {
@@ -51,10 +56,12 @@ void SessionClaims::OnApplied(cluster::Claim claim) {
 
 void SessionClaims::Handle(const cluster::Claim& claim) {
   if (table_.Apply(claim) == cluster::ClaimTable::Action::kAdmit) {
+    shard_->stats().claims_waiting = table_.waiting();
     auto it = connections_.find(claim.token);
     std::shared_ptr<Connection> c = it == connections_.end() ? nullptr : it->second.lock();
     if (it != connections_.end()) connections_.erase(it);
     if (c && !c->terminated()) {
+      BrokerStats::Inc(shard_->stats().claims_admitted);
       c->OnClaimAdmitted();  // the usual local takeover of an older connection, if any
       return;
     }
@@ -69,6 +76,7 @@ void SessionClaims::OnProposed(uint64_t token, const absl::Status& status) {
   if (it == connections_.end()) return;  // admitted meanwhile, or closed
   std::shared_ptr<Connection> c = it->second.lock();
   Abandon(token);
+  BrokerStats::Inc(shard_->stats().claims_failed);
   if (c) c->OnClaimFailed(status);
 }
 
@@ -77,6 +85,7 @@ void SessionClaims::TakeOver(const std::string& client_id, NodeId by) {
   if (host == nullptr || host->connection == nullptr) return;
   SLOG(kInfo).Kv("client_id", client_id).Kv("by_node", by.value())
       << "session taken over by a newer connection elsewhere in the cluster";
+  BrokerStats::Inc(shard_->stats().claims_taken_over);
   std::shared_ptr<Connection> old = host->connection;
   old->TakenOverElsewhere();
 }

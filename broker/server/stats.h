@@ -62,6 +62,14 @@ struct BrokerStats {
   Counter protocol_errors{0};
   Counter keepalive_timeouts{0};
   Counter sessions_taken_over{0};
+  // Cluster session claims (session_claims.h): CONNECTs admitted, refused because the claim
+  // failed (0x88) or too many waited (0x89); connections taken over by a newer claim made
+  // elsewhere (also in sessions_taken_over); claims waiting now (a gauge per shard).
+  Counter claims_admitted{0};
+  Counter claims_failed{0};
+  Counter claims_busy{0};
+  Counter claims_taken_over{0};
+  Counter claims_waiting{0};
   Counter sessions_expired{0};
   Counter wills_published{0};
 

@@ -43,6 +43,9 @@ TEST_F(ClusterTest, AClientIdHasOneLiveConnectionInTheCluster) {
   auto on1 = ClientOn(1, first);
   auto on2 = ClientOn(2, {.version = kV5, .client_id = "dev"});
   ExpectTakenOver(*on1, "the connection on node 1");
+  EXPECT_EQ(ScrapeMetric(nodes_[1]->metrics_port(), "sluice_cluster_sessions_taken_over_total"), 1);
+  EXPECT_EQ(ScrapeMetric(nodes_[2]->metrics_port(),
+                         "sluice_cluster_session_claims_total{result=\"admitted\"}"), 1);
   // Its will had no delay: it went out when the connection was taken over.
   Packet will = Receive(*watcher);
   EXPECT_EQ(will.topic, "wills/dev");

@@ -7,6 +7,11 @@
               node, beside the standalone sluiced under the same load
               with a second row: QoS 1 fan-in 16 -> 1 with the publishers on node 1 and the
               subscriber on node 2 (every record crosses the cluster)
+  connect     5,000 clean MQTT 3.1.1 connections (64 connects pending at most, loadgen's
+              conn scenario) to node 1 of the cluster and to the standalone broker: connects/s,
+              CONNACK p50/p99 and broker CPU-s per connect. In a cluster every CONNECT first
+              claims its client id through the metadata group (one quorum write; README
+              "Cluster", session claims)
   failover    16 publishers, one per topic and connection, each publishing QoS 1 one at a time
               through the node leading fewest partitions; the node leading most of the others
               gets SIGKILL: per
@@ -173,6 +178,27 @@ def throughput(args, kind):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+CONNECTS = "--scenario conn --clients 5000 --connect-concurrency 64 --idle-s 0"
+
+
+def connects(args, kind):
+    workdir = tempfile.mkdtemp(prefix=f"cluster-bench-conn-{kind}-", dir=args.workdir)
+    try:
+        if kind == "standalone":
+            node = Node(args, workdir)
+            node.start()
+            nodes = {0: node}
+        else:
+            nodes = start_cluster(args, workdir)
+        broker = nodes[min(nodes)].address
+        r, cpu, rss = measured(args, nodes, broker, CONNECTS)
+        return {"result": r, "cpu_s": cpu, "peak_rss_mb": rss}
+    finally:
+        for n in nodes.values():
+            n.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 # ---- failover: a minimal MQTT 5 publisher ------------------------------------------------
 
 def varint(n):
@@ -324,7 +350,8 @@ def main():
     ap.add_argument("--duration", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=5, help="failover rounds")
     ap.add_argument("--after-kill", type=float, default=5.0, help="s of publishing after a kill")
-    ap.add_argument("--only", default="throughput,failover")
+    ap.add_argument("--only", default="throughput,connect,failover",
+                    help="comma-separated: throughput, connect, failover")
     ap.add_argument("--broker-cpu", type=int, default=0)
     ap.add_argument("--client-cpu", type=int, default=1)
     ap.add_argument("--workdir", default=None)
@@ -358,6 +385,23 @@ def main():
                 print(f"| {name}: e2e p99 (ms) | {p99(s):.1f} | {p99(c):.1f} | |")
             print(f"| {name}: peak RSS per node (MB) | "
                   f"{max(s['peak_rss_mb'].values()):.0f} | {max(c['peak_rss_mb'].values()):.0f} | |")
+    if "connect" in only:
+        rows = {kind: connects(args, kind) for kind in ("standalone", "cluster")}
+        report["connect"] = rows
+        print("\n| 5,000 clean connects, 64 pending | standalone | 3-node cluster |")
+        print("|---|---:|---:|")
+        g = lambda k, key: rows[k]["result"].get(key, 0)
+        print(f"| connects ok / failed | {g('standalone', 'connect_ok'):.0f} / "
+              f"{g('standalone', 'connect_failed'):.0f} | {g('cluster', 'connect_ok'):.0f} / "
+              f"{g('cluster', 'connect_failed'):.0f} |")
+        print(f"| connects/s | {g('standalone', 'connect_rate_per_s'):,.0f} | "
+              f"{g('cluster', 'connect_rate_per_s'):,.0f} |")
+        for q in ("p50", "p99"):
+            print(f"| CONNACK {q} (ms) | {g('standalone', f'connect_{q}_ns') / 1e6:.2f} | "
+                  f"{g('cluster', f'connect_{q}_ns') / 1e6:.2f} |")
+        per = lambda k: rows[k]["cpu_s"] * 1e6 / max(g(k, "connect_ok"), 1)
+        print(f"| broker CPU-µs per connect (all nodes) | {per('standalone'):.0f} | "
+              f"{per('cluster'):.0f} |")
     if "failover" in only:
         report["failover"] = failover(args)
         f = report["failover"]
